@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// signalLine matches sigrecord's report of one received signal.
+var signalLine = regexp.MustCompile(`^(child|grandchild) (\d+) (\d+)$`)
+
+// received tallies sigrecord's reports: role -> signal number -> count.
+func received(lines []string) map[string]map[int]int {
+	got := map[string]map[int]int{"child": {}, "grandchild": {}}
+	for _, l := range lines {
+		if m := signalLine.FindStringSubmatch(l); m != nil {
+			n, _ := strconv.Atoi(m[3])
+			got[m[1]][n]++
+		}
+	}
+	return got
+}
+
+// checkReceived fails unless role received each signal in want exactly
+// once and nothing else.
+func checkReceived(t *testing.T, got map[string]map[int]int, role string, want []syscall.Signal) {
+	t.Helper()
+	wanted := map[int]bool{}
+	for _, sig := range want {
+		wanted[int(sig)] = true
+		if n := got[role][int(sig)]; n != 1 {
+			t.Errorf("%s received signal %d (%v) %d times, want exactly once", role, int(sig), sig, n)
+		}
+	}
+	for sig, n := range got[role] {
+		if !wanted[sig] {
+			t.Errorf("%s received signal %d (%v) %d times, but nobody sent it", role, sig, syscall.Signal(sig), n)
+		}
+	}
+}
+
+// sendEach sends every signal to PID 1 one at a time and waits until each
+// of roles has reported it, so no two signals can coalesce.
+func sendEach(t *testing.T, p *nsInit, sigs []syscall.Signal, roles ...string) {
+	t.Helper()
+	for _, sig := range sigs {
+		p.signal(sig)
+		for _, role := range roles {
+			p.stdout.waitFor(t, regexp.MustCompile(fmt.Sprintf(`^%s \d+ %d$`, role, int(sig))), 5*time.Second)
+		}
+	}
+}
+
+func TestEverySignalReachesTheProcessGroupOnce(t *testing.T) {
+	t.Parallel()
+	_, workload := bins(t)
+	p := startPidone(t, "--", workload, "sigrecord", "-grandchild")
+	p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
+	p.stdout.waitFor(t, regexp.MustCompile(`^grandchild \d+ ready$`), exitTimeout)
+	sigs := forwardable()
+	sendEach(t, p, sigs, "child", "grandchild")
+
+	p.closeStdin()
+	if code := p.exitCode(exitTimeout); code != 0 {
+		t.Errorf("after stdin EOF: got exit code %d, want 0", code)
+	}
+	p.stdout.waitEOF(t, exitTimeout)
+	got := received(p.stdout.snapshot())
+	checkReceived(t, got, "child", sigs)
+	checkReceived(t, got, "grandchild", sigs)
+}
+
+func TestSingleChildSignalsOnlyTheChild(t *testing.T) {
+	t.Parallel()
+	_, workload := bins(t)
+	p := startPidone(t, "-c", "--", workload, "sigrecord", "-grandchild")
+	p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
+	p.stdout.waitFor(t, regexp.MustCompile(`^grandchild \d+ ready$`), exitTimeout)
+	sigs := forwardable()
+	sendEach(t, p, sigs, "child")
+	// Give a stray signal to the grandchild time to show up.
+	time.Sleep(200 * time.Millisecond)
+
+	p.closeStdin()
+	if code := p.exitCode(exitTimeout); code != 0 {
+		t.Errorf("after stdin EOF: got exit code %d, want 0", code)
+	}
+	p.stdout.waitEOF(t, exitTimeout)
+	got := received(p.stdout.snapshot())
+	checkReceived(t, got, "child", sigs)
+	checkReceived(t, got, "grandchild", nil)
+}
+
+// TestNoSignalNobodySent runs an orphan storm under pidone, which keeps its
+// reaper and its Go runtime busy (the runtime's own preemption signal is
+// SIGURG), and checks that the child received no signal at all.
+func TestNoSignalNobodySent(t *testing.T) {
+	t.Parallel()
+	stormSlot(t)
+	_, workload := bins(t)
+	p := startPidone(t, "--", workload, "sigrecord", "-storm", strconv.Itoa(stormSize))
+	p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
+	waitStorm(t, p, stormSize)
+	eventually(t, 60*time.Second, func() (bool, string) {
+		procs := nsProcs(t, p.pid)
+		z := len(zombies(procs))
+		return len(procs) == 2 && z == 0,
+			fmt.Sprintf("%d processes (want 2: pidone and sigrecord), %d zombies (want 0)", len(procs), z)
+	})
+
+	p.closeStdin()
+	if code := p.exitCode(exitTimeout); code != 0 {
+		t.Errorf("after stdin EOF: got exit code %d, want 0", code)
+	}
+	p.stdout.waitEOF(t, exitTimeout)
+	checkReceived(t, received(p.stdout.snapshot()), "child", nil)
+}
+
+func TestTermEndsChildWithItsStatus(t *testing.T) {
+	t.Parallel()
+	_, workload := bins(t)
+	for _, code := range []int{0, 7} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			p := startPidone(t, "--", workload, "termexit", strconv.Itoa(code))
+			p.stdout.waitFor(t, regexp.MustCompile(`^ready$`), exitTimeout)
+			p.signal(syscall.SIGTERM)
+			if got := p.exitCode(exitTimeout); got != code {
+				t.Errorf("termexit %d after SIGTERM: got exit code %d, want %d", code, got, code)
+			}
+		})
+	}
+}
+
+// TestSurvivesStderrClosing closes the read end of pidone's stderr, then
+// sends signals that pidone logs at debug level: its writes fail with EPIPE
+// and raise SIGPIPE, which must neither kill pidone nor reach the child.
+func TestSurvivesStderrClosing(t *testing.T) {
+	t.Parallel()
+	_, workload := bins(t)
+	p := startPidone(t, "-vv", "-w", "--", workload, "sigrecord")
+	p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
+	if err := p.stderr.r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sigs := []syscall.Signal{syscall.SIGUSR1, syscall.SIGHUP, syscall.SIGUSR2}
+	sendEach(t, p, sigs, "child")
+	// Give a stray SIGPIPE time to show up.
+	time.Sleep(200 * time.Millisecond)
+	checkReceived(t, received(p.stdout.snapshot()), "child", sigs)
+
+	p.closeStdin()
+	if code := p.exitCode(exitTimeout); code != 0 {
+		t.Errorf("after stdin EOF: got exit code %d, want 0", code)
+	}
+	p.stdout.waitEOF(t, exitTimeout)
+	checkReceived(t, received(p.stdout.snapshot()), "child", sigs)
+}
