@@ -37,7 +37,7 @@ func checkReceived(t *testing.T, got map[string]map[int]int, role string, want [
 	}
 	for sig, n := range got[role] {
 		if !wanted[sig] {
-			t.Errorf("%s received signal %d (%v) %d times, but nobody sent it", role, sig, syscall.Signal(sig), n)
+			t.Errorf("%s received signal %d (%v) %d times, want 0 times", role, sig, syscall.Signal(sig), n)
 		}
 	}
 }
@@ -137,16 +137,24 @@ func TestTermEndsChildWithItsStatus(t *testing.T) {
 // TestSurvivesStderrClosing closes the read end of pidone's stderr, then
 // sends signals that pidone logs at debug level: its writes fail with EPIPE
 // and raise SIGPIPE, which must neither kill pidone nor reach the child.
+// A SIGWINCH before the close shows that a forwarded signal is logged.
 func TestSurvivesStderrClosing(t *testing.T) {
 	t.Parallel()
 	_, workload := bins(t)
 	p := startPidone(t, "-vv", "-w", "--", workload, "sigrecord")
 	p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
+	// First make sure a forwarded signal does make pidone write to stderr,
+	// else closing it would prove nothing.
+	before := len(p.stderr.snapshot())
+	sendEach(t, p, []syscall.Signal{syscall.SIGWINCH}, "child")
+	eventually(t, exitTimeout, func() (bool, string) {
+		return len(p.stderr.snapshot()) > before, "no stderr line from pidone -vv after forwarding SIGWINCH"
+	})
 	if err := p.stderr.r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	sigs := []syscall.Signal{syscall.SIGUSR1, syscall.SIGHUP, syscall.SIGUSR2}
-	sendEach(t, p, sigs, "child")
+	sendEach(t, p, []syscall.Signal{syscall.SIGUSR1, syscall.SIGHUP, syscall.SIGUSR2}, "child")
+	sigs := []syscall.Signal{syscall.SIGWINCH, syscall.SIGUSR1, syscall.SIGHUP, syscall.SIGUSR2}
 	// Give a stray SIGPIPE time to show up.
 	time.Sleep(200 * time.Millisecond)
 	checkReceived(t, received(p.stdout.snapshot()), "child", sigs)
