@@ -1,0 +1,66 @@
+// Package forward routes the signals pidone receives to the process that
+// should act on them: the main child's process group, or the child alone.
+//
+// Which signals count is a pure decision (Catchable, Forwardable); where they
+// go is a Target. Catch must be called first thing in main: a Go PID 1 that
+// gets SIGTERM before it has a handler exits with status 2
+// (golang/go#13484).
+package forward
+
+import (
+	"errors"
+	"os"
+	"os/signal"
+
+	"golang.org/x/sys/unix"
+)
+
+// Catch asks the runtime for every forwardable signal and returns the channel
+// they arrive on. The buffer absorbs a burst while the event loop is busy;
+// the runtime coalesces repeats of one signal number anyway.
+//
+// pidone is built with asyncpreemptoff=1 (main.go), so the runtime never
+// sends itself SIGURG: every SIGURG on this channel was sent by someone, and
+// is forwarded like any other signal (golang/go#37942).
+func Catch() <-chan os.Signal {
+	c := make(chan os.Signal, 64)
+	sigs := ForwardableSignals()
+	list := make([]os.Signal, len(sigs))
+	for i, s := range sigs {
+		list[i] = s
+	}
+	signal.Notify(c, list...)
+	return c
+}
+
+// Target is where forwarded signals go.
+type Target struct {
+	Pid int
+	// PidFD, when not -1, refers to the child itself, so that a signal for
+	// the child alone can never hit a recycled pid after it was reaped.
+	PidFD int
+	// Group sends to the child's whole process group (kill(-pgid)). The
+	// child leads its own group, so its pgid is its pid.
+	Group bool
+}
+
+// Send delivers sig. A target that is already gone is not an error: the
+// reaper will report its exit.
+func (t Target) Send(sig unix.Signal) error {
+	var err error
+	switch {
+	case t.Group:
+		err = unix.Kill(-t.Pid, sig)
+	case t.PidFD >= 0:
+		err = unix.PidfdSendSignal(t.PidFD, sig, nil, 0)
+	default:
+		err = unix.Kill(t.Pid, sig)
+	}
+	if errors.Is(err, unix.ESRCH) {
+		return nil
+	}
+	if err != nil {
+		return os.NewSyscallError("kill", err)
+	}
+	return nil
+}

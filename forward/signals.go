@@ -1,0 +1,120 @@
+package forward
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Linux signal numbers that matter to the forwarding rules.
+const (
+	// rtMin is SIGRTMIN as C programs and `kill -l` see it: glibc keeps 32
+	// and 33 for itself and reports 34.
+	rtMin = 34
+	// maxSignal is the highest signal number on Linux (_NSIG - 1).
+	maxSignal = 64
+)
+
+// Catchable reports whether pidone, a Go program, can receive sig at all.
+//
+// SIGKILL and SIGSTOP cannot be caught by anyone. The Go runtime keeps
+// SIGPROF for its profiler (the handler consumes it before os/signal sees it)
+// and leaves 32, 33 and 34 at their default action because C libraries use
+// them internally (glibc's SIGCANCEL and SIGSETXID, musl's SIGSYNCCALL;
+// runtime/sigtab_linux_generic.go). As PID 1 the kernel discards signals that
+// have no handler, so these simply never arrive.
+func Catchable(sig unix.Signal) bool {
+	switch {
+	case sig < 1 || sig > maxSignal:
+		return false
+	case sig == unix.SIGKILL, sig == unix.SIGSTOP, sig == unix.SIGPROF:
+		return false
+	case sig >= 32 && sig <= rtMin:
+		return false
+	}
+	return true
+}
+
+// Forwardable reports whether a received sig goes on to the child. SIGCHLD is
+// pidone's own business (it means a child died, and the reaper handles it).
+func Forwardable(sig unix.Signal) bool {
+	return Catchable(sig) && sig != unix.SIGCHLD
+}
+
+// ForwardableSignals lists every signal pidone catches and forwards, in order.
+func ForwardableSignals() []unix.Signal {
+	var sigs []unix.Signal
+	for s := unix.Signal(1); s <= maxSignal; s++ {
+		if Forwardable(s) {
+			sigs = append(sigs, s)
+		}
+	}
+	return sigs
+}
+
+// Parse reads a signal the way a user writes it: TERM, SIGTERM, term, 15,
+// RTMIN, RTMIN+3, SIGRTMAX-2. Any number from 1 to 64 is accepted; whether the
+// signal can be caught or sent is for the caller to decide.
+func Parse(s string) (unix.Signal, error) {
+	name := strings.ToUpper(strings.TrimSpace(s))
+	if n, err := strconv.Atoi(name); err == nil {
+		if n < 1 || n > maxSignal {
+			return 0, fmt.Errorf("signal number %d out of range 1-%d", n, maxSignal)
+		}
+		return unix.Signal(n), nil
+	}
+	name = strings.TrimPrefix(name, "SIG")
+	if sig, ok := parseRealtime(name); ok {
+		return sig, nil
+	}
+	if sig := unix.SignalNum("SIG" + name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("unknown signal %q", s)
+}
+
+// parseRealtime reads RTMIN, RTMIN+N, RTMAX and RTMAX-N.
+func parseRealtime(name string) (unix.Signal, bool) {
+	base, sign, rest := 0, 1, ""
+	switch {
+	case strings.HasPrefix(name, "RTMIN"):
+		base, rest = rtMin, strings.TrimPrefix(name, "RTMIN")
+	case strings.HasPrefix(name, "RTMAX"):
+		base, sign, rest = maxSignal, -1, strings.TrimPrefix(name, "RTMAX")
+	default:
+		return 0, false
+	}
+	offset := 0
+	if rest != "" {
+		want := "+"
+		if sign < 0 {
+			want = "-"
+		}
+		n, err := strconv.Atoi(strings.TrimPrefix(rest, want))
+		if !strings.HasPrefix(rest, want) || err != nil || n < 0 {
+			return 0, false
+		}
+		offset = n
+	}
+	sig := base + sign*offset
+	if sig < rtMin || sig > maxSignal {
+		return 0, false
+	}
+	return unix.Signal(sig), true
+}
+
+// Name returns the conventional name of sig: SIGTERM, SIGRTMIN+3.
+func Name(sig unix.Signal) string {
+	if sig >= rtMin && sig <= maxSignal {
+		if sig == rtMin {
+			return "SIGRTMIN"
+		}
+		return fmt.Sprintf("SIGRTMIN+%d", sig-rtMin)
+	}
+	if name := unix.SignalName(sig); name != "" {
+		return name
+	}
+	return fmt.Sprintf("signal %d", int(sig))
+}

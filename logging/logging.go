@@ -1,0 +1,121 @@
+// Package logging builds pidone's logger: log/slog, text or JSON, on stderr
+// only (stdout belongs to the child), through a writer that survives its
+// reader going away.
+package logging
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Options selects the format and threshold of the log.
+type Options struct {
+	Format string // "text" or "json"
+	Level  slog.Level
+}
+
+// New returns a logger writing to stderr.
+func New(o Options) *slog.Logger {
+	return NewTo(Stderr(), o)
+}
+
+// NewTo returns a logger writing to w.
+func NewTo(w io.Writer, o Options) *slog.Logger {
+	ho := &slog.HandlerOptions{Level: o.Level}
+	if o.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, ho))
+	}
+	return slog.New(slog.NewTextHandler(w, ho))
+}
+
+// ParseLevel reads debug, info, warn or error.
+func ParseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return 0, fmt.Errorf("unknown log level %q (want debug, info, warn or error)", s)
+	}
+	return l, nil
+}
+
+// ParseFormat checks a --log-format value.
+func ParseFormat(s string) (string, error) {
+	if s != "text" && s != "json" {
+		return "", fmt.Errorf("unknown log format %q (want text or json)", s)
+	}
+	return s, nil
+}
+
+// Stderr returns a writer for file descriptor 2 that never raises SIGPIPE.
+//
+// pidone catches SIGPIPE in order to forward it, so a SIGPIPE the kernel
+// raises because our own log reader went away would otherwise be forwarded
+// to the child as a signal nobody sent. The kernel directs that SIGPIPE at
+// the writing thread (pipe_write: send_sig), so each write runs on a locked
+// thread with SIGPIPE blocked, and a SIGPIPE left pending by EPIPE is taken
+// off that thread before unblocking. Once the reader is gone, log lines are
+// dropped.
+func Stderr() io.Writer {
+	return &pipeSafeWriter{fd: 2}
+}
+
+type pipeSafeWriter struct {
+	mu     sync.Mutex
+	fd     int
+	broken bool
+}
+
+func (w *pipeSafeWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.broken {
+		return len(p), nil
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+
+	var sigpipe, old unix.Sigset_t
+	sigpipe.Val[0] = 1 << (unix.SIGPIPE - 1)
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &sigpipe, &old); err != nil {
+		return 0, err
+	}
+	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+
+	n, err := writeAll(w.fd, p)
+	if err == unix.EPIPE {
+		w.broken = true
+		takePending(&sigpipe)
+		return len(p), nil
+	}
+	return n, err
+}
+
+func writeAll(fd int, p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := unix.Write(fd, p[done:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return done, err
+		}
+		done += n
+	}
+	return done, nil
+}
+
+// takePending dequeues a pending signal in set without waiting
+// (rt_sigtimedwait with a zero timeout; x/sys/unix has no wrapper).
+func takePending(set *unix.Sigset_t) {
+	var zero unix.Timespec
+	const kernelSigsetSize = 8 // _NSIG/8 on Linux
+	unix.Syscall6(unix.SYS_RT_SIGTIMEDWAIT, uintptr(unsafe.Pointer(set)), 0,
+		uintptr(unsafe.Pointer(&zero)), kernelSigsetSize, 0, 0)
+}
