@@ -1,0 +1,88 @@
+// pidone is a container init: it runs a command as PID 1's main child, reaps
+// every orphan, forwards signals and exits with the child's status.
+// See README.md for the options and exit codes.
+
+//
+// Asynchronous preemption makes the Go runtime send SIGURG to its own threads
+// (hundreds a second under allocation load, golang/go#37942), and os/signal
+// cannot tell those from a SIGURG somebody sent. pidone forwards SIGURG, so
+// the Makefile links it with asyncpreemptoff=1 as the default GODEBUG
+// (-X runtime.godebugDefault); pidone has no loop that needs preempting.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+
+	"github.com/pidone/pidone/forward"
+	supervisor "github.com/pidone/pidone/init"
+	"github.com/pidone/pidone/logging"
+)
+
+// version is set by the Makefile (-X main.version).
+var version = "dev"
+
+// Exit codes of pidone's own failures; everything else is the child's.
+const (
+	exitUsage    = 2
+	exitInternal = 125
+)
+
+func init() {
+	// Keep main on the main thread until the parent-death signal is set:
+	// the kernel ties PR_SET_PDEATHSIG to the calling thread, and the main
+	// thread is the one thread the runtime never retires.
+	runtime.LockOSThread()
+}
+
+func main() {
+	// Before anything else: a Go PID 1 without a handler exits 2 on SIGTERM
+	// (golang/go#13484).
+	signals := forward.Catch()
+	os.Exit(run(os.Args[1:], signals))
+}
+
+func run(args []string, signals <-chan os.Signal) int {
+	s, err := parseArgs(args, pidoneOptions)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pidone: %v\n%s\nTry 'pidone --help' for more information.\n", err, usageLine)
+		return exitUsage
+	}
+	switch {
+	case s.showHelp:
+		printHelp(os.Stdout, pidoneOptions)
+		return 0
+	case s.showVersion:
+		fmt.Printf("pidone version %s\n", version)
+		return 0
+	}
+	log := logging.New(logging.Options{Format: s.logFormat, Level: s.level()})
+
+	if s.pdeathsig != 0 {
+		if err := supervisor.SetParentDeathSignal(s.pdeathsig); err != nil {
+			log.Error("cannot set the parent-death signal", "error", err)
+			return exitInternal
+		}
+	}
+	runtime.UnlockOSThread()
+
+	code, err := supervisor.Run(supervisor.Config{
+		Command:     s.command,
+		SingleChild: s.singleChild,
+		RemapExit:   s.remapExit,
+		WarnOnReap:  s.warnOnReap,
+		Log:         log,
+	}, signals)
+	var startErr *supervisor.StartError
+	switch {
+	case errors.As(err, &startErr):
+		log.Error("cannot run command", "command", startErr.Command, "error", startErr.Err)
+		return startErr.ExitCode()
+	case err != nil:
+		log.Error("pidone failed", "error", err)
+		return exitInternal
+	}
+	return code
+}

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/pidone/pidone/forward"
+	"github.com/pidone/pidone/logging"
+	"golang.org/x/sys/unix"
+)
+
+// settings is what the command line asks for.
+type settings struct {
+	command     []string
+	singleChild bool
+	remapExit   []int
+	warnOnReap  bool
+	pdeathsig   unix.Signal
+	verbosity   int         // -v count: 0 warn, 1 info, 2+ debug
+	logLevel    *slog.Level // --log-level, overrides -v
+	logFormat   string
+	showHelp    bool
+	showVersion bool
+}
+
+func (s *settings) level() slog.Level {
+	if s.logLevel != nil {
+		return *s.logLevel
+	}
+	switch {
+	case s.verbosity >= 2:
+		return slog.LevelDebug
+	case s.verbosity == 1:
+		return slog.LevelInfo
+	}
+	return slog.LevelWarn
+}
+
+// option is one entry of a getopt-style table. An option with a value name
+// takes an argument (-e 143, -e143, --remap-exit 143, --remap-exit=143).
+type option struct {
+	short byte
+	long  string
+	value string
+	help  string
+	set   func(s *settings, v string) error
+}
+
+var pidoneOptions = []option{
+	{'c', "single-child", "", "forward signals to the child only, not its process group", func(s *settings, _ string) error { s.singleChild = true; return nil }},
+	{'e', "remap-exit", "CODE", "report child exit CODE as 0 (repeatable)", func(s *settings, v string) error {
+		code, err := strconv.Atoi(v)
+		if err != nil || code < 0 || code > 255 {
+			return fmt.Errorf("exit code %q is not a number from 0 to 255", v)
+		}
+		s.remapExit = append(s.remapExit, code)
+		return nil
+	}},
+	{'w', "warn-on-reap", "", "log every reaped orphan", func(s *settings, _ string) error { s.warnOnReap = true; return nil }},
+	{'s', "subreaper", "", "accepted for tini users: pidone is always a subreaper when not PID 1", func(*settings, string) error { return nil }},
+	{'p', "pdeathsig", "SIG", "signal pidone receives (and forwards) when its parent dies", func(s *settings, v string) error {
+		sig, err := forward.Parse(v)
+		if err == nil && !forward.Catchable(sig) {
+			err = fmt.Errorf("%s cannot be caught by pidone", forward.Name(sig))
+		}
+		s.pdeathsig = sig
+		return err
+	}},
+	{'v', "", "", "more log output (repeatable: -v info, -vv debug)", func(s *settings, _ string) error { s.verbosity++; return nil }},
+	{0, "log-level", "LEVEL", "debug, info, warn (default) or error; overrides -v", func(s *settings, v string) error {
+		l, err := logging.ParseLevel(v)
+		s.logLevel = &l
+		return err
+	}},
+	{0, "log-format", "FORMAT", "text (default) or json", func(s *settings, v string) (err error) {
+		s.logFormat, err = logging.ParseFormat(v)
+		return err
+	}},
+	{0, "version", "", "print the version and exit", func(s *settings, _ string) error { s.showVersion = true; return nil }},
+	{'h', "help", "", "print this help and exit", func(s *settings, _ string) error { s.showHelp = true; return nil }},
+}
+
+// usageError is a command-line mistake; main answers it with the usage line
+// and exitUsage.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error {
+	return &usageError{fmt.Sprintf(format, a...)}
+}
+
+// parseArgs reads options up to "--" or the first word that is not an
+// option (so `pidone sh -c x` passes -c to sh), getopt "+" style.
+func parseArgs(args []string, table []option) (*settings, error) {
+	s := &settings{logFormat: "text"}
+	i := 0
+	for ; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--" {
+			i++
+			break
+		}
+		if len(arg) < 2 || arg[0] != '-' {
+			break
+		}
+		var err error
+		if strings.HasPrefix(arg, "--") {
+			i, err = parseLong(s, table, args, i)
+		} else {
+			i, err = parseShorts(s, table, args, i)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	s.command = args[i:]
+	if len(s.command) == 0 && !s.showHelp && !s.showVersion {
+		return nil, usagef("no command given")
+	}
+	return s, nil
+}
+
+func parseLong(s *settings, table []option, args []string, i int) (int, error) {
+	name, value, hasValue := strings.Cut(args[i][2:], "=")
+	for _, o := range table {
+		if o.long != name || name == "" {
+			continue
+		}
+		switch {
+		case o.value == "" && hasValue:
+			return i, usagef("option --%s takes no value", name)
+		case o.value != "" && !hasValue:
+			if i+1 >= len(args) {
+				return i, usagef("option --%s needs a %s", name, o.value)
+			}
+			i++
+			value = args[i]
+		}
+		if err := o.set(s, value); err != nil {
+			return i, usagef("--%s: %v", name, err)
+		}
+		return i, nil
+	}
+	return i, usagef("unknown option --%s", name)
+}
+
+func parseShorts(s *settings, table []option, args []string, i int) (int, error) {
+	arg := args[i]
+	for j := 1; j < len(arg); j++ {
+		o, ok := findShort(table, arg[j])
+		if !ok {
+			return i, usagef("unknown option -%c", arg[j])
+		}
+		value := ""
+		if o.value != "" {
+			switch {
+			case j+1 < len(arg):
+				value = arg[j+1:]
+			case i+1 < len(args):
+				i++
+				value = args[i]
+			default:
+				return i, usagef("option -%c needs a %s", o.short, o.value)
+			}
+			j = len(arg)
+		}
+		if err := o.set(s, value); err != nil {
+			return i, usagef("-%c: %v", o.short, err)
+		}
+	}
+	return i, nil
+}
+
+func findShort(table []option, c byte) (option, bool) {
+	for _, o := range table {
+		if o.short == c {
+			return o, true
+		}
+	}
+	return option{}, false
+}
+
+const usageLine = "usage: pidone [options] [--] command [args...]"
+
+func printHelp(w io.Writer, table []option) {
+	fmt.Fprintln(w, usageLine)
+	fmt.Fprintln(w, "\nRuns command as the main child, reaps every orphan, forwards signals to the\nchild's process group and exits with the child's status (signal S: 128+S).\n\nOptions:")
+	for _, o := range table {
+		names := ""
+		if o.short != 0 {
+			names = "-" + string(o.short)
+		}
+		if o.long != "" {
+			if names != "" {
+				names += ", "
+			}
+			names += "--" + o.long
+		}
+		if o.value != "" {
+			names += " " + o.value
+		}
+		fmt.Fprintf(w, "  %-26s %s\n", names, o.help)
+	}
+	fmt.Fprintln(w, "\nExit codes: the child's; 127 command not found; 126 not executable;\n2 usage error; 125 pidone itself failed.")
+}
