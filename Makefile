@@ -15,6 +15,12 @@ UNSHARE    := unshare $(if $(filter 0,$(shell id -u)),,--user --map-root-user) -
 
 .PHONY: all build workload demo test unit e2e vet fmt clean help
 
+# Each area (docker, bench, ...) keeps its targets in mk/NAME.mk and adds its
+# test target to TESTS, so `make test` runs everything.
+TESTS := vet unit e2e
+.DEFAULT_GOAL := build
+-include mk/*.mk
+
 all: build
 
 help:
@@ -37,7 +43,7 @@ demo: $(PIDONE) $(WORKLOAD)
 	@echo "# $(UNSHARE) $(PIDONE) -w -- $(WORKLOAD) demo"
 	@$(UNSHARE) $(PIDONE) -w -- $(WORKLOAD) demo; echo "# pidone exited with status $$?"
 
-test: vet unit e2e
+test: $(TESTS)
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l . >&2; echo "gofmt needed" >&2; exit 1; }
