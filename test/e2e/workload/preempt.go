@@ -13,10 +13,12 @@ import (
 //
 // A `//go:debug asyncpreemptoff=1` directive would be the obvious way, but the
 // go command rejects it ("unknown //go:debug setting": only settings listed in
-// internal/godebugs may be set that way), and the Makefile's -ldflags are not
-// ours to change. So the process re-executes itself once, with the setting in
-// the environment, which the runtime reads at start-up. exec keeps the pid,
-// so nothing downstream can tell.
+// internal/godebugs may be set that way). The Makefile links every binary
+// with -X runtime.godebugDefault=asyncpreemptoff=1, but a plain `go build`
+// does not, and a workload built without it would make the signal tests lie.
+// So the process re-executes itself once, with the setting in the
+// environment, which the runtime reads at start-up. exec keeps the pid, so
+// nothing downstream can tell; it costs about a millisecond.
 
 // preemptMarker holds the caller's original GODEBUG across the re-exec, so
 // that processes we start (pidone below noreap, in particular) get the
