@@ -2,7 +2,6 @@
 // every orphan, forwards signals and exits with the child's status.
 // See README.md for the options and exit codes.
 
-//
 // Asynchronous preemption makes the Go runtime send SIGURG to its own threads
 // (hundreds a second under allocation load, golang/go#37942), and os/signal
 // cannot tell those from a SIGURG somebody sent. pidone forwards SIGURG, so

@@ -1,0 +1,77 @@
+package forward
+
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want unix.Signal
+		ok   bool
+	}{
+		{"TERM", unix.SIGTERM, true},
+		{"SIGTERM", unix.SIGTERM, true},
+		{"sigterm", unix.SIGTERM, true},
+		{"15", unix.SIGTERM, true},
+		{" hup ", unix.SIGHUP, true},
+		{"KILL", unix.SIGKILL, true},
+		{"RTMIN", 34, true},
+		{"RTMIN+3", 37, true},
+		{"SIGRTMIN+30", 64, true},
+		{"RTMAX", 64, true},
+		{"RTMAX-2", 62, true},
+		{"64", 64, true},
+		{"RTMIN+31", 0, false},
+		{"RTMIN-1", 0, false},
+		{"RTMAX+1", 0, false},
+		{"RTMIN+x", 0, false},
+		{"0", 0, false},
+		{"65", 0, false},
+		{"-1", 0, false},
+		{"NOSUCH", 0, false},
+		{"", 0, false},
+	} {
+		got, err := Parse(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("Parse(%q) = %d, %v; want %d, ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestNameRoundTrips(t *testing.T) {
+	for sig := unix.Signal(1); sig <= 64; sig++ {
+		name := Name(sig)
+		if sig >= 32 && sig < rtMin {
+			continue // no name: C libraries keep them
+		}
+		got, err := Parse(name)
+		if err != nil || got != sig {
+			t.Errorf("Parse(Name(%d) = %q) = %d, %v", sig, name, got, err)
+		}
+	}
+}
+
+func TestForwardableSet(t *testing.T) {
+	// The set the docs promise: 1-31 but KILL, STOP, CHLD, PROF; 35-64.
+	notForwarded := map[unix.Signal]string{
+		unix.SIGKILL: "cannot be caught", unix.SIGSTOP: "cannot be caught",
+		unix.SIGCHLD: "pidone's own", unix.SIGPROF: "Go runtime's profiler",
+		32: "Go runtime", 33: "Go runtime", 34: "Go runtime",
+	}
+	got := map[unix.Signal]bool{}
+	for _, s := range ForwardableSignals() {
+		got[s] = true
+	}
+	for sig := unix.Signal(1); sig <= 64; sig++ {
+		why, excluded := notForwarded[sig]
+		if got[sig] == excluded {
+			t.Errorf("signal %d (%s): forwarded=%v, want %v (%s)", sig, Name(sig), got[sig], !excluded, why)
+		}
+	}
+	if len(got) != 64-len(notForwarded) {
+		t.Errorf("%d forwardable signals, want %d", len(got), 64-len(notForwarded))
+	}
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"reflect"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestParseArgs(t *testing.T) {
+	for _, tc := range []struct {
+		doc  string
+		args []string
+		want settings
+	}{
+		{"plain command", []string{"app", "-x"},
+			settings{command: []string{"app", "-x"}}},
+		{"-- ends options", []string{"-w", "--", "-app"},
+			settings{command: []string{"-app"}, warnOnReap: true}},
+		{"first word ends options, getopt + style", []string{"sh", "-c", "x"},
+			settings{command: []string{"sh", "-c", "x"}}},
+		{"combined short flags", []string{"-cwvv", "app"},
+			settings{command: []string{"app"}, singleChild: true, warnOnReap: true, verbosity: 2}},
+		{"value attached and separate, repeatable", []string{"-e143", "-e", "3", "--remap-exit=4", "--remap-exit", "5", "app"},
+			settings{command: []string{"app"}, remapExit: []int{143, 3, 4, 5}}},
+		{"flag before a valued short", []string{"-we", "1", "app"},
+			settings{command: []string{"app"}, warnOnReap: true, remapExit: []int{1}}},
+		{"pdeathsig by name and number", []string{"-p", "SIGHUP", "-p", "15", "app"},
+			settings{command: []string{"app"}, pdeathsig: unix.SIGTERM}},
+		{"subreaper accepted", []string{"-s", "--subreaper", "app"},
+			settings{command: []string{"app"}}},
+		{"json logs", []string{"--log-format", "json", "app"},
+			settings{command: []string{"app"}, logFormat: "json"}},
+		{"help needs no command", []string{"-h"}, settings{command: []string{}, showHelp: true}},
+		{"version needs no command", []string{"--version"}, settings{command: []string{}, showVersion: true}},
+	} {
+		got, err := parseArgs(tc.args, pidoneOptions)
+		if err != nil {
+			t.Errorf("%s: parseArgs(%q): %v", tc.doc, tc.args, err)
+			continue
+		}
+		if tc.want.logFormat == "" {
+			tc.want.logFormat = "text"
+		}
+		if !reflect.DeepEqual(*got, tc.want) {
+			t.Errorf("%s: parseArgs(%q)\n got %+v\nwant %+v", tc.doc, tc.args, *got, tc.want)
+		}
+	}
+}
+
+func TestParseArgsRejectsBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "no command given"},
+		{[]string{"-w"}, "no command given"},
+		{[]string{"--"}, "no command given"},
+		{[]string{"-x", "app"}, "unknown option -x"},
+		{[]string{"--nope", "app"}, "unknown option --nope"},
+		{[]string{"-e"}, "option -e needs a CODE"},
+		{[]string{"--remap-exit"}, "option --remap-exit needs a CODE"},
+		{[]string{"-e", "abc", "app"}, `-e: exit code "abc" is not a number from 0 to 255`},
+		{[]string{"-e", "256", "app"}, `-e: exit code "256" is not a number from 0 to 255`},
+		{[]string{"--remap-exit=-1", "app"}, `--remap-exit: exit code "-1" is not a number from 0 to 255`},
+		{[]string{"-p", "NOSUCH", "app"}, `-p: unknown signal "NOSUCH"`},
+		{[]string{"-p", "KILL", "app"}, "-p: SIGKILL cannot be caught by pidone"},
+		{[]string{"--log-format", "xml", "app"}, `--log-format: unknown log format "xml" (want text or json)`},
+		{[]string{"--log-level", "loud", "app"}, `--log-level: unknown log level "loud" (want debug, info, warn or error)`},
+		{[]string{"--warn-on-reap=yes", "app"}, "option --warn-on-reap takes no value"},
+	} {
+		_, err := parseArgs(tc.args, pidoneOptions)
+		var ue *usageError
+		if !errors.As(err, &ue) || err.Error() != tc.want {
+			t.Errorf("parseArgs(%q) error = %v, want usage error %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestLevel(t *testing.T) {
+	debug := slog.LevelError
+	for _, tc := range []struct {
+		s    settings
+		want slog.Level
+	}{
+		{settings{}, slog.LevelWarn},
+		{settings{verbosity: 1}, slog.LevelInfo},
+		{settings{verbosity: 3}, slog.LevelDebug},
+		{settings{verbosity: 3, logLevel: &debug}, slog.LevelError},
+	} {
+		if got := tc.s.level(); got != tc.want {
+			t.Errorf("%+v: level %v, want %v", tc.s, got, tc.want)
+		}
+	}
+}

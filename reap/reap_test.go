@@ -1,0 +1,112 @@
+package reap
+
+import (
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Wait statuses as the kernel encodes them (wait(2)): exit code in bits
+// 8-15, terminating signal in bits 0-6, core flag 0x80.
+func exitedStatus(code int) unix.WaitStatus { return unix.WaitStatus(code << 8) }
+func signaledStatus(sig unix.Signal, core bool) unix.WaitStatus {
+	ws := unix.WaitStatus(sig)
+	if core {
+		ws |= 0x80
+	}
+	return ws
+}
+
+func TestExitCodeOfEveryExitStatus(t *testing.T) {
+	for code := 0; code <= 255; code++ {
+		if got := ExitCode(exitedStatus(code)); got != code {
+			t.Errorf("exit %d: ExitCode = %d, want %d", code, got, code)
+		}
+	}
+}
+
+func TestExitCodeOfEveryFatalSignal(t *testing.T) {
+	// Every signal that can terminate a process, with and without a core
+	// dump (the core flag must not leak into the code).
+	for sig := unix.Signal(1); sig <= 64; sig++ {
+		if sig == unix.SIGSTOP || sig == unix.SIGTSTP || sig == unix.SIGTTIN || sig == unix.SIGTTOU {
+			continue // these stop, never terminate; 0x7f would read as "stopped"
+		}
+		for _, core := range []bool{false, true} {
+			want := 128 + int(sig)
+			if got := ExitCode(signaledStatus(sig, core)); got != want {
+				t.Errorf("signal %d core=%v: ExitCode = %d, want %d", sig, core, got, want)
+			}
+		}
+	}
+}
+
+func TestSpawnedExitIsDeliveredAndOrphansAreNot(t *testing.T) {
+	// Make the test process a subreaper so the orphan of `sh -c 'sleep &'`
+	// comes back to it, as it would to pidone.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Fatalf("prctl: %v", err)
+	}
+	orphans := make(chan Exit, 8)
+	r := Start(func(e Exit) { orphans <- e })
+
+	for _, tc := range []struct {
+		doc    string
+		script string
+		want   int
+	}{
+		{"instant exit is never mistaken for an orphan's", "exit 7", 7},
+		{"death by signal decodes to 128+S", "kill -USR1 $$", 128 + int(unix.SIGUSR1)},
+		{"an orphan left behind is reaped separately", "sleep 0.1 & exit 0", 0},
+	} {
+		pid, err := r.Spawn(func() (int, error) {
+			return syscall.ForkExec("/bin/sh", []string{"sh", "-c", tc.script}, &syscall.ProcAttr{})
+		})
+		if err != nil {
+			t.Fatalf("%s: spawn: %v", tc.doc, err)
+		}
+		select {
+		case e := <-r.Exits():
+			if e.Pid != pid || e.Code() != tc.want {
+				t.Errorf("%s: got pid %d code %d, want pid %d code %d", tc.doc, e.Pid, e.Code(), pid, tc.want)
+			}
+		case e := <-orphans:
+			t.Fatalf("%s: spawned pid %d reported as orphan %+v", tc.doc, pid, e)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no exit for pid %d", tc.doc, pid)
+		}
+	}
+	select {
+	case e := <-orphans:
+		if e.Code() != 0 {
+			t.Errorf("orphan sleep: status %v, want exit 0", e.Status)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the orphaned sleep was never reaped")
+	}
+}
+
+func TestReaperWakesAfterHavingNoChildren(t *testing.T) {
+	// After ECHILD the loop parks; a later Spawn must wake it.
+	r := Start(nil)
+	for i := 0; i < 3; i++ {
+		time.Sleep(20 * time.Millisecond) // let the loop reach ECHILD and park
+		pid, err := r.Spawn(func() (int, error) {
+			return syscall.ForkExec("/bin/sh", []string{"sh", "-c", fmt.Sprintf("exit %d", i)}, &syscall.ProcAttr{})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case e := <-r.Exits():
+			if e.Pid != pid || e.Code() != i {
+				t.Errorf("round %d: got %+v, want pid %d code %d", i, e, pid, i)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: reaper did not wake up for pid %d", i, pid)
+		}
+	}
+}
