@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const exitTimeout = 10 * time.Second
@@ -29,7 +31,7 @@ func TestChildKilledBySignalGives128PlusSignal(t *testing.T) {
 	t.Parallel()
 	_, workload := bins(t)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL, syscall.SIGSEGV, syscall.SIGQUIT, syscall.SIGUSR1} {
-		t.Run(sig.String(), func(t *testing.T) {
+		t.Run(unix.SignalName(sig), func(t *testing.T) {
 			code, _, stderr := run(t, exitTimeout, "--", workload, "killself", strconv.Itoa(int(sig)))
 			if want := 128 + int(sig); code != want {
 				t.Errorf("child killed by %v: got exit code %d, want %d; stderr: %q", sig, code, want, stderr)

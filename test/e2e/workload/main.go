@@ -34,10 +34,10 @@ var hidden = map[string]func(args []string) error{
 }
 
 func main() {
-	disableAsyncPreemption()
 	if len(os.Args) < 2 {
 		usage()
 	}
+	reexecOnce(os.Args[1] == "sigrecord")
 	run, ok := subcommands[os.Args[1]]
 	if !ok {
 		run, ok = hidden[os.Args[1]]

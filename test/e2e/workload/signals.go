@@ -28,6 +28,20 @@ func parseSignal(s string) (syscall.Signal, error) {
 	return 0, fmt.Errorf("unknown signal %q", s)
 }
 
+// Realtime signals 35..64 (SIGRTMIN..SIGRTMAX as the Go runtime and glibc
+// see them: 32..34 are reserved).
+const rtFirst, rtLast = 35, 64
+
+// realtimeSet is the signal set of the realtime signals sigrecord reads
+// through a signalfd.
+func realtimeSet() unix.Sigset_t {
+	var set unix.Sigset_t
+	for sig := rtFirst; sig <= rtLast; sig++ {
+		set.Val[(sig-1)/64] |= 1 << (uint(sig-1) % 64)
+	}
+	return set
+}
+
 // forwardable lists the signals pidone promises to forward: 1..31 without
 // SIGKILL and SIGSTOP (nobody can catch them), SIGCHLD (never forwarded),
 // SIGPROF (the Go runtime's profiler owns it), plus the realtime signals

@@ -1,17 +1,21 @@
 package main
 
 import (
+	"encoding/binary"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // runSigrecord reports every forwardable signal it receives, one line
 // "<role> <pid> <signum>" per signal on stdout, and never exits on a signal.
-// It prints "<role> <pid> ready" once signal.Notify is in place.
+// It prints "<role> <pid> ready" once it listens for all of them.
 //
 // With -grandchild it also starts a copy of itself (role "grandchild") in the
 // same process group, sharing stdout, to show whether a signal reached the
@@ -20,6 +24,14 @@ import (
 // does not make pidone send signals nobody sent.
 //
 // On stdin EOF the child SIGKILLs its grandchild, waits for it and exits 0.
+//
+// Counting: two deliveries of a standard signal (1..31) that overlap merge
+// into one in the kernel, so a duplicate can only show when it comes late.
+// Realtime signals are queued one by one, but signal.Notify would merge
+// them again (the runtime keeps one pending bit per signal). So the realtime
+// signals are blocked on every thread (reexecOnce) and read from a signalfd,
+// which returns each queued instance: a duplicate shows however fast it
+// follows the first.
 func runSigrecord(args []string) error {
 	fs := flag.NewFlagSet("sigrecord", flag.ContinueOnError)
 	grandchild := fs.Bool("grandchild", false, "also start a grandchild in the same process group")
@@ -28,15 +40,17 @@ func runSigrecord(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs, forwardable()...)
+	got := make(chan syscall.Signal, 64)
+	if err := listen(got); err != nil {
+		return err
+	}
 	pid := os.Getpid()
 	fmt.Printf("%s %d ready\n", *role, pid)
 
 	if *role == "grandchild" {
 		// Its stdin is /dev/null; it lives until the child kills it.
-		for s := range sigs {
-			fmt.Printf("%s %d %d\n", *role, pid, s.(syscall.Signal))
+		for sig := range got {
+			fmt.Printf("%s %d %d\n", *role, pid, sig)
 		}
 	}
 
@@ -69,8 +83,8 @@ func runSigrecord(args []string) error {
 	}()
 	for {
 		select {
-		case s := <-sigs:
-			fmt.Printf("%s %d %d\n", *role, pid, s.(syscall.Signal))
+		case sig := <-got:
+			fmt.Printf("%s %d %d\n", *role, pid, sig)
 		case <-eof:
 			if gc != nil {
 				_ = gc.Kill()
@@ -79,4 +93,59 @@ func runSigrecord(args []string) error {
 			return nil
 		}
 	}
+}
+
+// listen delivers every forwardable signal to got: the standard ones
+// through signal.Notify, the realtime ones through a signalfd.
+func listen(got chan<- syscall.Signal) error {
+	var standard []os.Signal
+	for _, sig := range forwardable() {
+		if sig.(syscall.Signal) < rtFirst {
+			standard = append(standard, sig)
+		}
+	}
+	notified := make(chan os.Signal, 64)
+	signal.Notify(notified, standard...)
+	go func() {
+		for sig := range notified {
+			got <- sig.(syscall.Signal)
+		}
+	}()
+
+	// reexecOnce blocked the realtime signals before exec; without that they
+	// would run the default action (termination) instead of queueing.
+	rt := realtimeSet()
+	var cur unix.Sigset_t
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, nil, &cur); err != nil {
+		return fmt.Errorf("rt_sigprocmask: %w", err)
+	}
+	for i := range rt.Val {
+		if cur.Val[i]&rt.Val[i] != rt.Val[i] {
+			return errors.New("realtime signals are not blocked: the start-up re-exec failed")
+		}
+	}
+	fd, err := unix.Signalfd(-1, &rt, unix.SFD_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("signalfd: %w", err)
+	}
+	go func() {
+		// A read returns whole struct signalfd_siginfo records of 128
+		// bytes, ssi_signo first (signalfd(2)).
+		const size = 128
+		var buf [16 * size]byte
+		for {
+			n, err := unix.Read(fd, buf[:])
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "workload sigrecord: read signalfd: %v\n", err)
+				os.Exit(1)
+			}
+			for off := 0; off+size <= n; off += size {
+				got <- syscall.Signal(binary.NativeEndian.Uint32(buf[off:]))
+			}
+		}
+	}()
+	return nil
 }
