@@ -1,7 +1,7 @@
 // pidone is a container init: it runs a command as PID 1's main child, reaps
 // every orphan, forwards signals and exits with the child's status.
 // See README.md for the options and exit codes.
-
+//
 // Asynchronous preemption makes the Go runtime send SIGURG to its own threads
 // (hundreds a second under allocation load, golang/go#37942), and os/signal
 // cannot tell those from a SIGURG somebody sent. pidone forwards SIGURG, so
