@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// initSpec is one init under comparison and the way it is told to run a
+// command with signals going to the command's process group.
+type initSpec struct {
+	Name string
+	Path string
+	Args []string // between the binary and the command
+}
+
+// argv returns the init's command line for running cmd.
+func (s initSpec) argv(cmd ...string) []string {
+	a := append([]string{s.Path}, s.Args...)
+	return append(a, cmd...)
+}
+
+// peers are the C inits pidone is compared with, with the flags the issue
+// fixes: group forwarding, like pidone's default.
+func peers() []initSpec {
+	return []initSpec{
+		{Name: "tini", Path: "/usr/bin/tini", Args: []string{"-g", "--"}},
+		{Name: "dumb-init", Path: "/usr/bin/dumb-init", Args: []string{"--"}}, // setsid + group by default
+		{Name: "catatonit", Path: "/usr/bin/catatonit", Args: []string{"-g", "--"}},
+	}
+}
+
+func pidoneSpec(path string) initSpec {
+	return initSpec{Name: "pidone", Path: path, Args: []string{"--"}}
+}
+
+// rotate returns inits starting at index r mod len, so that over the rounds
+// of a metric each init runs in each position equally often.
+func rotate[T any](xs []T, r int) []T {
+	out := make([]T, 0, len(xs))
+	for i := range xs {
+		out = append(out, xs[(i+r)%len(xs)])
+	}
+	return out
+}
+
+// startInNewPIDNS starts argv as PID 1 of a fresh PID namespace with the given
+// stdin, stdout and stderr, and returns its host pid. It is in its own
+// process group, and dies (taking the namespace with it) if the harness dies.
+func startInNewPIDNS(argv []string, stdin, stdout, stderr int) (int, error) {
+	return syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
+		Env:   os.Environ(),
+		Files: []uintptr{uintptr(stdin), uintptr(stdout), uintptr(stderr)},
+		Sys: &syscall.SysProcAttr{
+			Cloneflags: syscall.CLONE_NEWPID,
+			Setpgid:    true,
+			Pdeathsig:  syscall.SIGKILL,
+		},
+	})
+}
+
+// wait reaps pid and returns its wait status.
+func wait(pid int) (unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		return ws, err
+	}
+}
+
+// pipe returns a blocking, close-on-exec pipe: reads on it are plain
+// read(2) calls, without the Go netpoller's extra wake-up in the path.
+func pipe() (r, w int, err error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return -1, -1, os.NewSyscallError("pipe2", err)
+	}
+	return p[0], p[1], nil
+}
+
+// readByte reads one byte from fd, failing on EOF.
+func readByte(fd int) (byte, error) {
+	var b [1]byte
+	for {
+		n, err := unix.Read(fd, b[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 {
+			return 0, fmt.Errorf("EOF")
+		}
+		return b[0], nil
+	}
+}
+
+// awaitReady waits at most d for the child's line "R" (see benchkid).
+func awaitReady(fd int, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() {
+		var got []byte
+		for _, want := range []byte("R\n") {
+			b, err := readByte(fd)
+			got = append(got, b)
+			if err != nil || b != want {
+				done <- fmt.Errorf("child wrote %q before ready (%v)", got, err)
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		return fmt.Errorf("child not ready after %v", d)
+	}
+}
+
+// devNull opens /dev/null for reading and writing.
+func devNull() (int, error) {
+	return unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// probe is one init running benchkid echo.
+type probe struct {
+	spec initSpec
+	pid  int
+	out  int // read end of the child's stdout
+}
+
+// latencyRows measures the signal round trip: the harness, outside the PID
+// namespace, sends SIGUSR1 to the init's host pid; the init forwards it to
+// its child's process group; the child (benchkid echo, which takes the
+// signal synchronously) writes one byte to its stdout pipe, which the
+// harness reads. All inits run at once and the round trips are interleaved
+// one by one, in rotating order, with a random 0.5-1.5 ms pause between
+// two, so each signal finds its init idle.
+func latencyRows(cfg *config, inits []initSpec) ([]row, error) {
+	load0 := loadavg()
+	logFd, err := cfg.logFile("latency")
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(logFd)
+	null, err := devNull()
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(null)
+
+	var probes []*probe
+	defer func() {
+		for _, p := range probes {
+			unix.Kill(p.pid, unix.SIGKILL)
+			wait(p.pid)
+			unix.Close(p.out)
+		}
+	}()
+	for _, in := range inits {
+		r, w, err := pipe()
+		if err != nil {
+			return nil, err
+		}
+		pid, err := startInNewPIDNS(in.argv(cfg.benchkid, "echo"), null, w, logFd)
+		unix.Close(w)
+		if err != nil {
+			unix.Close(r)
+			return nil, fmt.Errorf("%s: %v", in.Name, err)
+		}
+		probes = append(probes, &probe{spec: in, pid: pid, out: r})
+		if err := awaitReady(r, 10*time.Second); err != nil {
+			return nil, fmt.Errorf("%s: %v", in.Name, err)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+
+	// One thread does every send and read, so that the harness side of each
+	// round trip costs the same for every init.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rtt := map[string][]float64{}
+	for r := range cfg.latencyRounds {
+		for _, p := range rotate(probes, r) {
+			time.Sleep(time.Duration(500+rand.IntN(1000)) * time.Microsecond)
+			t0 := time.Now()
+			if err := unix.Kill(p.pid, unix.SIGUSR1); err != nil {
+				return nil, fmt.Errorf("%s: kill: %v", p.spec.Name, err)
+			}
+			b, err := readByte(p.out)
+			d := time.Since(t0)
+			if err != nil || b != 'x' {
+				return nil, fmt.Errorf("%s: no answer to SIGUSR1 (read %q, %v)", p.spec.Name, b, err)
+			}
+			rtt[p.spec.Name] = append(rtt[p.spec.Name], float64(d.Nanoseconds())/1e3)
+		}
+	}
+	load := load0 + " -> " + loadavg()
+	p50, p99 := map[string]float64{}, map[string]float64{}
+	for name, xs := range rtt {
+		p50[name], p99[name] = percentile(xs, 50), percentile(xs, 99)
+		cfg.logf("latency %-9s n=%d p50=%.1fus p90=%.1fus p99=%.1fus max=%.1fus", name, len(xs),
+			p50[name], percentile(xs, 90), p99[name], percentile(xs, 100))
+	}
+	note := fmt.Sprintf("%d round trips per init, interleaved", cfg.latencyRounds)
+	return []row{
+		{Group: "latency", Metric: "signal round trip p50", Unit: "us", Digits: 1, Values: p50,
+			Target: target{Kind: "peer", Peer: "tini", Limit: 1.0}, Load: load, Note: note},
+		{Group: "latency", Metric: "signal round trip p99", Unit: "us", Digits: 1, Values: p99,
+			Target: target{Kind: "peer", Peer: "tini", Limit: 1.0}, Load: load, Note: note},
+	}, nil
+}

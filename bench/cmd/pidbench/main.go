@@ -1,0 +1,210 @@
+// Command pidbench measures pidone side by side with tini, dumb-init and
+// catatonit, each run as PID 1 of a fresh PID namespace, and prints one table
+// with pidone's ratio to the best peer (issue 6). `make bench` runs it; see
+// docs/performance.md for what each figure means.
+//
+// Within every metric the inits are interleaved round-robin, in an order
+// that rotates from round to round, so that a change of machine load hits
+// all of them alike. The load average is recorded with every metric.
+//
+// Flags (the Makefile maps BENCH_QUICK=1 to -quick and BENCH_ONLY to -only):
+//
+//	-pidone PATH     pidone binary under test
+//	-workload PATH   the e2e workload binary (orphan storm)
+//	-benchkid PATH   bench/cmd/benchkid
+//	-out DIR         where results.md, results.json, results.png and logs go
+//	-quick           fewer repetitions: a smoke run of a minute or two
+//	-only LIST       comma-separated metric groups: reaping, latency,
+//	                 startup, idle, size, workers, docker
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+type config struct {
+	pidone, workload, benchkid, out string
+	quick                           bool
+	only                            map[string]bool
+
+	stormRounds, stormOrphans int
+	latencyRounds             int
+	startupRounds             int
+	idleSettle, idleWindow    time.Duration
+	dockerRounds              int
+	dockerStopTimeout         int
+
+	log *os.File
+}
+
+func (c *config) want(group string) bool { return len(c.only) == 0 || c.only[group] }
+
+// logf prints a progress line to stderr and to the run's log.
+func (c *config) logf(format string, a ...any) {
+	line := fmt.Sprintf(time.Now().Format("15:04:05 ")+format+"\n", a...)
+	os.Stderr.WriteString(line)
+	if c.log != nil {
+		c.log.WriteString(line)
+	}
+}
+
+// logFile opens the file that collects the stderr of every init run for one
+// metric; an init that fails says why there.
+func (c *config) logFile(metric string) (int, error) {
+	return unix.Open(filepath.Join(c.out, "logs", metric+".stderr"),
+		unix.O_WRONLY|unix.O_CREAT|unix.O_APPEND|unix.O_CLOEXEC, 0o644)
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "pidbench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfg := &config{}
+	only := ""
+	flag.StringVar(&cfg.pidone, "pidone", "bin/pidone", "pidone binary under test")
+	flag.StringVar(&cfg.workload, "workload", "bin/workload", "workload binary")
+	flag.StringVar(&cfg.benchkid, "benchkid", "bin/benchkid", "benchkid binary")
+	flag.StringVar(&cfg.out, "out", "bin/bench", "output directory")
+	flag.BoolVar(&cfg.quick, "quick", false, "fewer repetitions (smoke run)")
+	flag.StringVar(&only, "only", "", "comma-separated metric groups to run")
+	flag.Parse()
+	if only != "" {
+		cfg.only = map[string]bool{}
+		for _, g := range strings.Split(only, ",") {
+			cfg.only[strings.TrimSpace(g)] = true
+		}
+	}
+	if cfg.quick {
+		cfg.stormRounds, cfg.stormOrphans = 1, 10000
+		cfg.latencyRounds = 300
+		cfg.startupRounds = 60
+		cfg.idleSettle, cfg.idleWindow = time.Second, 5*time.Second
+		cfg.dockerRounds, cfg.dockerStopTimeout = 1, 10
+	} else {
+		cfg.stormRounds, cfg.stormOrphans = 5, 10000
+		cfg.latencyRounds = 2000
+		cfg.startupRounds = 400
+		cfg.idleSettle, cfg.idleWindow = 2*time.Second, 20*time.Second
+		cfg.dockerRounds, cfg.dockerStopTimeout = 3, 10
+	}
+	for _, p := range []*string{&cfg.pidone, &cfg.workload, &cfg.benchkid, &cfg.out} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		*p = abs
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("must run as root: every init runs as PID 1 of a new PID namespace and is read through /proc")
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.out, "logs"), 0o755); err != nil {
+		return err
+	}
+	logf, err := os.Create(filepath.Join(cfg.out, "run.log"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cfg.log = logf
+
+	inits := append(peers(), pidoneSpec(cfg.pidone))
+	for _, in := range inits {
+		if _, err := os.Stat(in.Path); err != nil {
+			return fmt.Errorf("%s: %v (make bench installs the Debian packages tini, dumb-init, catatonit)", in.Name, err)
+		}
+	}
+	host, _ := os.Hostname()
+	start := time.Now()
+	res := &results{Started: start.Format(time.RFC3339), Host: host, Quick: cfg.quick, Inits: inits,
+		LoadAt: map[string]string{"start": loadavg()}}
+	cfg.logf("pidbench: pidone=%s quick=%v load=%s", cfg.pidone, cfg.quick, res.LoadAt["start"])
+
+	type step struct {
+		group string
+		run   func() ([]row, error)
+	}
+	steps := []step{
+		{"size", func() ([]row, error) { return sizeRows(inits) }},
+		{"startup", func() ([]row, error) { return startupRows(cfg, inits) }},
+		{"latency", func() ([]row, error) { return latencyRows(cfg, inits) }},
+		{"reaping", func() ([]row, error) { return stormRows(cfg, inits) }},
+		{"idle", func() ([]row, error) { return idleRows(cfg, inits) }},
+		{"workers", func() ([]row, error) { return workersRows(cfg), nil }},
+		{"docker", func() ([]row, error) { return dockerRows(cfg) }},
+	}
+	for _, s := range steps {
+		if !cfg.want(s.group) {
+			continue
+		}
+		cfg.logf("== %s (load %s)", s.group, loadavg())
+		rows, err := s.run()
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.group, err)
+		}
+		res.Rows = append(res.Rows, rows...)
+	}
+	res.LoadAt["end"] = loadavg()
+	res.Duration = time.Since(start).Round(time.Second).String()
+
+	res.text(os.Stdout)
+	return res.write(cfg.out)
+}
+
+// write saves results.md, results.json and results.png in dir.
+func (res *results) write(dir string) error {
+	md, err := os.Create(filepath.Join(dir, "results.md"))
+	if err != nil {
+		return err
+	}
+	res.markdown(md)
+	if err := md.Close(); err != nil {
+		return err
+	}
+	js, err := os.Create(filepath.Join(dir, "results.json"))
+	if err != nil {
+		return err
+	}
+	if err := res.json(js); err != nil {
+		return err
+	}
+	if err := js.Close(); err != nil {
+		return err
+	}
+	png, err := os.Create(filepath.Join(dir, "results.png"))
+	if err != nil {
+		return err
+	}
+	if err := res.chart(png); err != nil {
+		return err
+	}
+	if err := png.Close(); err != nil {
+		return err
+	}
+	fmt.Printf("\nwrote %s/results.{md,json,png}\n", dir)
+	return nil
+}
+
+// workersRows is the master-worker mode (`pidone --workers N`), which this
+// harness can only measure once pidone has it.
+func workersRows(cfg *config) []row {
+	why := "workers mode not built"
+	if hasWorkers(cfg.pidone) {
+		why = "pidone lists --workers, but the harness does not drive it yet"
+	}
+	return []row{
+		naRow("workers", "workers: death to replacement running", why),
+		naRow("workers", "workers: reload fan-out to 256 workers", why),
+		naRow("workers", "workers: master RSS with 256 workers", why),
+	}
+}

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+)
+
+// target is what pidone's figure in a row is held to.
+type target struct {
+	// Kind is "best" (ratio to the best peer <= Limit), "peer" (ratio to
+	// Peer <= Limit), "max" (pidone's value <= Limit) or "" (no target:
+	// reported for context).
+	Kind  string
+	Peer  string
+	Limit float64
+	// Text overrides the target column when the rule cannot be checked
+	// mechanically (for example "fewest the runtime allows").
+	Text string
+}
+
+// row is one line of the results table: one figure for every init.
+type row struct {
+	Group  string // metric family: "reaping", "latency", ...
+	Metric string
+	Unit   string
+	Digits int // decimals when printing
+	Values map[string]float64
+	Target target
+	NA     string // when set, the whole row is "n/a (NA)"
+	Note   string
+	Load   string // /proc/loadavg while it was measured
+	// NoRatio leaves the ratio column empty: the peers' figures are not
+	// comparable with pidone's (for example dynamic binaries' sizes).
+	NoRatio bool
+}
+
+func naRow(group, metric, why string) row {
+	return row{Group: group, Metric: metric, NA: why, Values: map[string]float64{}}
+}
+
+// value returns the figure of one init, NaN if missing.
+func (r row) value(name string) float64 {
+	v, ok := r.Values[name]
+	if !ok {
+		return math.NaN()
+	}
+	return v
+}
+
+// bestPeer is the lowest peer figure and whose it is.
+func (r row) bestPeer(peerNames []string) (float64, string) {
+	if r.NoRatio {
+		return math.NaN(), ""
+	}
+	return best(r.Values, peerNames)
+}
+
+// verdict says whether pidone meets the row's target: "met", "MISSED" or ""
+// (no target, or nothing to compare).
+func (r row) verdict(peerNames []string) string {
+	if r.NA != "" {
+		return ""
+	}
+	p := r.value("pidone")
+	var ok bool
+	switch r.Target.Kind {
+	case "best":
+		b, _ := r.bestPeer(peerNames)
+		q := ratio(p, b)
+		if math.IsNaN(q) {
+			return ""
+		}
+		ok = q <= r.Target.Limit
+	case "peer":
+		q := ratio(p, r.value(r.Target.Peer))
+		if math.IsNaN(q) {
+			return ""
+		}
+		ok = q <= r.Target.Limit
+	case "max":
+		if math.IsNaN(p) {
+			return ""
+		}
+		ok = p <= r.Target.Limit
+	default:
+		return ""
+	}
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+func (r row) targetText() string {
+	if r.Target.Text != "" {
+		return r.Target.Text
+	}
+	switch r.Target.Kind {
+	case "best":
+		return fmt.Sprintf("<= %.2gx best peer", r.Target.Limit)
+	case "peer":
+		q := ratio(r.value("pidone"), r.value(r.Target.Peer))
+		return fmt.Sprintf("<= %.3gx %s (%s)", r.Target.Limit, r.Target.Peer, fmtRatio(q))
+	case "max":
+		return fmt.Sprintf("<= %s %s", fmtNum(r.Target.Limit, r.Digits), r.Unit)
+	}
+	return ""
+}
+
+func fmtNum(v float64, digits int) string {
+	if math.IsNaN(v) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.*f", digits, v)
+}
+
+func fmtRatio(q float64) string {
+	if math.IsNaN(q) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2fx", q)
+}
+
+// results is one run of the benchmark.
+type results struct {
+	Started  string
+	Duration string
+	Host     string
+	Quick    bool
+	Inits    []initSpec
+	LoadAt   map[string]string // load at start and end of the run
+	Rows     []row
+}
+
+func (res *results) peerNames() []string {
+	var names []string
+	for _, s := range res.Inits {
+		if s.Name != "pidone" {
+			names = append(names, s.Name)
+		}
+	}
+	return names
+}
+
+func (res *results) names() []string {
+	var names []string
+	for _, s := range res.Inits {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+// markdown writes the table, one row per figure.
+func (res *results) markdown(w io.Writer) {
+	peers := res.peerNames()
+	fmt.Fprintf(w, "# pidone benchmark results\n\n")
+	fmt.Fprintf(w, "Run %s on %s, took %s%s. Load (1/5/15 min) at start: %s; at end: %s.\n\n",
+		res.Started, res.Host, res.Duration, map[bool]string{true: " (BENCH_QUICK: fewer repetitions)", false: ""}[res.Quick],
+		res.LoadAt["start"], res.LoadAt["end"])
+	fmt.Fprintf(w, "Inits: ")
+	for i, s := range res.Inits {
+		if i > 0 {
+			fmt.Fprintf(w, "; ")
+		}
+		fmt.Fprintf(w, "`%s`", strings.Join(s.argv("CMD"), " "))
+	}
+	fmt.Fprintf(w, ".\n\n")
+	fmt.Fprintf(w, "| metric | %s | pidone / best peer | target | | load | note |\n", strings.Join(res.names(), " | "))
+	fmt.Fprintf(w, "|---|%s---|---|---|---|---|\n", strings.Repeat("---:|", len(res.Inits)))
+	for _, r := range res.Rows {
+		name := r.Metric
+		if r.Unit != "" {
+			name += " (" + r.Unit + ")"
+		}
+		if r.NA != "" {
+			cells := strings.Repeat(" | ", len(res.Inits)-1)
+			fmt.Fprintf(w, "| %s | n/a (%s)%s | | | | %s | %s |\n", name, r.NA, cells, r.Load, r.Note)
+			continue
+		}
+		var cells []string
+		for _, n := range res.names() {
+			cells = append(cells, fmtNum(r.value(n), r.Digits))
+		}
+		b, who := r.bestPeer(peers)
+		q := fmtRatio(ratio(r.value("pidone"), b))
+		if who != "" && q != "n/a" {
+			q += " (" + who + ")"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", name, strings.Join(cells, " | "), q,
+			r.targetText(), r.verdict(peers), r.Load, r.Note)
+	}
+}
+
+// text writes the same table for a terminal.
+func (res *results) text(w io.Writer) {
+	peers := res.peerNames()
+	fmt.Fprintf(w, "pidone benchmark, %s, load at start %s, at end %s\n", res.Started, res.LoadAt["start"], res.LoadAt["end"])
+	head := fmt.Sprintf("%-44s", "metric")
+	for _, n := range res.names() {
+		head += fmt.Sprintf(" %11s", n)
+	}
+	head += fmt.Sprintf("  %-22s %-30s %s", "pidone/best peer", "target", "")
+	fmt.Fprintln(w, head)
+	fmt.Fprintln(w, strings.Repeat("-", len(head)+8))
+	for _, r := range res.Rows {
+		name := r.Metric
+		if r.Unit != "" {
+			name += " (" + r.Unit + ")"
+		}
+		if r.NA != "" {
+			fmt.Fprintf(w, "%-44s n/a (%s)\n", name, r.NA)
+			continue
+		}
+		line := fmt.Sprintf("%-44s", name)
+		for _, n := range res.names() {
+			line += fmt.Sprintf(" %11s", fmtNum(r.value(n), r.Digits))
+		}
+		b, who := r.bestPeer(peers)
+		q := fmtRatio(ratio(r.value("pidone"), b))
+		if who != "" && q != "n/a" {
+			q += " (" + who + ")"
+		}
+		line += fmt.Sprintf("  %-22s %-30s %s", q, r.targetText(), r.verdict(peers))
+		if r.Note != "" {
+			line += "  [" + r.Note + "]"
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// jsonValue keeps NaN (not measured) as null.
+type jsonValue float64
+
+func (v jsonValue) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(v))
+}
+
+func (res *results) json(w io.Writer) error {
+	type jrow struct {
+		row
+		Values  map[string]jsonValue
+		Verdict string
+	}
+	out := struct {
+		*results
+		Rows []jrow
+	}{results: res}
+	for _, r := range res.Rows {
+		jr := jrow{row: r, Values: map[string]jsonValue{}, Verdict: r.verdict(res.peerNames())}
+		for k, v := range r.Values {
+			jr.Values[k] = jsonValue(v)
+		}
+		out.Rows = append(out.Rows, jr)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
