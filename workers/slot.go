@@ -1,0 +1,164 @@
+package workers
+
+import "time"
+
+// State is where a slot is in its life.
+//
+//	Idle ──due──▶ (spawn) ──▶ Starting ──ready-after──▶ Running
+//	                 │            │                        │
+//	          spawn failed       died                     died
+//	                 ▼            ▼                        ▼
+//	              policy: BackingOff ──due──▶ (spawn)  |  GivenUp  |  Finished
+//	Starting, Running ──stop──▶ Stopping ──died──▶ Stopped  (SIGKILL when due)
+//	Idle, BackingOff, GivenUp, Finished ──stop──▶ Stopped
+//	GivenUp, Finished ──revive (reload)──▶ Idle
+type State int
+
+// The states of a slot.
+const (
+	Idle       State = iota // not started yet; spawns when due
+	Starting                // running, but not yet for ready-after
+	Running                 // up for at least ready-after
+	BackingOff              // dead; respawns when due
+	GivenUp                 // dead for good (crash loop, fatal exit): until a reload
+	Finished                // exited as the restart policy allows: until a reload
+	Stopping                // stop signal sent; SIGKILL when due
+	Stopped                 // stopped on request; the slot is gone
+)
+
+func (s State) String() string {
+	return [...]string{"idle", "starting", "running", "backing off", "given up", "finished", "stopping", "stopped"}[s]
+}
+
+// Action is what the master must do after a transition. Slots decide;
+// only the master touches processes.
+type Action int
+
+// The actions a transition can ask for.
+const (
+	None       Action = iota
+	Spawn             // start a worker for the slot
+	SignalStop        // send the group's stop signal to the worker
+	Kill              // SIGKILL the worker's process group
+)
+
+// Slot is one worker position: index Index of its group, in generation Gen.
+// Its methods are pure transitions: they take the time as an argument and
+// return what the master has to do, so tests can drive a slot through any
+// history without processes or clocks.
+type Slot struct {
+	Group string
+	Index int
+	Gen   int
+	State State
+	// Pid and PidFD name the worker while it is Live (PidFD is -1 when the
+	// kernel gives none).
+	Pid, PidFD int
+	Started    time.Time
+	// Due is when the slot next needs the master (spawn, ready, kill); zero
+	// when it waits for nothing but an event.
+	Due     time.Time
+	History History
+	// Reason says why the slot was given up or finished.
+	Reason string
+}
+
+// NewSlot returns a slot that spawns as soon as the master looks at it.
+func NewSlot(group string, index, gen int, now time.Time) *Slot {
+	return &Slot{Group: group, Index: index, Gen: gen, State: Idle, Pid: 0, PidFD: -1, Due: now}
+}
+
+// Live reports whether the slot has a process that has not been reaped.
+func (s *Slot) Live() bool {
+	return s.State == Starting || s.State == Running || s.State == Stopping
+}
+
+// Active reports whether the slot has or will have a process without a
+// reload: it is neither given up, finished, nor stopped.
+func (s *Slot) Active() bool {
+	return s.State != GivenUp && s.State != Finished && s.State != Stopped
+}
+
+// Tick is called once now has reached Due.
+func (s *Slot) Tick(now time.Time) Action {
+	if s.Due.IsZero() || now.Before(s.Due) {
+		return None
+	}
+	s.Due = time.Time{}
+	switch s.State {
+	case Idle, BackingOff:
+		return Spawn
+	case Starting:
+		s.State = Running
+	case Stopping:
+		return Kill
+	}
+	return None
+}
+
+// Spawned records a started worker. It counts as running once it has stayed
+// up readyAfter.
+func (s *Slot) Spawned(now time.Time, pid, pidfd int, readyAfter time.Duration) {
+	s.History.Spawns++
+	s.Pid, s.PidFD, s.Started = pid, pidfd, now
+	s.State, s.Due = Starting, now.Add(readyAfter)
+	if readyAfter <= 0 {
+		s.State, s.Due = Running, time.Time{}
+	}
+}
+
+// SpawnFailed records a spawn that produced no process (fork or exec
+// failed, the binary is missing). It counts as a spawn and as a death with
+// code, so the policy retries it like any crash.
+func (s *Slot) SpawnFailed(now time.Time, code int, p Policy, jitter func() float64) Verdict {
+	s.History.Spawns++
+	s.Started = now
+	return s.settle(now, code, p, jitter)
+}
+
+// Died records the death of the slot's worker with exit code (128+S for
+// signal S). A slot being stopped is done; any other applies the policy.
+func (s *Slot) Died(now time.Time, code int, p Policy, jitter func() float64) Verdict {
+	s.Pid, s.PidFD = 0, -1
+	if s.State == Stopping {
+		s.State, s.Due = Stopped, time.Time{}
+		return Verdict{Clean: true, Reason: "stopped"}
+	}
+	return s.settle(now, code, p, jitter)
+}
+
+func (s *Slot) settle(now time.Time, code int, p Policy, jitter func() float64) Verdict {
+	v := p.Decide(&s.History, Death{Started: s.Started, Ended: now, Code: code}, jitter)
+	switch {
+	case v.Respawn:
+		s.State, s.Due, s.Reason = BackingOff, now.Add(v.Delay), ""
+	case v.Clean:
+		s.State, s.Due, s.Reason = Finished, time.Time{}, v.Reason
+	default:
+		s.State, s.Due, s.Reason = GivenUp, time.Time{}, v.Reason
+	}
+	return v
+}
+
+// Stop begins a graceful stop: a live worker gets the stop signal and grace
+// to exit before SIGKILL; a slot without a process is stopped at once.
+func (s *Slot) Stop(now time.Time, grace time.Duration) Action {
+	switch s.State {
+	case Starting, Running:
+		s.State, s.Due = Stopping, now.Add(grace)
+		return SignalStop
+	case Stopping:
+		return None
+	}
+	s.State, s.Due = Stopped, time.Time{}
+	return None
+}
+
+// Revive gives a given-up or finished slot a fresh start (on reload): a new
+// history, and a spawn as soon as the master looks at it.
+func (s *Slot) Revive(now time.Time, gen int) {
+	if s.State != GivenUp && s.State != Finished {
+		return
+	}
+	s.State, s.Due, s.Gen, s.Reason, s.History = Idle, now, gen, "", History{}
+}
