@@ -1,0 +1,210 @@
+package workers
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const goodConfig = `{
+  "groups": {
+    "web": {
+      "count": 3,
+      "restart": "on-failure",
+      "backoffMin": "10ms",
+      "backoffMax": "1s",
+      "giveUp": "5/60s",
+      "fatalExit": [78],
+      "stopSignal": "QUIT",
+      "grace": "2s",
+      "process": {
+        "args": ["/srv/web", "--port", "80"],
+        "env": ["PATH=/usr/bin", "MODE=prod"],
+        "cwd": "/srv",
+        "user": {"uid": 1000, "gid": 1000, "additionalGids": [27, 100], "umask": 18},
+        "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 4096}],
+        "noNewPrivileges": true
+      }
+    },
+    "jobs": {"throttle": "hmain", "process": {"args": ["jobs"]}}
+  }
+}`
+
+func TestParseConfig(t *testing.T) {
+	o := DefaultOptions()
+	o.Count = Count{N: 2}
+	groups, err := o.parseConfig([]byte(goodConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) != 2 || groups[0].Name != "web" || groups[1].Name != "jobs" {
+		t.Fatalf("groups %v; want web then jobs, in file order", groups)
+	}
+	web, jobs := groups[0], groups[1]
+	checks := []struct {
+		doc       string
+		got, want any
+	}{
+		{"web count", web.Count, 3},
+		{"web restart", web.Policy.Restart, RestartOnFailure},
+		{"web backoff-min", web.Policy.BackoffMin, 10 * time.Millisecond},
+		{"web backoff-reset from the options", web.Policy.BackoffReset, 60 * time.Second},
+		{"web give-up", web.Policy.GiveUp, GiveUp{5, time.Minute}},
+		{"web stop signal", web.StopSignal, unix.SIGQUIT},
+		{"web grace", web.Grace, 2 * time.Second},
+		{"web uid", web.Process.User.UID, uint32(1000)},
+		{"web groups", len(web.Process.User.AdditionalGids), 2},
+		{"web umask", *web.Process.User.Umask, uint32(0o22)},
+		{"web rlimit", web.Process.Rlimits[0], Rlimit{"RLIMIT_NOFILE", unix.RLIMIT_NOFILE, 1024, 4096}},
+		{"web nnp", web.Process.NoNewPrivileges, true},
+		{"web needs the helper", web.Process.needsHelper(), true},
+		{"jobs count from --workers", jobs.Count, 2},
+		{"jobs throttle", jobs.Policy.Throttle, ThrottleHmain},
+		{"jobs keeps pidone's identity", jobs.Process.User == nil, true},
+		{"jobs keeps pidone's environment", jobs.Process.Env == nil, true},
+		{"jobs starts directly", jobs.Process.needsHelper(), false},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.doc, c.got, c.want)
+		}
+	}
+}
+
+func TestConfigErrorsNameTheJSONPath(t *testing.T) {
+	proc := `"process": {"args": ["x"]}`
+	for _, tc := range []struct {
+		doc, json, want string
+	}{
+		{"syntax error with position", "{\n  \"groups\": {,}\n}", "line 2, column"},
+		{"truncated", `{"groups": {"a": `, "unexpected end"},
+		{"trailing data", `{"groups": {"a": {` + proc + `}}} {}`, "after the top-level value"},
+		{"unknown top-level field", `{"group": {}}`, "group: unknown field (known: groups)"},
+		{"no groups", `{"groups": {}}`, "groups: at least one group"},
+		{"bad group name", `{"groups": {"a b": {` + proc + `}}}`, `["a b"]: group names`},
+		{"unknown group field", `{"groups": {"web": {"cont": 2, ` + proc + `}}}`, "groups.web.cont: unknown field"},
+		{"keys are case-sensitive", `{"groups": {"web": {"Count": 2, ` + proc + `}}}`, "groups.web.Count: unknown field"},
+		{"duplicate key", `{"groups": {"web": {"count": 1, "count": 2, ` + proc + `}}}`, "groups.web.count: duplicate key"},
+		{"duplicate group", `{"groups": {"web": {` + proc + `}, "web": {` + proc + `}}}`, "groups.web: duplicate key"},
+		{"count zero", `{"groups": {"web": {"count": 0, ` + proc + `}}}`, "groups.web.count: "},
+		{"count wrong type", `{"groups": {"web": {"count": true, ` + proc + `}}}`, "groups.web.count: want a positive number"},
+		{"bad restart", `{"groups": {"web": {"restart": "sometimes", ` + proc + `}}}`, `groups.web.restart: unknown restart policy "sometimes"`},
+		{"bad duration", `{"groups": {"web": {"grace": "5 sec", ` + proc + `}}}`, "groups.web.grace: "},
+		{"duration as number", `{"groups": {"web": {"grace": 5, ` + proc + `}}}`, "groups.web.grace: want a string"},
+		{"bad give-up", `{"groups": {"web": {"giveUp": "5", ` + proc + `}}}`, "groups.web.giveUp: "},
+		{"bad fatal code type", `{"groups": {"web": {"fatalExit": ["x"], ` + proc + `}}}`, "groups.web.fatalExit[0]: want an integer"},
+		{"fatal code out of range", `{"groups": {"web": {"fatalExit": [300], ` + proc + `}}}`, "groups.web: fatal exit code 300"},
+		{"bad signal", `{"groups": {"web": {"stopSignal": "NOPE", ` + proc + `}}}`, "groups.web.stopSignal: unknown signal"},
+		{"inconsistent policy", `{"groups": {"web": {"backoffMin": "2s", "backoffMax": "1s", ` + proc + `}}}`, "groups.web: backoff-max"},
+		{"no process", `{"groups": {"web": {"count": 1}}}`, "groups.web.process: missing"},
+		{"no args", `{"groups": {"web": {"process": {"cwd": "/"}}}}`, "groups.web.process.args: missing"},
+		{"unknown process field", `{"groups": {"web": {"process": {"args": ["x"], "argv": []}}}}`, "groups.web.process.argv: unknown field"},
+		{"args wrong type", `{"groups": {"web": {"process": {"args": "x"}}}}`, "groups.web.process.args: want an array"},
+		{"arg wrong type", `{"groups": {"web": {"process": {"args": ["x", 3]}}}}`, "groups.web.process.args[1]: want a string"},
+		{"relative cwd", `{"groups": {"web": {"process": {"args": ["x"], "cwd": "srv"}}}}`, "groups.web.process.cwd: must be an absolute path"},
+		{"bad env", `{"groups": {"web": {"process": {"args": ["x"], "env": ["A=1", "B"]}}}}`, "groups.web.process.env[1]: want NAME=VALUE"},
+		{"negative uid", `{"groups": {"web": {"process": {"args": ["x"], "user": {"uid": -1}}}}}`, "groups.web.process.user.uid: want a non-negative integer"},
+		{"unknown user field", `{"groups": {"web": {"process": {"args": ["x"], "user": {"name": "x"}}}}}`, "groups.web.process.user.name: unknown field"},
+		{"bad umask", `{"groups": {"web": {"process": {"args": ["x"], "user": {"umask": 4096}}}}}`, "groups.web.process.user.umask"},
+		{"unknown rlimit", `{"groups": {"web": {"process": {"args": ["x"], "rlimits": [{"type": "RLIMIT_FOO", "soft": 1, "hard": 1}]}}}}`, "groups.web.process.rlimits[0].type: unknown rlimit"},
+		{"soft above hard", `{"groups": {"web": {"process": {"args": ["x"], "rlimits": [{"type": "RLIMIT_CORE", "soft": 2, "hard": 1}]}}}}`, "groups.web.process.rlimits[0]: soft limit"},
+		{"rlimit twice", `{"groups": {"web": {"process": {"args": ["x"], "rlimits": [{"type": "RLIMIT_CORE", "soft": 0, "hard": 0}, {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]}}}}`, "groups.web.process.rlimits[1].type: RLIMIT_CORE given twice"},
+		{"unknown rlimit field", `{"groups": {"web": {"process": {"args": ["x"], "rlimits": [{"type": "RLIMIT_CORE", "max": 1}]}}}}`, "groups.web.process.rlimits[0].max: unknown field"},
+		{"capabilities refused", `{"groups": {"web": {"process": {"args": ["x"], "capabilities": {"bounding": []}}}}}`, "groups.web.process.capabilities: not supported"},
+		{"terminal refused", `{"groups": {"web": {"process": {"args": ["x"], "terminal": true}}}}`, "groups.web.process.terminal: not supported"},
+		{"username refused", `{"groups": {"web": {"process": {"args": ["x"], "user": {"username": "www"}}}}}`, "groups.web.process.user.username: not supported"},
+	} {
+		t.Run(tc.doc, func(t *testing.T) {
+			o := DefaultOptions()
+			_, err := o.parseConfig([]byte(tc.json))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v\nwant an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadBundleProcess(t *testing.T) {
+	dir := t.TempDir()
+	write := func(s string) {
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"ociVersion": "1.2.0", "root": {"path": "rootfs"}, "hostname": "x", "mounts": [],
+	        "linux": {"namespaces": [{"type": "pid"}]},
+	        "process": {"args": ["sh", "-c", "true"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+	                    "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}], "noNewPrivileges": true}}`)
+	for _, path := range []string{dir, filepath.Join(dir, "config.json")} {
+		p, err := loadBundleProcess(path)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if len(p.Args) != 3 || p.User == nil || len(p.Rlimits) != 1 || !p.NoNewPrivileges {
+			t.Errorf("%s: %+v", path, p)
+		}
+	}
+	for _, tc := range []struct{ json, want string }{
+		{`{"ociVersion": "1.2.0", "proces": {}}`, "proces: unknown field"},
+		{`{"ociVersion": "1.2.0"}`, "process: missing"},
+		{`{"process": {"args": ["x"], "capabilities": {}}}`, "process.capabilities: not supported"},
+		{`[]`, "want an OCI runtime-spec config object"},
+	} {
+		write(tc.json)
+		if _, err := loadBundleProcess(dir); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error containing %q", tc.json, err, tc.want)
+		}
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		doc  string
+		edit func(*Options)
+		want string
+	}{
+		{"no source", func(*Options) {}, "needs a command"},
+		{"two sources", func(o *Options) { o.Command = []string{"x"}; o.ConfigPath = "c" }, "only one of"},
+		{"reload signal that is a stop signal", func(o *Options) { o.Command = []string{"x"}; o.ReloadSignal = unix.SIGTERM }, "already the stop signal"},
+		{"reload and restart the same", func(o *Options) { o.Command = []string{"x"}; o.RestartSignal = unix.SIGHUP }, "already the --reload-signal"},
+		{"uncatchable reload signal", func(o *Options) { o.Command = []string{"x"}; o.ReloadSignal = unix.SIGKILL }, "cannot be caught"},
+		{"bad policy", func(o *Options) { o.Command = []string{"x"}; o.Policy.BackoffMin = 0 }, "backoff-min"},
+	} {
+		o := DefaultOptions()
+		tc.edit(&o)
+		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error containing %q", tc.doc, err, tc.want)
+		}
+	}
+}
+
+func TestParseHelpers(t *testing.T) {
+	if g, err := ParseGiveUp("5/60s"); err != nil || g != (GiveUp{5, time.Minute}) {
+		t.Errorf("ParseGiveUp(5/60s) = %v, %v", g, err)
+	}
+	for _, bad := range []string{"5", "0/1s", "x/1s", "5/0s", "5/-1s", "5/x"} {
+		if _, err := ParseGiveUp(bad); err == nil {
+			t.Errorf("ParseGiveUp(%q) accepted", bad)
+		}
+	}
+	if c, err := ParseCodes("3, 78,0"); err != nil || len(c) != 3 || c[1] != 78 {
+		t.Errorf("ParseCodes = %v, %v", c, err)
+	}
+	for _, bad := range []string{"", "256", "-1", "3,,4"} {
+		if _, err := ParseCodes(bad); err == nil {
+			t.Errorf("ParseCodes(%q) accepted", bad)
+		}
+	}
+	if c, err := ParseCount("auto"); err != nil || !c.Auto {
+		t.Errorf("ParseCount(auto) = %v, %v", c, err)
+	}
+	for _, bad := range []string{"0", "-2", "many", ""} {
+		if _, err := ParseCount(bad); err == nil {
+			t.Errorf("ParseCount(%q) accepted", bad)
+		}
+	}
+}

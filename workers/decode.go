@@ -1,0 +1,319 @@
+package workers
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Strict JSON decoding with the JSON path of every problem in the error.
+//
+// encoding/json matches keys case-insensitively, keeps the last of two equal
+// keys, and reports an unknown field or a wrong type without saying where in
+// the document it is. A configuration mistake must be rejected and located,
+// so the document is first read into a tree (object keys in order,
+// duplicates refused), then assigned to the target by reflection with exact
+// key matches, each step extending the path: groups.web.process.rlimits[0].hard.
+
+// PathError is a problem at one place in a JSON document.
+type PathError struct {
+	Path string // groups.web.process.user.uid; empty for the document
+	Err  error
+}
+
+func (e *PathError) Error() string {
+	if e.Path == "" {
+		return e.Err.Error()
+	}
+	return e.Path + ": " + e.Err.Error()
+}
+
+func (e *PathError) Unwrap() error { return e.Err }
+
+func pathErrorf(path, format string, a ...any) error {
+	return &PathError{Path: path, Err: fmt.Errorf(format, a...)}
+}
+
+// object is a JSON object with its keys in document order.
+type object struct {
+	keys []string
+	vals map[string]any
+}
+
+// jsonValue is implemented by types that decode themselves from a tree node
+// (a string, json.Number, bool, nil, []any or *object).
+type jsonValue interface {
+	decodeJSON(node any) error
+}
+
+// decodeStrict parses data into v (a pointer), rejecting syntax errors (with
+// line and column), duplicate keys, unknown fields, wrong types and trailing
+// data.
+func decodeStrict(data []byte, v any) error {
+	node, err := parseTree(data)
+	if err != nil {
+		return err
+	}
+	return assign("", node, reflect.ValueOf(v).Elem())
+}
+
+func parseTree(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	node, err := readNode(dec, "")
+	if err == nil {
+		if _, extra := dec.Token(); extra != io.EOF {
+			err = errors.New("unexpected data after the top-level value")
+		}
+	}
+	var syn *json.SyntaxError
+	switch {
+	case errors.As(err, &syn):
+		line, col := position(data, syn.Offset)
+		return nil, fmt.Errorf("line %d, column %d: %v", line, col, syn)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, errors.New("unexpected end of the document")
+	}
+	return node, err
+}
+
+func readNode(dec *json.Decoder, path string) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch tok {
+	case json.Delim('{'):
+		obj := &object{vals: map[string]any{}}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			key := kt.(string)
+			if _, dup := obj.vals[key]; dup {
+				return nil, pathErrorf(join(path, key), "duplicate key")
+			}
+			if obj.vals[key], err = readNode(dec, join(path, key)); err != nil {
+				return nil, err
+			}
+			obj.keys = append(obj.keys, key)
+		}
+		_, err = dec.Token() // '}'
+		return obj, err
+	case json.Delim('['):
+		list := []any{}
+		for dec.More() {
+			n, err := readNode(dec, fmt.Sprintf("%s[%d]", path, len(list)))
+			if err != nil {
+				return nil, err
+			}
+			list = append(list, n)
+		}
+		_, err = dec.Token() // ']'
+		return list, err
+	}
+	return tok, nil
+}
+
+// position turns a byte offset into a 1-based line and column.
+func position(data []byte, offset int64) (line, col int) {
+	if offset > int64(len(data)) {
+		offset = int64(len(data))
+	}
+	before := data[:offset]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = int(offset) - bytes.LastIndexByte(before, '\n')
+	return line, col
+}
+
+var plainKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+
+// join extends a JSON path by an object key.
+func join(path, key string) string {
+	if !plainKey.MatchString(key) {
+		return path + "[" + strconv.Quote(key) + "]"
+	}
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// joinPath appends a relative path ("b.c", "[2].c") to path.
+func joinPath(path, rel string) string {
+	switch {
+	case rel == "":
+		return path
+	case path == "", strings.HasPrefix(rel, "["):
+		return path + rel
+	}
+	return path + "." + rel
+}
+
+var jsonValueType = reflect.TypeFor[jsonValue]()
+
+// assign stores node in v, which must be settable.
+func assign(path string, node any, v reflect.Value) error {
+	if v.Kind() != reflect.Pointer && v.Addr().Type().Implements(jsonValueType) {
+		err := v.Addr().Interface().(jsonValue).decodeJSON(node)
+		var pe *PathError
+		if errors.As(err, &pe) {
+			// A path relative to the node (from a nested decodeStrict).
+			return &PathError{Path: joinPath(path, pe.Path), Err: pe.Err}
+		}
+		if err != nil {
+			return &PathError{Path: path, Err: err}
+		}
+		return nil
+	}
+	if node == nil {
+		// null leaves the zero value: an absent optional field.
+		v.SetZero()
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		p := reflect.New(v.Type().Elem())
+		if err := assign(path, node, p.Elem()); err != nil {
+			return err
+		}
+		v.Set(p)
+		return nil
+	case reflect.Struct:
+		return assignStruct(path, node, v)
+	case reflect.Map:
+		obj, ok := node.(*object)
+		if !ok || v.Type().Key().Kind() != reflect.String {
+			return pathErrorf(path, "want an object, not %s", describeNode(node))
+		}
+		m := reflect.MakeMapWithSize(v.Type(), len(obj.keys))
+		for _, k := range obj.keys {
+			e := reflect.New(v.Type().Elem()).Elem()
+			if err := assign(join(path, k), obj.vals[k], e); err != nil {
+				return err
+			}
+			m.SetMapIndex(reflect.ValueOf(k).Convert(v.Type().Key()), e)
+		}
+		v.Set(m)
+		return nil
+	case reflect.Slice:
+		list, ok := node.([]any)
+		if !ok {
+			return pathErrorf(path, "want an array, not %s", describeNode(node))
+		}
+		s := reflect.MakeSlice(v.Type(), len(list), len(list))
+		for i, n := range list {
+			if err := assign(fmt.Sprintf("%s[%d]", path, i), n, s.Index(i)); err != nil {
+				return err
+			}
+		}
+		v.Set(s)
+		return nil
+	case reflect.String:
+		s, ok := node.(string)
+		if !ok {
+			return pathErrorf(path, "want a string, not %s", describeNode(node))
+		}
+		v.SetString(s)
+		return nil
+	case reflect.Bool:
+		b, ok := node.(bool)
+		if !ok {
+			return pathErrorf(path, "want true or false, not %s", describeNode(node))
+		}
+		v.SetBool(b)
+		return nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, ok := node.(json.Number)
+		i, err := strconv.ParseInt(string(n), 10, v.Type().Bits())
+		if !ok || err != nil {
+			return pathErrorf(path, "want an integer that fits %s, not %s", v.Type(), describeNode(node))
+		}
+		v.SetInt(i)
+		return nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n, ok := node.(json.Number)
+		u, err := strconv.ParseUint(string(n), 10, v.Type().Bits())
+		if !ok || err != nil {
+			return pathErrorf(path, "want a non-negative integer that fits %s, not %s", v.Type(), describeNode(node))
+		}
+		v.SetUint(u)
+		return nil
+	case reflect.Float32, reflect.Float64:
+		n, ok := node.(json.Number)
+		f, err := strconv.ParseFloat(string(n), v.Type().Bits())
+		if !ok || err != nil {
+			return pathErrorf(path, "want a number, not %s", describeNode(node))
+		}
+		v.SetFloat(f)
+		return nil
+	}
+	return pathErrorf(path, "cannot decode into %s", v.Type())
+}
+
+func assignStruct(path string, node any, v reflect.Value) error {
+	obj, ok := node.(*object)
+	if !ok {
+		return pathErrorf(path, "want an object, not %s", describeNode(node))
+	}
+	names, index := jsonFields(v.Type())
+	for _, k := range obj.keys {
+		i, known := index[k]
+		if !known {
+			return pathErrorf(join(path, k), "unknown field (known: %s)", strings.Join(names, ", "))
+		}
+		if err := assign(join(path, k), obj.vals[k], v.Field(i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// jsonFields lists the JSON names of t's exported fields in field order, and
+// maps them to their index, as encoding/json names them (tag name, else the
+// Go name).
+func jsonFields(t reflect.Type) (names []string, index map[string]int) {
+	index = map[string]int{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = f.Name
+		}
+		names = append(names, name)
+		index[name] = i
+	}
+	return names, index
+}
+
+// describeNode names a tree node for error messages.
+func describeNode(node any) string {
+	switch n := node.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "the string " + strconv.Quote(n)
+	case json.Number:
+		return "the number " + string(n)
+	case bool:
+		return strconv.FormatBool(n)
+	case []any:
+		return "an array"
+	case *object:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", node)
+}
