@@ -1,0 +1,533 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/pidone/pidone/forward"
+	"github.com/pidone/pidone/reap"
+	"golang.org/x/sys/unix"
+)
+
+// Exit codes of workers mode. Usage and configuration errors are main's 2.
+const (
+	// ExitGaveUp: every slot was given up, or finished with a failure.
+	ExitGaveUp = 1
+	// ExitConfig: the options, configuration file or pidfile location are
+	// wrong (main's usage code).
+	ExitConfig = 2
+	// ExitRunning: another master holds the pidfile's lock.
+	ExitRunning = 3
+	// ExitInternal: pidone itself failed (cannot write the pidfile, ...).
+	ExitInternal = 125
+)
+
+// reloadCoalesce is how long a reload waits for more reload signals to
+// join it. The runtime merges a signal only while it is still pending, and
+// an idle master takes each one within microseconds; so signals that come
+// close together (a config tool and logrotate, a user's double kill) are
+// merged here, into one pass that reads the configuration as it stands
+// after the last of them.
+const reloadCoalesce = 100 * time.Millisecond
+
+// ConfigError is a bad option, configuration file or bundle.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ExitCode maps an error from Run to pidone's exit code.
+func ExitCode(err error) int {
+	var ce *ConfigError
+	var ue *UnsafePathError
+	var re *RunningError
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ue):
+		return ExitConfig
+	case errors.As(err, &re):
+		return ExitRunning
+	}
+	return ExitInternal
+}
+
+// Config is everything workers mode needs; main builds it from argv.
+type Config struct {
+	Options Options
+	// WarnOnReap logs every reaped orphan at WARN (else DEBUG).
+	WarnOnReap bool
+	Log        *slog.Logger
+}
+
+// worker is a slot and the group spec it runs.
+type worker struct {
+	*Slot
+	spec *GroupSpec
+}
+
+// group is the slots of one GroupSpec in one generation.
+type group struct {
+	spec    *GroupSpec
+	workers []*worker
+}
+
+// master owns all mutable state of workers mode. Only its loop goroutine
+// touches it.
+type master struct {
+	opts   Options
+	log    *slog.Logger
+	reaper *reap.Reaper
+	now    func() time.Time // time.Now: monotonic readings
+	jitter func() float64
+
+	gen      int      // the newest applied configuration generation
+	cur      []*group // the serving generation
+	next     []*group // a replacement being started, nil otherwise
+	retiring []*worker
+	byPid    map[int]*worker
+
+	reloadAt   time.Time // a coalesced reload is due; zero if none
+	reloadMode ReloadMode
+	stopping   bool
+	fatal      error // why the master is stopping on its own
+	timer      *time.Timer
+}
+
+// Run runs workers mode until it is stopped or every slot is given up, and
+// returns pidone's exit code. signals must come from forward.Catch.
+func Run(cfg Config, signals <-chan os.Signal) (int, error) {
+	o := cfg.Options
+	if err := o.Validate(); err != nil {
+		return 0, &ConfigError{err}
+	}
+	specs, err := o.Load()
+	if err != nil {
+		return 0, &ConfigError{err}
+	}
+	if os.Getpid() != 1 {
+		// Below another init, orphans of our workers would go past us.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return 0, os.NewSyscallError("prctl(PR_SET_CHILD_SUBREAPER)", err)
+		}
+	}
+	var pidfile *Pidfile
+	if o.Pidfile != "" {
+		// Before any worker starts: a second master must not get that far.
+		pidfile, err = AcquirePidfile(o.Pidfile, lockInfo{Pid: os.Getpid(), ReloadSignal: o.ReloadSignal, RestartSignal: o.RestartSignal})
+		if err != nil {
+			return 0, err
+		}
+		defer func() {
+			if err := pidfile.Release(os.Getpid()); err != nil {
+				cfg.Log.Warn("cannot remove pidfile", "error", err)
+			}
+		}()
+	}
+	m := &master{
+		opts:   o,
+		log:    cfg.Log,
+		now:    time.Now,
+		jitter: rand.Float64,
+		byPid:  map[int]*worker{},
+		timer:  time.NewTimer(time.Hour),
+	}
+	m.timer.Stop()
+	m.reaper = reap.Start(func(e reap.Exit) {
+		level := slog.LevelDebug
+		if cfg.WarnOnReap {
+			level = slog.LevelWarn
+		}
+		m.log.Log(context.Background(), level, "reaped orphan", "pid", e.Pid, "status", describe(e.Status))
+	})
+
+	now := m.now()
+	m.gen = 1
+	m.cur = m.newGeneration(specs, now)
+	for _, g := range m.cur {
+		m.log.Info("workers", "group", g.spec.Name, "count", g.spec.Count, "command", g.spec.Process.Args[0],
+			"restart", g.spec.Policy.Restart, "throttle", g.spec.Policy.Throttle)
+	}
+	m.step(now)
+	if pidfile != nil {
+		// After the workers started, as the issue asks: a reader of the
+		// pidfile finds a master that is already serving.
+		if err := pidfile.Write(os.Getpid()); err != nil {
+			m.fatal = fmt.Errorf("cannot write pidfile: %w", err)
+			m.stop(now, "cannot write the pidfile")
+		}
+	}
+	code := m.loop(signals)
+	return code, m.fatal
+}
+
+// loop is the one event loop: worker exits from the reaper, signals, and
+// one timer set to the earliest deadline of any slot or reload. With
+// nothing due the timer is stopped, so an idle master never wakes.
+func (m *master) loop(signals <-chan os.Signal) int {
+	for {
+		now := m.now()
+		m.step(now)
+		if done, code := m.finished(); done {
+			return code
+		}
+		m.arm(now)
+		select {
+		case s := <-signals:
+			m.signal(s.(unix.Signal), m.now())
+		case e := <-m.reaper.Exits():
+			m.exited(e, m.now())
+		case <-m.timer.C:
+		}
+	}
+}
+
+// step does whatever is due at now: a coalesced reload, then every slot's
+// deadline (spawn, ready, kill), then the replacement's progress. A slot
+// whose spawn fails may be due again at once; it waits for the next turn of
+// the loop, so signals are never starved by a spawn loop.
+func (m *master) step(now time.Time) {
+	if !m.reloadAt.IsZero() && !now.Before(m.reloadAt) {
+		m.reloadAt = time.Time{}
+		m.reload(now, m.reloadMode)
+	}
+	for _, w := range m.all() {
+		switch w.Tick(now) {
+		case Spawn:
+			m.spawn(w, now)
+		case Kill:
+			m.log.Warn("worker did not stop within the grace period; killing it", m.attrs(w, "grace", w.spec.Grace)...)
+			m.send(w, unix.SIGKILL)
+		}
+	}
+	m.checkReplacement(now)
+	m.retiring = slices.DeleteFunc(m.retiring, func(w *worker) bool { return !w.Live() })
+}
+
+// all lists every worker: serving, replacement, retiring.
+func (m *master) all() []*worker {
+	var all []*worker
+	for _, gs := range [][]*group{m.cur, m.next} {
+		for _, g := range gs {
+			all = append(all, g.workers...)
+		}
+	}
+	return append(all, m.retiring...)
+}
+
+// arm sets the timer to the earliest deadline, or stops it.
+func (m *master) arm(now time.Time) {
+	due := m.reloadAt
+	for _, w := range m.all() {
+		if !w.Due.IsZero() && (due.IsZero() || w.Due.Before(due)) {
+			due = w.Due
+		}
+	}
+	if due.IsZero() {
+		m.timer.Stop()
+		return
+	}
+	m.timer.Reset(max(due.Sub(now), 0))
+}
+
+// finished reports whether the master is done, and its exit code: stopped
+// with nothing left alive (0, or 125 after a fatal error), or every serving
+// slot given up or finished with nothing pending (0 if all finished
+// cleanly, else ExitGaveUp: never 0 after giving up, unlike hmain).
+func (m *master) finished() (bool, int) {
+	if m.stopping {
+		for _, w := range m.all() {
+			if w.Live() {
+				return false, 0
+			}
+		}
+		return true, 0
+	}
+	if m.next != nil || !m.reloadAt.IsZero() {
+		return false, 0
+	}
+	code := 0
+	for _, w := range m.all() {
+		switch {
+		case w.Active():
+			return false, 0
+		case w.State == GivenUp:
+			code = ExitGaveUp
+		}
+	}
+	if code != 0 {
+		m.log.Error("every worker slot is given up; exiting")
+	} else {
+		m.log.Info("every worker finished; exiting")
+	}
+	return true, code
+}
+
+// newGeneration builds the groups of specs, every slot due to spawn now.
+func (m *master) newGeneration(specs []*GroupSpec, now time.Time) []*group {
+	groups := make([]*group, len(specs))
+	for i, spec := range specs {
+		groups[i] = &group{spec: spec}
+		m.grow(groups[i], now)
+	}
+	return groups
+}
+
+// grow adds slots up to the group's count.
+func (m *master) grow(g *group, now time.Time) {
+	for i := len(g.workers); i < g.spec.Count; i++ {
+		g.workers = append(g.workers, &worker{Slot: NewSlot(g.spec.Name, i, m.gen, now), spec: g.spec})
+	}
+}
+
+func (m *master) spawn(w *worker, now time.Time) {
+	pid, pidfd, err := startWorker(m.reaper, w.spec, w.Slot)
+	if err != nil {
+		v := w.SpawnFailed(now, spawnCode(err), w.spec.Policy, m.jitter)
+		m.log.Warn("cannot start worker", m.attrs(w, "error", err)...)
+		m.settled(w, v)
+		return
+	}
+	w.Spawned(now, pid, pidfd, m.opts.ReadyAfter)
+	m.byPid[pid] = w
+	m.log.Info("worker started", m.attrs(w)...)
+}
+
+func (m *master) exited(e reap.Exit, now time.Time) {
+	w := m.byPid[e.Pid]
+	if w == nil {
+		return // not ours: the reaper reports only what we spawned
+	}
+	delete(m.byPid, e.Pid)
+	if w.PidFD >= 0 {
+		unix.Close(w.PidFD)
+	}
+	uptime := now.Sub(w.Started).Round(time.Millisecond)
+	m.log.Info("worker exited", m.attrs(w, "status", describe(e.Status), "uptime", uptime)...)
+	v := w.Died(now, e.Code(), w.spec.Policy, m.jitter)
+	if w.State != Stopped {
+		m.settled(w, v)
+	}
+}
+
+// settled logs what the policy decided for a dead worker.
+func (m *master) settled(w *worker, v Verdict) {
+	switch w.State {
+	case BackingOff:
+		m.log.Info("respawning worker", m.attrs(w, "delay", v.Delay.Round(time.Millisecond))...)
+	case GivenUp:
+		m.log.Warn("worker slot given up", m.attrs(w, "reason", v.Reason)...)
+	case Finished:
+		m.log.Info("worker slot finished", m.attrs(w, "reason", v.Reason)...)
+	}
+}
+
+// signal reacts to a signal sent to the master.
+func (m *master) signal(sig unix.Signal, now time.Time) {
+	switch sig {
+	case unix.SIGTERM, unix.SIGINT:
+		m.stop(now, "received "+forward.Name(sig))
+	case m.opts.ReloadSignal:
+		m.requestReload(now, m.opts.Reload)
+	case m.opts.RestartSignal:
+		m.requestReload(now, ReloadReplace)
+	default:
+		// Every other signal goes to every worker, each to its own group.
+		for _, w := range m.all() {
+			if w.Live() {
+				m.send(w, sig)
+			}
+		}
+	}
+}
+
+func (m *master) requestReload(now time.Time, mode ReloadMode) {
+	if m.stopping {
+		m.log.Info("stopping: reload ignored")
+		return
+	}
+	if m.reloadAt.IsZero() {
+		m.reloadAt, m.reloadMode = now.Add(reloadCoalesce), mode
+	} else if mode == ReloadReplace {
+		m.reloadMode = ReloadReplace // a restart request wins over a plain reload
+	}
+}
+
+// reload re-reads the configuration and applies it. A configuration that
+// does not load changes nothing: not a slot, not a signal.
+func (m *master) reload(now time.Time, mode ReloadMode) {
+	specs, err := m.opts.Load()
+	if err != nil {
+		m.log.Error("reload: configuration rejected; the workers are left as they are", "error", err)
+		return
+	}
+	m.gen++
+	m.log.Info("reload", "mode", mode, "gen", m.gen)
+	if m.next != nil {
+		m.abortReplacement(now, "superseded by a newer reload")
+	}
+	if mode == ReloadReplace {
+		m.next = m.newGeneration(specs, now)
+		return
+	}
+	m.reloadInPlace(specs, now)
+}
+
+// reloadInPlace applies specs to the serving generation: groups and slots
+// are added or stopped to match the counts, given-up and finished slots get
+// a fresh start, later spawns use the new process, and every live worker
+// gets the reload signal: one pass over every slot, whatever state the
+// others are in.
+func (m *master) reloadInPlace(specs []*GroupSpec, now time.Time) {
+	old := map[string]*group{}
+	for _, g := range m.cur {
+		old[g.spec.Name] = g
+	}
+	var groups []*group
+	for _, spec := range specs {
+		g := old[spec.Name]
+		delete(old, spec.Name)
+		if g == nil {
+			g = &group{spec: spec}
+		}
+		g.spec = spec
+		for len(g.workers) > spec.Count {
+			m.retire(g.workers[len(g.workers)-1], now)
+			g.workers = g.workers[:len(g.workers)-1]
+		}
+		for _, w := range g.workers {
+			w.spec, w.Gen = spec, m.gen
+			w.Revive(now, m.gen)
+		}
+		m.grow(g, now)
+		groups = append(groups, g)
+	}
+	for _, g := range m.cur {
+		if _, removed := old[g.spec.Name]; removed {
+			for _, w := range g.workers {
+				m.retire(w, now)
+			}
+		}
+	}
+	m.cur = groups
+
+	start, sent := time.Now(), 0
+	for _, g := range m.cur {
+		for _, w := range g.workers {
+			if w.State == Starting || w.State == Running {
+				m.send(w, m.opts.ReloadSignal)
+				sent++
+			}
+		}
+	}
+	m.log.Info("reload signal sent", "signal", forward.Name(m.opts.ReloadSignal), "workers", sent, "took", time.Since(start))
+}
+
+// checkReplacement promotes a replacement generation once every slot of it
+// has stayed up ready-after, and abandons it as soon as one of its workers
+// dies (or fails to start) before that: the serving generation is kept.
+func (m *master) checkReplacement(now time.Time) {
+	if m.next == nil {
+		return
+	}
+	ready := true
+	for _, g := range m.next {
+		for _, w := range g.workers {
+			switch {
+			case w.State == Running:
+			case w.State == Starting || w.History.Spawns == 0:
+				ready = false
+			default:
+				m.abortReplacement(now, fmt.Sprintf("group %s slot %d died before it was up for %v", w.Group, w.Index, m.opts.ReadyAfter))
+				return
+			}
+		}
+	}
+	if !ready {
+		return
+	}
+	m.log.Info("new generation ready; stopping the old one", "gen", m.gen)
+	for _, g := range m.cur {
+		for _, w := range g.workers {
+			m.retire(w, now)
+		}
+	}
+	m.cur, m.next = m.next, nil
+}
+
+func (m *master) abortReplacement(now time.Time, why string) {
+	m.log.Warn("replacement abandoned; the serving generation keeps running", "reason", why)
+	for _, g := range m.next {
+		for _, w := range g.workers {
+			m.retire(w, now)
+		}
+	}
+	m.next = nil
+}
+
+// retire stops a worker for good.
+func (m *master) retire(w *worker, now time.Time) {
+	m.stopWorker(w, now)
+	if w.Live() {
+		m.retiring = append(m.retiring, w)
+	}
+}
+
+// stop stops every worker gracefully; the loop ends once none is alive.
+func (m *master) stop(now time.Time, why string) {
+	if m.stopping {
+		m.log.Info("already stopping", "reason", why)
+		return
+	}
+	m.log.Info("stopping every worker", "reason", why)
+	m.stopping, m.reloadAt = true, time.Time{}
+	for _, w := range m.all() {
+		m.stopWorker(w, now)
+	}
+}
+
+func (m *master) stopWorker(w *worker, now time.Time) {
+	if w.Stop(now, w.spec.Grace) == SignalStop {
+		m.send(w, w.spec.StopSignal)
+	}
+}
+
+// send signals a live worker's process group. The group's id is the
+// worker's pid, which cannot be reused before we reap the worker, so this
+// never reaches a stranger. A worker that left its group (setpgid) is
+// signalled alone, through its pidfd.
+func (m *master) send(w *worker, sig unix.Signal) {
+	err := unix.Kill(-w.Pid, sig)
+	if err == unix.ESRCH && w.PidFD >= 0 {
+		err = unix.PidfdSendSignal(w.PidFD, sig, nil, 0)
+	}
+	if err != nil && err != unix.ESRCH {
+		m.log.Warn("cannot signal worker", m.attrs(w, "signal", forward.Name(sig), "error", err)...)
+	}
+}
+
+// attrs are the log attributes naming a worker, then extra.
+func (m *master) attrs(w *worker, extra ...any) []any {
+	a := []any{"group", w.Group, "slot", w.Index, "gen", w.Gen}
+	if w.Pid != 0 {
+		a = append(a, "pid", w.Pid)
+	}
+	return append(a, extra...)
+}
+
+// describe renders a wait status for logs.
+func describe(ws unix.WaitStatus) string {
+	if ws.Signaled() {
+		s := "killed by " + forward.Name(ws.Signal())
+		if ws.CoreDump() {
+			s += " (core dumped)"
+		}
+		return s
+	}
+	return "exit status " + strconv.Itoa(ws.ExitStatus())
+}

@@ -1,0 +1,268 @@
+package workers
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/pidone/pidone/forward"
+	"golang.org/x/sys/unix"
+)
+
+// The pidfile follows FreeBSD pidfile(3), with the lock kept beside the
+// pidfile rather than on it, so the pidfile itself can be replaced
+// atomically:
+//
+//   - PATH.lock is created and flock(2)ed by the master for its whole life.
+//     A held lock means "running"; a pidfile without a held lock is stale,
+//     whatever process its pid now names. The lock also refuses a second
+//     master with the same pidfile, and the kernel drops it when the master
+//     dies, however it dies.
+//   - PATH is written after the workers started, through a temporary file
+//     in the same directory and rename(2), so a reader never sees it half
+//     written.
+//   - On exit PATH is removed only if it still holds our pid.
+//   - The lock file also records the master's reload and restart signals,
+//     so `pidone ctl` sends the ones this master listens to.
+//
+// Symlinks are refused at both paths, and so is a directory anybody may
+// write to without the sticky bit: there, another user could swap our files
+// for links to files of their choosing.
+
+// Pidfile is a master's locked pidfile.
+type Pidfile struct {
+	path string
+	lock *os.File
+}
+
+// RunningError says that another master holds the pidfile's lock.
+type RunningError struct {
+	Path string
+	Pid  int // 0 when its pidfile is not written yet
+}
+
+func (e *RunningError) Error() string {
+	who := "another pidone master"
+	if e.Pid > 0 {
+		who += fmt.Sprintf(" (pid %d)", e.Pid)
+	}
+	return fmt.Sprintf("%s is running with pidfile %s: its lock %s is held", who, e.Path, e.Path+".lock")
+}
+
+// UnsafePathError refuses a pidfile location.
+type UnsafePathError struct {
+	Path   string
+	Reason string
+}
+
+func (e *UnsafePathError) Error() string {
+	return fmt.Sprintf("refusing pidfile %s: %s", e.Path, e.Reason)
+}
+
+// lockInfo is what the lock file records for pidone ctl.
+type lockInfo struct {
+	Pid           int
+	ReloadSignal  unix.Signal
+	RestartSignal unix.Signal
+}
+
+// AcquirePidfile checks path, then creates and locks path.lock, recording
+// info in it. It fails with *RunningError when another master holds the
+// lock and *UnsafePathError for a location it will not use.
+func AcquirePidfile(path string, info lockInfo) (*Pidfile, error) {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPidfilePath(path); err != nil {
+		return nil, err
+	}
+	lockPath := path + ".lock"
+	// Someone may remove the lock file between our open and our flock
+	// (a master exiting); the inode we locked must still be the one at
+	// lockPath. Two tries cover that race; a third failure is not a race.
+	for try := 0; try < 3; try++ {
+		fd, err := unix.Open(lockPath, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: lockPath, Err: err}
+		}
+		f := os.NewFile(uintptr(fd), lockPath)
+		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				pid, _ := readPid(path)
+				return nil, &RunningError{Path: path, Pid: pid}
+			}
+			return nil, &os.PathError{Op: "flock", Path: lockPath, Err: err}
+		}
+		if !sameFile(f, lockPath) {
+			f.Close()
+			continue
+		}
+		p := &Pidfile{path: path, lock: f}
+		if err := p.record(info); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return p, nil
+	}
+	return nil, fmt.Errorf("lock file %s keeps being replaced", lockPath)
+}
+
+// checkPidfilePath refuses symlinks and non-regular files at the pidfile
+// and its lock, and a world-writable directory without the sticky bit.
+func checkPidfilePath(path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	switch mode := fi.Mode(); {
+	case !mode.IsDir():
+		return &UnsafePathError{path, dir + " is not a directory"}
+	case mode.Perm()&0o002 != 0 && mode&os.ModeSticky == 0:
+		return &UnsafePathError{path, dir + " is writable by everyone and has no sticky bit"}
+	}
+	for _, p := range []string{path, path + ".lock"} {
+		fi, err := os.Lstat(p)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return err
+		case fi.Mode()&os.ModeSymlink != 0:
+			return &UnsafePathError{path, p + " is a symbolic link"}
+		case !fi.Mode().IsRegular():
+			return &UnsafePathError{path, p + " is not a regular file"}
+		}
+	}
+	return nil
+}
+
+func sameFile(f *os.File, path string) bool {
+	a, err1 := f.Stat()
+	b, err2 := os.Lstat(path)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
+}
+
+func (p *Pidfile) record(info lockInfo) error {
+	text := fmt.Sprintf("pid=%d\nreload-signal=%s\nrestart-signal=%s\n",
+		info.Pid, forward.Name(info.ReloadSignal), forward.Name(info.RestartSignal))
+	if err := p.lock.Truncate(0); err != nil {
+		return err
+	}
+	_, err := p.lock.WriteAt([]byte(text), 0)
+	return err
+}
+
+// Path is the pidfile's absolute path.
+func (p *Pidfile) Path() string { return p.path }
+
+// Write puts pid into the pidfile atomically.
+func (p *Pidfile) Write(pid int) error {
+	tmp, err := os.CreateTemp(filepath.Dir(p.path), "."+filepath.Base(p.path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename, ENOENT
+	_, err = tmp.WriteString(strconv.Itoa(pid) + "\n")
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), p.path)
+	}
+	return err
+}
+
+// Release removes the pidfile if it still holds pid, removes the lock file
+// if it is still ours, and drops the lock.
+func (p *Pidfile) Release(pid int) error {
+	var errs []error
+	if got, err := readPid(p.path); err == nil && got == pid {
+		errs = append(errs, os.Remove(p.path))
+	}
+	if sameFile(p.lock, p.lock.Name()) {
+		errs = append(errs, os.Remove(p.lock.Name()))
+	}
+	errs = append(errs, p.lock.Close())
+	return errors.Join(errs...)
+}
+
+// readPid reads a pidfile: one positive decimal number and a newline.
+func readPid(path string) (int, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 64))
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid < 1 {
+		return 0, fmt.Errorf("%s does not hold a pid: %q", path, b)
+	}
+	return pid, nil
+}
+
+// readLockInfo reads what a master recorded in its lock file (nil: none);
+// missing entries keep the defaults.
+func readLockInfo(f *os.File) lockInfo {
+	info := lockInfo{ReloadSignal: unix.SIGHUP, RestartSignal: unix.SIGUSR2}
+	if f == nil {
+		return info
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return info
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch k {
+		case "pid":
+			info.Pid, _ = strconv.Atoi(v)
+		case "reload-signal":
+			if s, err := forward.Parse(v); err == nil {
+				info.ReloadSignal = s
+			}
+		case "restart-signal":
+			if s, err := forward.Parse(v); err == nil {
+				info.RestartSignal = s
+			}
+		}
+	}
+	return info
+}
+
+// isPidone reports whether pid runs pidone: its /proc/PID/exe is the same
+// file as ours, or (after an upgrade replaced the binary) has the same
+// name. It returns what pid runs, for messages.
+func isPidone(pid int) (bool, string) {
+	link := fmt.Sprintf("/proc/%d/exe", pid)
+	exe, err := os.Readlink(link)
+	if err != nil {
+		return false, fmt.Sprintf("unknown (%v)", err)
+	}
+	self, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return false, exe
+	}
+	a, err1 := os.Stat(link)
+	b, err2 := os.Stat("/proc/self/exe")
+	if err1 == nil && err2 == nil && os.SameFile(a, b) {
+		return true, exe
+	}
+	base := func(s string) string { return filepath.Base(strings.TrimSuffix(s, " (deleted)")) }
+	return base(exe) == base(self), exe
+}
