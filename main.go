@@ -18,6 +18,7 @@ import (
 	"github.com/pidone/pidone/forward"
 	supervisor "github.com/pidone/pidone/init"
 	"github.com/pidone/pidone/logging"
+	"github.com/pidone/pidone/workers"
 )
 
 // version is set by the Makefile (-X main.version).
@@ -37,6 +38,11 @@ func init() {
 }
 
 func main() {
+	// A worker's exec helper must not catch signals (workers/exec_helper.go);
+	// it is never PID 1.
+	if workers.IsExecHelper(os.Args) {
+		os.Exit(workers.RunExecHelper(os.Args))
+	}
 	// Before anything else: a Go PID 1 without a handler exits 2 on SIGTERM
 	// (golang/go#13484).
 	signals := forward.Catch()
@@ -44,6 +50,9 @@ func main() {
 }
 
 func run(args []string, signals <-chan os.Signal) int {
+	if len(args) > 0 && args[0] == "ctl" {
+		return workers.Ctl(args[1:], os.Stdout, os.Stderr)
+	}
 	s, err := parseArgs(args, pidoneOptions)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pidone: %v\n%s\nTry 'pidone --help' for more information.\n", err, usageLine)
@@ -66,6 +75,9 @@ func run(args []string, signals <-chan os.Signal) int {
 		}
 	}
 	runtime.UnlockOSThread()
+	if s.workers != nil {
+		return runWorkers(s, log, signals)
+	}
 
 	code, err := supervisor.Run(supervisor.Config{
 		Command:     s.command,

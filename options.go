@@ -9,6 +9,7 @@ import (
 
 	"github.com/pidone/pidone/forward"
 	"github.com/pidone/pidone/logging"
+	"github.com/pidone/pidone/workers"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,6 +25,7 @@ type settings struct {
 	logFormat   string
 	showHelp    bool
 	showVersion bool
+	workers     *workers.Options // workers mode (options_workers.go); nil unless one of its options is given
 }
 
 func (s *settings) level() slog.Level {
@@ -118,7 +120,7 @@ func parseArgs(args []string, table []option) (*settings, error) {
 		}
 	}
 	s.command = args[i:]
-	if len(s.command) == 0 && !s.showHelp && !s.showVersion {
+	if len(s.command) == 0 && !s.showHelp && !s.showVersion && !s.workersNeedNoCommand() {
 		return nil, usagef("no command given")
 	}
 	return s, nil

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/pidone/pidone/forward"
+	"github.com/pidone/pidone/workers"
+	"golang.org/x/sys/unix"
+)
+
+// Workers mode (docs/workers.md): `pidone --workers N|auto [options] --
+// command`, `pidone --config FILE`, `pidone --spec BUNDLE`, and the control
+// verbs `pidone ctl VERB`. Its options join the table at start-up, after
+// pidone's own, and fill settings.workers.
+
+func init() {
+	pidoneOptions = append(pidoneOptions, workerOptions...)
+}
+
+// workerOpts returns the workers options of s, created with their defaults
+// when the first workers option is seen.
+func workerOpts(s *settings) *workers.Options {
+	if s.workers == nil {
+		o := workers.DefaultOptions()
+		s.workers = &o
+	}
+	return s.workers
+}
+
+// workerOption builds a table entry whose value goes through parse.
+func workerOption[T any](long, value, help string, parse func(string) (T, error), set func(*workers.Options, T)) option {
+	return option{0, long, value, help, func(s *settings, v string) error {
+		x, err := parse(v)
+		if err == nil {
+			set(workerOpts(s), x)
+		}
+		return err
+	}}
+}
+
+func parseString(s string) (string, error) { return s, nil }
+
+// parseCatchable reads a signal the master must receive itself.
+func parseCatchable(s string) (unix.Signal, error) {
+	sig, err := forward.Parse(s)
+	if err == nil && !forward.Forwardable(sig) {
+		err = fmt.Errorf("%s cannot be caught by pidone", forward.Name(sig))
+	}
+	return sig, err
+}
+
+var workerOptions = []option{
+	workerOption("workers", "N|auto", "workers mode: keep N workers of the command running (auto: the CPUs this container may use)",
+		workers.ParseCount, func(o *workers.Options, c workers.Count) { o.Count = c }),
+	workerOption("config", "FILE", "workers mode: the worker groups of a JSON file (docs/workers.md)",
+		parseString, func(o *workers.Options, p string) { o.ConfigPath = p }),
+	workerOption("spec", "BUNDLE", "workers mode: run the process of an OCI bundle's config.json (file or bundle directory)",
+		parseString, func(o *workers.Options, p string) { o.SpecPath = p }),
+	workerOption("pidfile", "PATH", "workers mode: write the master's pid to PATH, locked through PATH.lock",
+		parseString, func(o *workers.Options, p string) { o.Pidfile = p }),
+	workerOption("restart", "POLICY", "respawn a worker after always (default), on-failure or never",
+		workers.ParseRestart, func(o *workers.Options, r workers.Restart) { o.Policy.Restart = r }),
+	workerOption("throttle", "RULE", "respawn pacing: backoff (default) or hmain (libhv's rule)",
+		workers.ParseThrottle, func(o *workers.Options, t workers.Throttle) { o.Policy.Throttle = t }),
+	workerOption("backoff-min", "DURATION", "delay before the second respawn in a row (default 100ms; the first is immediate)",
+		workers.ParseDuration, func(o *workers.Options, d time.Duration) { o.Policy.BackoffMin = d }),
+	workerOption("backoff-max", "DURATION", "longest respawn delay (default 30s)",
+		workers.ParseDuration, func(o *workers.Options, d time.Duration) { o.Policy.BackoffMax = d }),
+	workerOption("backoff-reset", "DURATION", "uptime after which the delay starts over (default 60s)",
+		workers.ParseDuration, func(o *workers.Options, d time.Duration) { o.Policy.BackoffReset = d }),
+	workerOption("give-up", "COUNT/WINDOW", "give a slot up after COUNT deaths within WINDOW, like 5/60s (default off)",
+		workers.ParseGiveUp, func(o *workers.Options, g workers.GiveUp) { o.Policy.GiveUp = g }),
+	workerOption("fatal-exit", "CODES", "give a slot up at once when its worker exits with one of CODES (3,78; repeatable)",
+		workers.ParseCodes, func(o *workers.Options, c []int) { o.Policy.FatalExit = append(o.Policy.FatalExit, c...) }),
+	workerOption("reload", "MODE", "on the reload signal: signal (default) every worker, or replace them (new generation, then stop the old)",
+		workers.ParseReload, func(o *workers.Options, m workers.ReloadMode) { o.Reload = m }),
+	workerOption("reload-signal", "SIG", "the signal that reloads (default HUP; USR1 for hmain-style apps)",
+		parseCatchable, func(o *workers.Options, s unix.Signal) { o.ReloadSignal = s }),
+	workerOption("restart-signal", "SIG", "the signal that replaces every worker, as pidone ctl restart does (default USR2)",
+		parseCatchable, func(o *workers.Options, s unix.Signal) { o.RestartSignal = s }),
+	workerOption("ready-after", "DURATION", "a new worker counts as up after this long (default 1s; --reload replace waits for it)",
+		workers.ParseDuration, func(o *workers.Options, d time.Duration) { o.ReadyAfter = d }),
+	workerOption("stop-signal", "SIG", "the signal that asks a worker to stop (default TERM)",
+		forward.Parse, func(o *workers.Options, s unix.Signal) { o.StopSignal = s }),
+	workerOption("grace", "DURATION", "how long a stopping worker has before SIGKILL (default 5s)",
+		workers.ParseDuration, func(o *workers.Options, d time.Duration) { o.Grace = d }),
+}
+
+// runWorkers is run() for workers mode.
+func runWorkers(s *settings, log *slog.Logger, signals <-chan os.Signal) int {
+	o := *s.workers
+	if !o.Enabled() {
+		fmt.Fprintf(os.Stderr, "pidone: workers options need --workers, --config or --spec\n%s\nTry 'pidone --help' for more information.\n", usageLine)
+		return exitUsage
+	}
+	o.Command = s.command
+	code, err := workers.Run(workers.Config{Options: o, WarnOnReap: s.warnOnReap, Log: log}, signals)
+	if err != nil {
+		log.Error("workers mode failed", "error", err)
+		return workers.ExitCode(err)
+	}
+	return code
+}
+
+// workersNeedNoCommand reports whether the command may be missing: a
+// configuration file or a bundle names it.
+func (s *settings) workersNeedNoCommand() bool {
+	return s.workers != nil && (s.workers.ConfigPath != "" || s.workers.SpecPath != "")
+}
