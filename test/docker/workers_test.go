@@ -9,13 +9,12 @@ import (
 	"time"
 )
 
-// The workers-mode interface this case assumes, from the issue that adds it
-// (--workers N, --pidfile, pidone ctl status|reload|stop). It is written
-// before that mode exists; if the landed interface differs, change it here.
+// workersPidfile is where the master writes its pid; `pidone ctl VERB
+// --pidfile PATH` finds it there. /run exists in the test image.
 const workersPidfile = "/run/pidone.pid"
 
 func ctl(verb string) []string {
-	return []string{"/pidone", "ctl", "--pidfile", workersPidfile, verb}
+	return []string{"/pidone", "ctl", verb, "--pidfile", workersPidfile}
 }
 
 var workerReady = regexp.MustCompile(`^worker (\d+) ready$`)
@@ -39,11 +38,10 @@ func testWorkers(t *testing.T, s *suite) {
 	if r.code != 0 {
 		t.Fatalf("pidone ctl status: %s", r)
 	}
-	t.Logf("pidone ctl status:\n%s", strings.TrimRight(r.stdout, "\n"))
-	for _, w := range workers {
-		if !slices.Contains(strings.FieldsFunc(r.stdout, notDigit), w) {
-			t.Errorf("pidone ctl status does not show worker %s:\n%s", w, r.stdout)
-		}
+	t.Logf("pidone ctl status: %s", strings.TrimSpace(r.stdout))
+	// The master is PID 1 of the container.
+	if !strings.Contains(r.stdout, "running") || !slices.Contains(strings.FieldsFunc(r.stdout, notDigit), "1") {
+		t.Errorf("pidone ctl status printed %q, want the master running as pid 1", r.stdout)
 	}
 
 	if r := docker(t, append([]string{"exec", c.name}, ctl("reload")...)...); r.code != 0 {
