@@ -11,6 +11,12 @@
 // Spawn, which registers them before the reaper can possibly reap them; their
 // exits arrive on Exits. Every other reaped process is an orphan, handed to
 // the OnOrphan callback.
+//
+// Two more things only the waiter can know are published here too, so that
+// nobody else ever needs to wait: when a watched process is stopped by a
+// signal (Options.Stops, for terminal job control), and when pidone has no
+// children left at all (NoChildren and HasChildren, for "exit the moment
+// nothing is left").
 package reap
 
 import (
@@ -48,11 +54,14 @@ func ExitCode(ws unix.WaitStatus) int {
 	return ws.ExitStatus()
 }
 
-// Reaper runs the blocking wait loop. Create it with Start.
+// Reaper runs the blocking wait loop. Create it with Start or StartWith.
 type Reaper struct {
 	mu      sync.Mutex
 	watched map[int]struct{}
 	exits   chan Exit
+	stops   chan Exit // nil unless Options.Stops
+	// empty gets a token each time wait4 finds no children (ECHILD).
+	empty chan struct{}
 
 	// wake is fed SIGCHLD by the runtime and a token by Spawn; the loop
 	// blocks on it only while the process has no children at all (ECHILD),
@@ -62,15 +71,33 @@ type Reaper struct {
 	onOrphan func(Exit)
 }
 
-// Start begins reaping. onOrphan, if not nil, is called on the reaper's
-// goroutine for every reaped process that was not started through Spawn; it
-// must not block.
+// Options configures a Reaper.
+type Options struct {
+	// OnOrphan, if not nil, is called on the reaper's goroutine for every
+	// reaped process that was not started through Spawn; it must not block.
+	OnOrphan func(Exit)
+	// Stops makes the reaper also report, on Stops, each time a process
+	// started through Spawn is stopped by a signal (wait4 WUNTRACED). The
+	// receiver must keep reading Stops, as it reads Exits.
+	Stops bool
+}
+
+// Start begins reaping with only an orphan callback (see Options.OnOrphan).
 func Start(onOrphan func(Exit)) *Reaper {
+	return StartWith(Options{OnOrphan: onOrphan})
+}
+
+// StartWith begins reaping.
+func StartWith(o Options) *Reaper {
 	r := &Reaper{
 		watched:  make(map[int]struct{}),
 		exits:    make(chan Exit, 16),
+		empty:    make(chan struct{}, 1),
 		wake:     make(chan os.Signal, 1),
-		onOrphan: onOrphan,
+		onOrphan: o.OnOrphan,
+	}
+	if o.Stops {
+		r.stops = make(chan Exit, 4)
 	}
 	// Registered before the first child exists, so the SIGCHLD of an orphan
 	// re-parented while we have no children is never missed.
@@ -82,6 +109,47 @@ func Start(onOrphan func(Exit)) *Reaper {
 // Exits delivers the exit of every process started through Spawn, once.
 func (r *Reaper) Exits() <-chan Exit {
 	return r.exits
+}
+
+// Stops delivers a status each time a process started through Spawn is
+// stopped (Status.Stopped() is true; StopSignal() says by what). It is nil,
+// and blocks forever, unless the reaper was started with Options.Stops.
+func (r *Reaper) Stops() <-chan Exit {
+	return r.stops
+}
+
+// NoChildren receives a value each time the reaper finds that pidone has no
+// children at all, zombies included (wait4 returned ECHILD). Repeats
+// coalesce. It is a hint, not a fact: a value may be stale by the time it is
+// read (a child spawned since, an orphan re-parented since), so confirm with
+// HasChildren before acting on it.
+func (r *Reaper) NoChildren() <-chan struct{} {
+	return r.empty
+}
+
+// HasChildren reports whether pidone has any child right now, running,
+// stopped or a zombie not yet reaped. It asks the kernel without reaping
+// anything (waitid with WNOWAIT|WNOHANG), so it never takes an exit away
+// from the reaper loop.
+//
+// For PID 1 and for a child subreaper "no children" means "no descendants":
+// every orphan below pidone is re-parented to it, so a descendant whose
+// parent chain does not reach pidone cannot exist.
+func (r *Reaper) HasChildren() bool {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		switch {
+		case err == nil:
+			return true
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ECHILD):
+			return false
+		default:
+			panic(os.NewSyscallError("waitid", err))
+		}
+	}
 }
 
 // Spawn calls start, which must create exactly one child process and return
@@ -106,14 +174,26 @@ func (r *Reaper) Spawn(start func() (pid int, err error)) (int, error) {
 }
 
 func (r *Reaper) loop() {
+	options := 0
+	if r.stops != nil {
+		options = unix.WUNTRACED
+	}
 	for {
 		var status unix.WaitStatus
-		pid, err := unix.Wait4(-1, &status, 0, nil)
+		pid, err := unix.Wait4(-1, &status, options, nil)
 		switch {
+		case err == nil && status.Stopped():
+			// Not an exit: the process is still there, and still watched.
+			r.publishStop(Exit{Pid: pid, Status: status})
 		case err == nil:
 			r.publish(Exit{Pid: pid, Status: status})
 		case errors.Is(err, unix.ECHILD):
-			// No children, not even zombies: sleep until one exists.
+			// No children, not even zombies: say so, then sleep until
+			// one exists.
+			select {
+			case r.empty <- struct{}{}:
+			default:
+			}
 			<-r.wake
 		case errors.Is(err, unix.EINTR):
 			// Retried: the runtime's handlers use SA_RESTART, but be safe.
@@ -122,6 +202,17 @@ func (r *Reaper) loop() {
 			// arguments are constant. Nothing to recover: crash loudly.
 			panic(os.NewSyscallError("wait4", err))
 		}
+	}
+}
+
+// publishStop reports a watched process that stopped; an orphan's stop is
+// none of pidone's business.
+func (r *Reaper) publishStop(e Exit) {
+	r.mu.Lock()
+	_, watched := r.watched[e.Pid]
+	r.mu.Unlock()
+	if watched {
+		r.stops <- e
 	}
 }
 

@@ -1,0 +1,151 @@
+package reap
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// A Reaper cannot share a process with another one (both would wait4(-1)
+// and steal each other's children), and the reapers of other tests in this
+// package keep running after those tests end. So each test here runs its
+// scenario in a fresh copy of the test binary, moby/sys reexec style, and
+// reads the verdict from its output.
+
+const helperEnv = "REAP_CHILDREN_TEST_HELPER"
+
+// inHelper runs scenario in a child copy of the test binary and fails the
+// test with whatever the scenario reported. In the child it runs the
+// scenario, prints its verdict and exits.
+func inHelper(t *testing.T, name string, scenario func() error) {
+	t.Helper()
+	if os.Getenv(helperEnv) == name {
+		if err := scenario(); err != nil {
+			fmt.Println("FAIL:", err)
+			os.Exit(1)
+		}
+		fmt.Println("OK")
+		os.Exit(0)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), helperEnv+"="+name)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "OK") {
+		t.Fatalf("helper %s: %v\n%s", name, err, out)
+	}
+}
+
+func spawnSh(r *Reaper, script string) (int, error) {
+	return r.Spawn(func() (int, error) {
+		return syscall.ForkExec("/bin/sh", []string{"sh", "-c", script}, &syscall.ProcAttr{})
+	})
+}
+
+func TestStopsOfWatchedChildrenAreReported(t *testing.T) {
+	inHelper(t, "stops", func() error {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return err
+		}
+		r := StartWith(Options{Stops: true})
+		// An orphan that stops itself must not be reported: only
+		// watched processes are pidone's business. Its own process
+		// group, so that it can be killed at the end.
+		pgid, err := r.Spawn(func() (int, error) {
+			return syscall.ForkExec("/bin/sh", []string{"sh", "-c", "sh -c 'kill -STOP $$' & exit 0"},
+				&syscall.ProcAttr{Sys: &syscall.SysProcAttr{Setpgid: true}})
+		})
+		if err != nil {
+			return err
+		}
+		defer unix.Kill(-pgid, unix.SIGKILL)
+		pid, err := spawnSh(r, "kill -TSTP $$; exit 3")
+		if err != nil {
+			return err
+		}
+		timeout := time.After(10 * time.Second)
+		var stopped bool
+		for {
+			select {
+			case e := <-r.Stops():
+				if e.Pid != pid {
+					return fmt.Errorf("stop reported for pid %d, want only %d", e.Pid, pid)
+				}
+				if !e.Status.Stopped() || e.Status.StopSignal() != unix.SIGTSTP {
+					return fmt.Errorf("stop status %#x, want stopped by SIGTSTP", e.Status)
+				}
+				stopped = true
+				if err := unix.Kill(pid, unix.SIGCONT); err != nil {
+					return err
+				}
+			case e := <-r.Exits():
+				if e.Pid != pid {
+					continue // the orphan maker
+				}
+				if !stopped {
+					return fmt.Errorf("pid %d exited before its stop was reported", pid)
+				}
+				if e.Code() != 3 {
+					return fmt.Errorf("after SIGCONT: exit code %d, want 3", e.Code())
+				}
+				return nil
+			case <-timeout:
+				return fmt.Errorf("no stop or exit for pid %d (stopped=%v)", pid, stopped)
+			}
+		}
+	})
+}
+
+func TestNoChildrenFollowsTheLastExit(t *testing.T) {
+	inHelper(t, "nochildren", func() error {
+		r := Start(nil)
+		if r.HasChildren() {
+			return fmt.Errorf("HasChildren before any spawn: true, want false")
+		}
+		if r.Stops() != nil {
+			return fmt.Errorf("Stops is not nil without Options.Stops")
+		}
+		// Drain the hint the idle reaper may already have given.
+		select {
+		case <-r.NoChildren():
+		case <-time.After(100 * time.Millisecond):
+		}
+		pid, err := spawnSh(r, "sleep 0.5; exit 5")
+		if err != nil {
+			return err
+		}
+		if !r.HasChildren() {
+			return fmt.Errorf("HasChildren with a running child: false, want true")
+		}
+		select {
+		case <-r.NoChildren():
+			if r.HasChildren() {
+				break // a stale hint: allowed, and HasChildren says so
+			}
+			return fmt.Errorf("no children while pid %d runs", pid)
+		case <-time.After(200 * time.Millisecond):
+		}
+		select {
+		case e := <-r.Exits():
+			if e.Pid != pid {
+				return fmt.Errorf("exit of %d, want %d", e.Pid, pid)
+			}
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("no exit for pid %d", pid)
+		}
+		select {
+		case <-r.NoChildren():
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("no NoChildren hint after the last child was reaped")
+		}
+		if r.HasChildren() {
+			return fmt.Errorf("HasChildren after the last exit: true, want false")
+		}
+		return nil
+	})
+}
