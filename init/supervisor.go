@@ -4,16 +4,25 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/pidone/pidone/forward"
 	"github.com/pidone/pidone/reap"
 	"golang.org/x/sys/unix"
 )
 
+// DefaultGrace is how long processes get between the stop signal and
+// SIGKILL unless --grace says otherwise.
+const DefaultGrace = 5 * time.Second
+
 // Config is everything the supervisor needs; main builds it from argv.
 type Config struct {
 	// Command is the main child's argv; Command[0] is looked up in PATH.
+	// Empty in pause mode.
 	Command []string
+	// Pause runs no command: pidone only reaps what is re-parented to it
+	// and exits 0 when asked to stop (a pod's pause process).
+	Pause bool
 	// SingleChild sends forwarded signals to the child alone instead of
 	// its process group.
 	SingleChild bool
@@ -22,50 +31,289 @@ type Config struct {
 	// WarnOnReap logs every reaped orphan at WARN.
 	WarnOnReap bool
 	Log        *slog.Logger
+
+	// Grace is the time between the stop signal and SIGKILL; 0 kills at
+	// once.
+	Grace time.Duration
+	// WaitAll keeps pidone running after the main child exits until every
+	// other process has exited on its own.
+	WaitAll bool
+	// StopOnRequest makes SIGTERM and SIGINT (after rewriting) stop every
+	// process below pidone, with the grace period; without it they are
+	// only forwarded (the peer personalities).
+	StopOnRequest bool
+	// Rewrites and Delays change or hold back received signals.
+	Rewrites forward.Rewrites
+	Delays   forward.Delays
+	// TerminationLog, if set, is a file that gets one line saying why the
+	// main child ended (Kubernetes' terminationMessagePath).
+	TerminationLog string
+
+	// Session selects how the main child meets the terminal: Foreground
+	// (its own process group, in the terminal's foreground) or
+	// NewSession (dumb-init: a session of its own that takes the
+	// terminal as its controlling terminal).
+	Session SessionMode
+	// JobControl selects the rules for SIGTSTP, SIGTTIN and SIGTTOU (see
+	// docs/lifecycle.md).
+	JobControl JobControlMode
+	// ListenPID passes socket activation through: when LISTEN_PID is
+	// pidone's pid, the child gets its own pid there.
+	ListenPID bool
+	// CloseInherited closes, once the child runs, the descriptors above
+	// stderr that pidone inherited (catatonit), so that pidone does not
+	// keep the child's sockets open.
+	CloseInherited bool
 }
+
+// SessionMode says where the main child runs.
+type SessionMode int
+
+const (
+	// Foreground: the child leads a new process group in pidone's
+	// session, in the terminal's foreground when pidone holds it.
+	Foreground SessionMode = iota
+	// NewSession: the child leads a new session (setsid), which takes
+	// stdin as its controlling terminal when pidone can free it.
+	NewSession
+	// SameGroup: the child stays in pidone's process group and leaves the
+	// terminal alone (dumb-init --single-child: "completely transparent").
+	SameGroup
+)
+
+// JobControlMode selects the job-control rules.
+type JobControlMode int
+
+const (
+	// JobForward forwards SIGTSTP, SIGTTIN and SIGTTOU like any signal
+	// (tini, catatonit after its drop rules).
+	JobForward JobControlMode = iota
+	// JobFollow forwards them, and on a terminal follows the main
+	// child's job-control stops (pidone's own rules).
+	JobFollow
+	// JobSuspendSelf forwards them (as rewritten) and then stops pidone
+	// itself until SIGCONT (dumb-init).
+	JobSuspendSelf
+)
 
 // Run starts the main command and supervises it. signals must come from
 // forward.Catch, called before anything else in main. It returns pidone's
-// exit code: the main child's decoded status, remapped as configured.
+// exit code: the main child's decoded status, remapped as configured (0 in
+// pause mode).
 func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	log := cfg.Log
-	if os.Getpid() != 1 {
+	pid1 := os.Getpid() == 1
+	if !pid1 {
 		// Below another init, orphans of our subtree would go past us; as a
 		// subreaper they come to us and are reaped the same way.
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 			return 0, os.NewSyscallError("prctl(PR_SET_CHILD_SUBREAPER)", err)
 		}
 	}
-
-	r := reap.Start(func(e reap.Exit) {
-		if cfg.WarnOnReap {
-			log.Warn("reaped orphan", "pid", e.Pid, "status", describe(e.Status))
-		}
-	})
-	child, err := start(r, cfg.Command)
-	if err != nil {
-		return 0, err
+	term := foregroundTerminal()
+	p := policy{
+		Grace:              cfg.Grace,
+		WaitAll:            cfg.WaitAll,
+		StopOnRequest:      cfg.StopOnRequest,
+		Rewrites:           cfg.Rewrites,
+		Delays:             cfg.Delays,
+		SuspendOnJobSignal: cfg.JobControl == JobSuspendSelf,
+		FollowStops:        cfg.JobControl == JobFollow && cfg.Session == Foreground && term != nil && !cfg.Pause,
+		PID1:               pid1,
 	}
-	defer child.close()
-	log.Info("started", "command", cfg.Command[0], "pid", child.pid)
+	// orphans coalesces "something other than the main child was reaped".
+	orphans := make(chan struct{}, 1)
+	r := reap.StartWith(reap.Options{
+		OnOrphan: func(e reap.Exit) {
+			if cfg.WarnOnReap {
+				log.Warn("reaped orphan", "pid", e.Pid, "status", describe(e.Status))
+			}
+			select {
+			case orphans <- struct{}{}:
+			default:
+			}
+		},
+		Stops: p.FollowStops,
+	})
 
+	child := process{pid: -1, pidfd: -1}
+	handedTerminal := false
+	if !cfg.Pause {
+		s := spawn{argv: cfg.Command, session: cfg.Session, listenPID: cfg.ListenPID && wantsListenPID()}
+		if term != nil && s.session != SameGroup {
+			if s.session == NewSession {
+				// The child can take the terminal only once pidone lets
+				// go of it; the kernel then signals our group.
+				if err := term.release(); err != nil {
+					log.Debug("keeping the terminal; the child's session gets none", "error", err)
+				} else {
+					s.takeTerminal = true
+					p.IgnoreOnce = []unix.Signal{unix.SIGHUP, unix.SIGCONT}
+				}
+			} else {
+				s.takeTerminal = true
+			}
+		}
+		var err error
+		child, err = start(r, s)
+		if err != nil {
+			writeTerminationLog(cfg, log, err.Error())
+			return 0, err
+		}
+		defer child.close()
+		handedTerminal = s.takeTerminal && s.session == Foreground
+		log.Info("started", "command", cfg.Command[0], "pid", child.pid, "terminal", s.takeTerminal)
+	}
+	if cfg.CloseInherited {
+		closeInherited(log)
+		_ = os.Chdir("/") // catatonit: do not pin the directory it ran in
+	}
+
+	m := newMachine(p, !cfg.Pause)
+	group := child.pid // the main child leads a process group...
+	if cfg.Session == SameGroup {
+		group = 0 // ...unless it shares pidone's
+	}
+	sw := newSweeper(log, pid1, group)
 	target := forward.Target{Pid: child.pid, PidFD: child.pidfd, Group: !cfg.SingleChild}
+	lp := &loop{cfg: cfg, log: log, m: m, sw: sw, r: r, term: term, target: target, child: child}
+
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var wake <-chan time.Time
 	for {
+		var ev event
 		select {
 		case s := <-signals:
-			sig := s.(unix.Signal)
-			log.Debug("forwarding", "signal", forward.Name(sig), "pid", child.pid, "group", target.Group)
-			if err := target.Send(sig); err != nil {
-				log.Warn("cannot forward", "signal", forward.Name(sig), "error", err)
-			}
+			ev = event{kind: evSignal, signal: s.(unix.Signal)}
+			log.Debug("received", "signal", forward.Name(ev.signal), "phase", m.phase)
 		case e := <-r.Exits():
 			if e.Pid != child.pid {
 				continue
 			}
-			log.Info("main child exited", "pid", e.Pid, "status", describe(e.Status))
-			return remap(e.Code(), cfg.RemapExit), nil
+			ev = lp.mainExited(e, handedTerminal)
+		case e := <-r.Stops():
+			if e.Pid != child.pid {
+				continue
+			}
+			ev = event{kind: evMainStopped, signal: e.Status.StopSignal()}
+			log.Info("main child stopped", "pid", e.Pid, "signal", forward.Name(ev.signal))
+		case <-orphans:
+			ev = event{kind: evReaped}
+		case <-r.NoChildren():
+			// The main child's exit is published before the reaper
+			// can find no children, so it is in Exits by now.
+			select {
+			case e := <-r.Exits():
+				if e.Pid == child.pid {
+					if code, done := lp.run(lp.mainExited(e, handedTerminal)); done {
+						return code, nil
+					}
+				}
+			default:
+			}
+			if r.HasChildren() {
+				continue // a stale hint
+			}
+			ev = event{kind: evEmpty}
+		case <-wake:
+			ev = event{kind: evTick}
+		}
+		if code, done := lp.run(ev); done {
+			return code, nil
+		}
+		if d, ok := m.deadline(); ok {
+			timer.Reset(time.Until(d))
+			wake = timer.C
+		} else {
+			timer.Stop()
+			wake = nil
 		}
 	}
+}
+
+// loop is the state Run's event loop works with; every method runs on the
+// loop's goroutine.
+type loop struct {
+	cfg    Config
+	log    *slog.Logger
+	m      *machine
+	sw     *sweeper
+	r      *reap.Reaper
+	term   *terminal
+	target forward.Target
+	child  process
+}
+
+// mainExited does what cannot wait (the terminal, the termination log) and
+// returns the event for the machine.
+func (lp *loop) mainExited(e reap.Exit, handedTerminal bool) event {
+	lp.log.Info("main child exited", "pid", e.Pid, "status", describe(e.Status))
+	if handedTerminal {
+		if err := lp.term.reclaim(); err != nil {
+			lp.log.Debug("cannot take the terminal back", "error", err)
+		}
+	}
+	writeTerminationLog(lp.cfg, lp.log, exitReason(e.Status, lp.m.killedByPidone(), lp.cfg.Grace.String()))
+	return event{kind: evMainExited, code: e.Code()}
+}
+
+// run feeds ev to the machine and performs the actions, and those of the
+// events they lead to. done means exit now with code.
+func (lp *loop) run(ev event) (code int, done bool) {
+	queue := []event{ev}
+	for len(queue) > 0 {
+		ev, queue = queue[0], queue[1:]
+		before := lp.m.phase
+		for _, a := range lp.m.handle(ev, time.Now()) {
+			switch a.kind {
+			case actForward:
+				lp.log.Debug("forwarding", "signal", forward.Name(a.signal), "pid", lp.target.Pid, "group", lp.target.Group)
+				if err := lp.target.Send(a.signal); err != nil {
+					lp.log.Warn("cannot forward", "signal", forward.Name(a.signal), "error", err)
+				}
+			case actSignalRest:
+				lp.log.Debug("forwarding to every remaining process", "signal", forward.Name(a.signal))
+				lp.sw.signalRest(a.signal)
+			case actStopAll:
+				lp.log.Info("stopping every process", "signal", forward.Name(a.signal), "grace", lp.cfg.Grace)
+				lp.sw.stopAll(a.signal)
+			case actCatchUp:
+				lp.sw.catchUp(a.signal)
+			case actKillAll:
+				if before != killing {
+					lp.log.Info("killing every remaining process", "after", before)
+				}
+				lp.sw.killAll()
+			case actContinueMain:
+				lp.log.Info("continuing the main child: nothing above PID 1 could resume it")
+				if err := (forward.Target{Pid: lp.child.pid, PidFD: -1, Group: true}).Send(unix.SIGCONT); err != nil {
+					lp.log.Warn("cannot continue the main child", "error", err)
+				}
+			case actReclaimTerminal:
+				if err := lp.term.reclaim(); err != nil {
+					lp.log.Debug("cannot take the terminal back", "error", err)
+				}
+			case actHandTerminal:
+				if err := lp.term.setForeground(lp.child.pid); err != nil {
+					lp.log.Debug("cannot hand the terminal to the main child", "error", err)
+				}
+			case actSuspendSelf:
+				lp.log.Debug("suspending pidone until SIGCONT")
+				if err := unix.Kill(os.Getpid(), unix.SIGSTOP); err != nil {
+					lp.log.Warn("cannot suspend pidone", "error", err)
+				}
+			case actCheckEmpty:
+				if !lp.r.HasChildren() {
+					queue = append(queue, event{kind: evEmpty})
+				}
+			case actExit:
+				lp.log.Info("no process left; exiting", "code", remap(a.code, lp.cfg.RemapExit))
+				return remap(a.code, lp.cfg.RemapExit), true
+			}
+		}
+	}
+	return 0, false
 }
 
 // remap turns the codes the user listed into 0 (tini's -e: a JVM that exits

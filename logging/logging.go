@@ -61,6 +61,13 @@ func ParseFormat(s string) (string, error) {
 // thread with SIGPIPE blocked, and a SIGPIPE left pending by EPIPE is taken
 // off that thread before unblocking. Once the reader is gone, log lines are
 // dropped.
+//
+// SIGTTOU is blocked for the same reason: when stderr is a terminal with
+// TOSTOP set and pidone has handed the foreground to its child, a write from
+// pidone's background process group raises SIGTTOU and, with pidone's
+// handler installed, the kernel retries the write for ever
+// (tty_check_change). A blocked SIGTTOU counts as ignored and the write goes
+// through (tini ignores SIGTTOU for this, catatonit blocks it).
 func Stderr() io.Writer {
 	return &pipeSafeWriter{fd: 2}
 }
@@ -80,9 +87,10 @@ func (w *pipeSafeWriter) Write(p []byte) (int, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
-	var sigpipe, old unix.Sigset_t
+	var sigpipe, block, old unix.Sigset_t
 	sigpipe.Val[0] = 1 << (unix.SIGPIPE - 1)
-	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &sigpipe, &old); err != nil {
+	block.Val[0] = sigpipe.Val[0] | 1<<(unix.SIGTTOU-1)
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &block, &old); err != nil {
 		return 0, err
 	}
 	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
