@@ -9,11 +9,10 @@ GOBUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 BIN        := bin
 PIDONE     := $(BIN)/pidone
 WORKLOAD   := $(BIN)/workload
-GOSRC      := $(shell find . -name '*.go' -not -path './test/*') go.mod go.sum
 # Without root, the PID namespace needs a user namespace that maps us to root.
 UNSHARE    := unshare $(if $(filter 0,$(shell id -u)),,--user --map-root-user) --pid --fork --mount-proc
 
-.PHONY: all build workload demo test unit e2e vet fmt clean help
+.PHONY: all build workload demo test unit e2e vet fmt clean help FORCE
 
 # Each area (docker, bench, ...) keeps its targets in mk/NAME.mk and adds its
 # test target to TESTS, so `make test` runs everything.
@@ -26,17 +25,22 @@ all: build
 help:
 	@echo "make build     static binary at $(PIDONE)"
 	@echo "make demo      run pidone as PID 1 of a new PID namespace over a zombie-making workload"
-	@echo "make test      vet, unit tests (race), e2e tests as PID 1 of fresh PID namespaces"
+	@echo "make test      vet, unit tests (race), e2e tests as PID 1 of fresh PID namespaces, the Docker tier"
+	@echo "make image     the FROM-scratch image pidone:dev      make release  static amd64/arm64 binaries"
+	@echo "make bench     pidone side by side with tini, dumb-init and catatonit"
+	@echo "make install   pidone and its personality links under PREFIX"
 
 build: $(PIDONE)
 
-$(PIDONE): $(GOSRC)
+# Always handed to go build: its cache makes an unchanged tree cheap, and the
+# version stamped in the binary then always names the tree it came from.
+$(PIDONE): FORCE
 	$(GOBUILD) -o $@ .
 	@file $@ | grep -q 'statically linked' || { echo "$@ is not statically linked" >&2; exit 1; }
 
 workload: $(WORKLOAD)
 
-$(WORKLOAD): $(shell find test/e2e/workload -name '*.go') go.mod
+$(WORKLOAD): FORCE
 	$(GOBUILD) -o $@ ./test/e2e/workload
 
 demo: $(PIDONE) $(WORKLOAD)
@@ -57,4 +61,6 @@ e2e: $(PIDONE) $(WORKLOAD)
 		$(GO) test -count=1 -timeout 8m -v ./test/e2e/ 2>&1 | tee $(BIN)/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+\S+_test.go)' ; exit $${PIPESTATUS[0]}
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist
+
+FORCE:
