@@ -39,13 +39,20 @@ func init() {
 
 func main() {
 	// A worker's exec helper must not catch signals (workers/exec_helper.go);
-	// it is never PID 1.
+	// it is never PID 1. Nor must the copy of pidone that sets LISTEN_PID
+	// for the main child and execs it (init/start.go).
 	if workers.IsExecHelper(os.Args) {
 		os.Exit(workers.RunExecHelper(os.Args))
 	}
+	supervisor.ExecChildIfAsked()
 	// Before anything else: a Go PID 1 without a handler exits 2 on SIGTERM
 	// (golang/go#13484).
 	signals := forward.Catch()
+	// Installed as tini, docker-init, dumb-init or catatonit, pidone takes
+	// that program's options (personality.go).
+	if p := personalityOf(os.Args[0]); p != nil {
+		os.Exit(p.run(os.Args[1:], signals))
+	}
 	os.Exit(run(os.Args[1:], signals))
 }
 
@@ -79,20 +86,38 @@ func run(args []string, signals <-chan os.Signal) int {
 		return runWorkers(s, log, signals)
 	}
 
-	code, err := supervisor.Run(supervisor.Config{
-		Command:     s.command,
-		SingleChild: s.singleChild,
-		RemapExit:   s.remapExit,
-		WarnOnReap:  s.warnOnReap,
-		Log:         log,
-	}, signals)
+	return supervise(supervisor.Config{
+		Command:        s.command,
+		Pause:          s.pause,
+		SingleChild:    s.singleChild,
+		RemapExit:      s.remapExit,
+		WarnOnReap:     s.warnOnReap,
+		Log:            log,
+		Grace:          s.grace,
+		WaitAll:        s.waitAll,
+		StopOnRequest:  true,
+		Rewrites:       s.rewrites,
+		Delays:         s.delays,
+		TerminationLog: s.termLog,
+		Session:        supervisor.Foreground,
+		JobControl:     supervisor.JobFollow,
+		ListenPID:      true,
+	}, signals, func(e *supervisor.StartError) int {
+		log.Error("cannot run command", "command", e.Command, "error", e.Err)
+		return e.ExitCode()
+	})
+}
+
+// supervise runs the supervisor and maps its outcome to pidone's exit code;
+// startFailed logs a command that could not be started and says the code.
+func supervise(cfg supervisor.Config, signals <-chan os.Signal, startFailed func(*supervisor.StartError) int) int {
+	code, err := supervisor.Run(cfg, signals)
 	var startErr *supervisor.StartError
 	switch {
 	case errors.As(err, &startErr):
-		log.Error("cannot run command", "command", startErr.Command, "error", startErr.Err)
-		return startErr.ExitCode()
+		return startFailed(startErr)
 	case err != nil:
-		log.Error("pidone failed", "error", err)
+		cfg.Log.Error("pidone failed", "error", err)
 		return exitInternal
 	}
 	return code

@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pidone/pidone/forward"
+	supervisor "github.com/pidone/pidone/init"
 	"github.com/pidone/pidone/logging"
 	"github.com/pidone/pidone/workers"
 	"golang.org/x/sys/unix"
@@ -26,6 +28,28 @@ type settings struct {
 	showHelp    bool
 	showVersion bool
 	workers     *workers.Options // workers mode (options_workers.go); nil unless one of its options is given
+
+	// Lifecycle (docs/lifecycle.md).
+	grace    time.Duration // --grace; defaultSettings sets supervisor.DefaultGrace
+	graceSet bool          // --grace was given (workers mode has its own default)
+	waitAll  bool
+	termLog  string
+	rewrites forward.Rewrites
+	delays   forward.Delays
+	pause    bool
+
+	// Only the peer personalities set these (options_tini.go, ...).
+	showLicense    bool
+	signalGroup    bool // tini -g, catatonit -g: the opposite of singleChild
+	peerVerbosity  int  // tini's -v count
+	peerDebug      bool // dumb-init -v, catatonit's CATATONIT_DEBUG
+	noSetsid       bool // dumb-init -c
+	subreaperAsked bool // tini -s: pidone is a subreaper anyway
+}
+
+// defaultSettings is what an empty command line means.
+func defaultSettings() *settings {
+	return &settings{logFormat: "text", grace: supervisor.DefaultGrace}
 }
 
 func (s *settings) level() slog.Level {
@@ -71,6 +95,40 @@ var pidoneOptions = []option{
 		s.pdeathsig = sig
 		return err
 	}},
+	{'r', "rewrite", "FROM:TO", "forward signal FROM as TO; TO 0 or none drops it (repeatable: TERM:QUIT, 15:3, USR1:none)", func(s *settings, v string) error {
+		from, to, err := forward.ParseRewrite(v)
+		if err == nil {
+			if s.rewrites == nil {
+				s.rewrites = forward.Rewrites{}
+			}
+			s.rewrites[from] = to
+		}
+		return err
+	}},
+	{0, "delay", "SIG:DURATION", "hold signal SIG for DURATION before acting on it (repeatable: TERM:5s)", func(s *settings, v string) error {
+		sig, d, err := forward.ParseDelay(v)
+		if err == nil {
+			if s.delays == nil {
+				s.delays = forward.Delays{}
+			}
+			s.delays[sig] = d
+		}
+		return err
+	}},
+	{0, "grace", "DURATION", "time between the stop signal and SIGKILL when stopping (default 5s; 0 kills at once)", func(s *settings, v string) error {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			return fmt.Errorf("%q is not a duration such as 500ms, 5s or 1m", v)
+		case d < 0:
+			return fmt.Errorf("%q is negative", v)
+		}
+		s.grace, s.graceSet = d, true
+		return nil
+	}},
+	{0, "wait-all", "", "when the main child exits, wait for every other process to exit on its own", func(s *settings, _ string) error { s.waitAll = true; return nil }},
+	{0, "termination-log", "PATH", "write why the main child ended to PATH (Kubernetes' terminationMessagePath)", func(s *settings, v string) error { s.termLog = v; return nil }},
+	{0, "pause", "", "run no command: reap what is re-parented to pidone, exit 0 on TERM or INT (a pod's pause process)", func(s *settings, _ string) error { s.pause = true; return nil }},
 	{'v', "", "", "more log output (repeatable: -v info, -vv debug)", func(s *settings, _ string) error { s.verbosity++; return nil }},
 	{0, "log-level", "LEVEL", "debug, info, warn (default) or error; overrides -v", func(s *settings, v string) error {
 		l, err := logging.ParseLevel(v)
@@ -95,10 +153,31 @@ func usagef(format string, a ...any) error {
 	return &usageError{fmt.Sprintf(format, a...)}
 }
 
-// parseArgs reads options up to "--" or the first word that is not an
-// option (so `pidone sh -c x` passes -c to sh), getopt "+" style.
+// parseArgs reads pidone's own command line: options up to "--" or the
+// first word that is not an option (so `pidone sh -c x` passes -c to sh),
+// getopt "+" style, then the command.
 func parseArgs(args []string, table []option) (*settings, error) {
-	s := &settings{logFormat: "text"}
+	s := defaultSettings()
+	if err := parseInto(s, args, table); err != nil {
+		return nil, err
+	}
+	switch {
+	case s.showHelp || s.showVersion:
+	case s.pause && len(s.command) > 0:
+		return nil, usagef("--pause runs no command, but %q was given", s.command[0])
+	case s.pause && s.waitAll:
+		return nil, usagef("--wait-all has no meaning with --pause")
+	case s.pause && s.workers != nil:
+		return nil, usagef("--pause cannot be combined with workers mode")
+	case len(s.command) == 0 && !s.pause && !s.workersNeedNoCommand():
+		return nil, usagef("no command given")
+	}
+	return s, nil
+}
+
+// parseInto reads options from args into s, then the command; the
+// personalities share it with their own tables.
+func parseInto(s *settings, args []string, table []option) error {
 	i := 0
 	for ; i < len(args); i++ {
 		arg := args[i]
@@ -116,14 +195,11 @@ func parseArgs(args []string, table []option) (*settings, error) {
 			i, err = parseShorts(s, table, args, i)
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 	s.command = args[i:]
-	if len(s.command) == 0 && !s.showHelp && !s.showVersion && !s.workersNeedNoCommand() {
-		return nil, usagef("no command given")
-	}
-	return s, nil
+	return nil
 }
 
 func parseLong(s *settings, table []option, args []string, i int) (int, error) {
@@ -186,11 +262,11 @@ func findShort(table []option, c byte) (option, bool) {
 	return option{}, false
 }
 
-const usageLine = "usage: pidone [options] [--] command [args...]"
+const usageLine = "usage: pidone [options] [--] command [args...]\n       pidone --pause [options]"
 
 func printHelp(w io.Writer, table []option) {
 	fmt.Fprintln(w, usageLine)
-	fmt.Fprintln(w, "\nRuns command as the main child, reaps every orphan, forwards signals to the\nchild's process group and exits with the child's status (signal S: 128+S).\n\nOptions:")
+	fmt.Fprintln(w, "\nRuns command as the main child, reaps every orphan, forwards signals to the\nchild's process group and exits with the child's status (signal S: 128+S).\nSIGTERM or SIGINT (or what -r turns into one) stops every process below\npidone: the signal, --grace, then SIGKILL; pidone exits once none is left.\nThe same happens to what is left when the main child exits.\n\nOptions:")
 	for _, o := range table {
 		names := ""
 		if o.short != 0 {

@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"reflect"
 	"testing"
+	"time"
 
+	"github.com/pidone/pidone/forward"
 	"golang.org/x/sys/unix"
 )
 
@@ -35,6 +37,15 @@ func TestParseArgs(t *testing.T) {
 			settings{command: []string{"app"}, logFormat: "json"}},
 		{"help needs no command", []string{"-h"}, settings{command: []string{}, showHelp: true}},
 		{"version needs no command", []string{"--version"}, settings{command: []string{}, showVersion: true}},
+		{"pause needs no command", []string{"--pause"}, settings{command: []string{}, pause: true}},
+		{"grace, wait-all, termination log", []string{"--grace", "1m30s", "--wait-all", "--termination-log=/dev/termination-log", "app"},
+			settings{command: []string{"app"}, grace: 90 * time.Second, graceSet: true, waitAll: true, termLog: "/dev/termination-log"}},
+		{"grace 0 kills at once", []string{"--grace=0", "app"},
+			settings{command: []string{"app"}, grace: 0, graceSet: true}},
+		{"rewrites by name and number, later wins, repeatable", []string{"-r", "TERM:QUIT", "--rewrite", "10:none", "-rRTMIN+1:RTMIN+2", "-r", "15:3", "app"},
+			settings{command: []string{"app"}, rewrites: forward.Rewrites{unix.SIGTERM: unix.SIGQUIT, unix.SIGUSR1: forward.Drop, 35: 36}}},
+		{"delays", []string{"--delay", "TERM:5s", "--delay=INT:250ms", "app"},
+			settings{command: []string{"app"}, delays: forward.Delays{unix.SIGTERM: 5 * time.Second, unix.SIGINT: 250 * time.Millisecond}}},
 	} {
 		got, err := parseArgs(tc.args, pidoneOptions)
 		if err != nil {
@@ -43,6 +54,9 @@ func TestParseArgs(t *testing.T) {
 		}
 		if tc.want.logFormat == "" {
 			tc.want.logFormat = "text"
+		}
+		if !tc.want.graceSet {
+			tc.want.grace = 5 * time.Second
 		}
 		if !reflect.DeepEqual(*got, tc.want) {
 			t.Errorf("%s: parseArgs(%q)\n got %+v\nwant %+v", tc.doc, tc.args, *got, tc.want)
@@ -70,6 +84,15 @@ func TestParseArgsRejectsBadInput(t *testing.T) {
 		{[]string{"--log-format", "xml", "app"}, `--log-format: unknown log format "xml" (want text or json)`},
 		{[]string{"--log-level", "loud", "app"}, `--log-level: unknown log level "loud" (want debug, info, warn or error)`},
 		{[]string{"--warn-on-reap=yes", "app"}, "option --warn-on-reap takes no value"},
+		{[]string{"--grace", "5", "app"}, `--grace: "5" is not a duration such as 500ms, 5s or 1m`},
+		{[]string{"--grace", "-1s", "app"}, `--grace: "-1s" is negative`},
+		{[]string{"-r", "TERM", "app"}, `-r: rewrite "TERM" is not FROM:TO`},
+		{[]string{"-r", "KILL:TERM", "app"}, "-r: SIGKILL never reaches pidone: it cannot be caught"},
+		{[]string{"--rewrite", "CHLD:TERM", "app"}, "--rewrite: SIGCHLD is pidone's own (a child died); it is never forwarded"},
+		{[]string{"-r", "TERM:NOPE", "app"}, `-r: unknown signal "NOPE"`},
+		{[]string{"--delay", "TERM:soon", "app"}, `--delay: delay "TERM:soon": "soon" is not a duration such as 500ms or 5s`},
+		{[]string{"--pause", "app"}, `--pause runs no command, but "app" was given`},
+		{[]string{"--pause", "--wait-all"}, "--wait-all has no meaning with --pause"},
 	} {
 		_, err := parseArgs(tc.args, pidoneOptions)
 		var ue *usageError

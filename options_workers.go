@@ -85,8 +85,8 @@ var workerOptions = []option{
 		workers.ParseDuration, func(o *workers.Options, d time.Duration) { o.ReadyAfter = d }),
 	workerOption("stop-signal", "SIG", "the signal that asks a worker to stop (default TERM)",
 		forward.Parse, func(o *workers.Options, s unix.Signal) { o.StopSignal = s }),
-	workerOption("grace", "DURATION", "how long a stopping worker has before SIGKILL (default 5s)",
-		workers.ParseDuration, func(o *workers.Options, d time.Duration) { o.Grace = d }),
+	// --grace is pidone's own option (options.go), read in runWorkers:
+	// a stopping worker has that long before SIGKILL.
 }
 
 // runWorkers is run() for workers mode.
@@ -97,6 +97,9 @@ func runWorkers(s *settings, log *slog.Logger, signals <-chan os.Signal) int {
 		return exitUsage
 	}
 	o.Command = s.command
+	if s.graceSet {
+		o.Grace = s.grace
+	}
 	code, err := workers.Run(workers.Config{Options: o, WarnOnReap: s.warnOnReap, Log: log}, signals)
 	if err != nil {
 		log.Error("workers mode failed", "error", err)

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/pidone/pidone/forward"
+	supervisor "github.com/pidone/pidone/init"
+	"github.com/pidone/pidone/logging"
+	"golang.org/x/sys/unix"
+)
+
+// catatonit 0.1.7 (podman's --init): see docs/personalities.md for what
+// differs and why.
+
+const catatonitVersion = "0.1.7"
+
+var catatonitOptions = []option{
+	{'g', "", "", "Forward signals to pid1's process group.", func(s *settings, _ string) error { s.signalGroup = true; return nil }},
+	{'h', "", "", "Print this help page.", func(s *settings, _ string) error { s.showHelp = true; return nil }},
+	{'L', "", "", "Print license information.", func(s *settings, _ string) error { s.showLicense = true; return nil }},
+	{'P', "", "", "Run in pause mode (no program is run and quit on SIGINT or SIGTERM).", func(s *settings, _ string) error { s.pause = true; return nil }},
+	{'V', "version", "", "Print version information.", func(s *settings, _ string) error { s.showVersion = true; return nil }},
+}
+
+// parseCatatonit reads catatonit's command line and environment.
+func parseCatatonit(name string, args []string, env envFunc) peerCall {
+	usage := fmt.Sprintf("usage: %s [-ghLPV] [--] <progname> [<arguments>...]\n", name)
+	errorLine := func(msg string) string {
+		return logging.PeerPrefix(logging.StyleCatatonit, slog.LevelError) + msg + "\n"
+	}
+	if _, ok := env("CATATONIT_LOG"); ok {
+		return printExit(usageExit, "", errorLine("CATATONIT_LOG is reserved for future use"))
+	}
+	s := defaultSettings()
+	if err := parseInto(s, args, catatonitOptions); err != nil {
+		return printExit(usageExit, "", name+": "+err.Error()+"\n"+usage)
+	}
+	switch {
+	case s.showHelp:
+		return printExit(0, "", catatonitHelp(usage))
+	case s.showLicense:
+		return printExit(0, licence(name), "")
+	case s.showVersion:
+		// "tini version" on purpose: Docker reads the version of its
+		// init binary in that shape, and catatonit answers it so.
+		return printExit(0, fmt.Sprintf("tini version %s_catatonit\n", catatonitVersion), "")
+	case len(s.command) == 0 && !s.pause:
+		return printExit(usageExit, "", errorLine("missing program name")+usage)
+	}
+	level := slog.LevelError
+	if _, ok := env("CATATONIT_DEBUG"); ok {
+		level = slog.LevelDebug
+	}
+	command := s.command
+	if s.pause {
+		command = nil // catatonit -P runs nothing, whatever follows
+	}
+	return peerCall{
+		cfg: supervisor.Config{
+			Command:     command,
+			Pause:       s.pause,
+			SingleChild: !s.signalGroup,
+			// catatonit neither forwards nor obeys the job-control
+			// signals sent to it.
+			Rewrites: forward.Rewrites{unix.SIGTSTP: forward.Drop, unix.SIGTTIN: forward.Drop, unix.SIGTTOU: forward.Drop},
+			// Pause mode quits on SIGINT or SIGTERM; with a program both
+			// are forwarded, and pidone exits when the program does,
+			// killing what is left as the kernel would.
+			StopOnRequest:  s.pause,
+			Grace:          0,
+			Session:        supervisor.Foreground,
+			JobControl:     supervisor.JobForward,
+			ListenPID:      true,
+			CloseInherited: true,
+		},
+		logStyle: logging.StyleCatatonit,
+		logLevel: level,
+		startFailed: func(e *supervisor.StartError) (string, int) {
+			return "failed to exec pid1: " + strerror(e), 1
+		},
+	}
+}
+
+func catatonitHelp(usage string) string {
+	var b strings.Builder
+	b.WriteString(usage + "\noptions:\n")
+	for _, o := range catatonitOptions {
+		opt := "-" + string(o.short)
+		if o.long != "" {
+			opt += ", --" + o.long
+		}
+		fmt.Fprintf(&b, "  %-15s %s\n", opt, o.help)
+	}
+	fmt.Fprintf(&b, "\npidone %s, installed as %s.\n", version, os.Args[0])
+	return b.String()
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"syscall"
+
+	supervisor "github.com/pidone/pidone/init"
+	"github.com/pidone/pidone/logging"
+	"golang.org/x/sys/unix"
+)
+
+// Personalities: one binary, several names (busybox style). Installed or
+// symlinked as tini, docker-init, dumb-init or catatonit, pidone takes that
+// program's options, environment variables, output streams and exit codes
+// (docs/personalities.md), and keeps its own reaper and signal handling
+// underneath. A personality's parser is a pure function from argv and the
+// environment to a peerCall, so the tests can hold it against the peer's
+// documented behaviour without running anything.
+
+// personality runs pidone as one peer.
+type personality struct {
+	name  string // the name pidone was invoked as (docker-init, tini, ...)
+	parse func(name string, args []string, env envFunc) peerCall
+}
+
+// envFunc is os.LookupEnv, or a table in the tests.
+type envFunc func(key string) (string, bool)
+
+// personalityOf returns the personality argv0 asks for, or nil for pidone's
+// own.
+func personalityOf(argv0 string) *personality {
+	name := filepath.Base(argv0)
+	switch name {
+	case "tini", "tini-static", "docker-init":
+		return &personality{name, parseTini}
+	case "dumb-init":
+		return &personality{name, parseDumbInit}
+	case "catatonit":
+		return &personality{name, parseCatatonit}
+	}
+	return nil
+}
+
+// peerCall is what a peer's command line asks for: a message and an exit
+// code (help, version, licence, a usage error), or a supervisor run.
+type peerCall struct {
+	exit           bool // print stdout and stderr, then exit with code
+	code           int
+	stdout, stderr string
+
+	cfg       supervisor.Config // Log is filled in by run
+	logStyle  string
+	logLevel  slog.Level
+	pdeathsig unix.Signal
+	// startFailed is the peer's message and exit code for a command that
+	// could not be started.
+	startFailed func(*supervisor.StartError) (msg string, code int)
+}
+
+// usageExit is the peers' exit code for a bad command line (all three use 1).
+const usageExit = 1
+
+func printExit(code int, stdout, stderr string) peerCall {
+	return peerCall{exit: true, code: code, stdout: stdout, stderr: stderr}
+}
+
+func (p *personality) run(args []string, signals <-chan os.Signal) int {
+	c := p.parse(p.name, args, os.LookupEnv)
+	if c.exit {
+		fmt.Fprint(os.Stdout, c.stdout)
+		fmt.Fprint(os.Stderr, c.stderr)
+		return c.code
+	}
+	log := logging.NewPeer(logging.Stderr(), c.logStyle, c.logLevel)
+	if c.pdeathsig != 0 {
+		if err := supervisor.SetParentDeathSignal(c.pdeathsig); err != nil {
+			log.Error("cannot set the parent-death signal", "error", err)
+			return usageExit
+		}
+	}
+	runtime.UnlockOSThread()
+	c.cfg.Log = log
+	return supervise(c.cfg, signals, func(e *supervisor.StartError) int {
+		msg, code := c.startFailed(e)
+		log.Error(msg)
+		return code
+	})
+}
+
+// strerror renders a start failure's cause as C's strerror(3) does, which
+// is what the peers print.
+func strerror(e *supervisor.StartError) string {
+	var errno syscall.Errno
+	switch {
+	case e.NotFound():
+		errno = syscall.ENOENT
+	case e.PermissionDenied():
+		errno = syscall.EACCES
+	case errors.As(e.Err, &errno):
+	default:
+		return e.Err.Error()
+	}
+	s := errno.Error()
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// licence is what -l (tini) and -L (catatonit) print: pidone's, not the
+// peer's, since it is pidone that runs.
+func licence(as string) string {
+	return fmt.Sprintf("pidone %s, installed as %s.\n"+
+		"The pidone repository states no licence yet (SPDX NOASSERTION); see its source.\n", version, as)
+}
+
+// initCommit is the commit dockerd shows in `docker info` for the init
+// binary, taken from pidone's version: the abbreviated hash of
+// `git describe` ("140e03a", "v1.0-3-g140e03a-dirty"), else the version
+// itself. moby's parseInitVersion needs it free of dots, and older releases
+// slice their own commit id to its length, so it is kept to 7 characters.
+func initCommit(v string) string {
+	if m := regexp.MustCompile(`(?:^|-g)([0-9a-f]{7,40})(?:-|$)`).FindStringSubmatch(v); m != nil {
+		return m[1][:7]
+	}
+	v = strings.Map(func(r rune) rune {
+		if r == '.' || r == ' ' || r == '\t' {
+			return '-'
+		}
+		return r
+	}, v)
+	if len(v) > 7 {
+		v = v[:7]
+	}
+	if v == "" {
+		v = "unknown"
+	}
+	return v
+}
