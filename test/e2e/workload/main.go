@@ -21,6 +21,8 @@ var subcommands = map[string]func(args []string) error{
 	"noreap":    runNoreap,
 	"ps":        runPs,
 	"demo":      runDemo,
+	"worker":    runWorker,
+	"withproc":  runWithproc,
 }
 
 // hidden are the re-exec targets of the subcommands above; they are not
