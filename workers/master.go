@@ -196,6 +196,9 @@ func (m *master) step(now time.Time) {
 		m.reloadAt = time.Time{}
 		m.reload(now, m.reloadMode)
 	}
+	// Before any respawn: a replacement worker that died must be seen as
+	// dead, not as a fresh start.
+	m.checkReplacement(now)
 	for _, w := range m.all() {
 		switch w.Tick(now) {
 		case Spawn:
@@ -430,7 +433,8 @@ func (m *master) reloadInPlace(specs []*GroupSpec, now time.Time) {
 
 // checkReplacement promotes a replacement generation once every slot of it
 // has stayed up ready-after, and abandons it as soon as one of its workers
-// dies (or fails to start) before that: the serving generation is kept.
+// dies (or fails to start) before that: the serving generation is kept. A
+// slot spawned more than once has died, whatever it is doing now.
 func (m *master) checkReplacement(now time.Time) {
 	if m.next == nil {
 		return
@@ -438,13 +442,13 @@ func (m *master) checkReplacement(now time.Time) {
 	ready := true
 	for _, g := range m.next {
 		for _, w := range g.workers {
+			died := w.History.Spawns > 1 || w.History.Spawns == 1 && !w.Live()
 			switch {
-			case w.State == Running:
-			case w.State == Starting || w.History.Spawns == 0:
-				ready = false
-			default:
+			case died:
 				m.abortReplacement(now, fmt.Sprintf("group %s slot %d died before it was up for %v", w.Group, w.Index, m.opts.ReadyAfter))
 				return
+			case w.State != Running:
+				ready = false
 			}
 		}
 	}

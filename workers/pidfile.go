@@ -119,7 +119,7 @@ func checkPidfilePath(path string) error {
 	dir := filepath.Dir(path)
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return err
+		return &UnsafePathError{path, err.Error()}
 	}
 	switch mode := fi.Mode(); {
 	case !mode.IsDir():
