@@ -164,6 +164,9 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 		handedTerminal = s.takeTerminal && s.session == Foreground
 		log.Info("started", "command", cfg.Command[0], "pid", child.pid, "terminal", s.takeTerminal)
 	}
+	if cfg.Pause {
+		log.Info("pause: reaping whatever is re-parented to pidone; SIGTERM or SIGINT ends it")
+	}
 	if cfg.CloseInherited {
 		closeInherited(log)
 		_ = os.Chdir("/") // catatonit: do not pin the directory it ran in
