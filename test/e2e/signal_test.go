@@ -60,7 +60,7 @@ func TestEverySignalReachesTheProcessGroupOnce(t *testing.T) {
 	p := startPidone(t, "--", workload, "sigrecord", "-grandchild")
 	p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
 	p.stdout.waitFor(t, regexp.MustCompile(`^grandchild \d+ ready$`), exitTimeout)
-	sigs := forwardable()
+	sigs := forwardedAsIs() // TERM and INT stop everything: lifecycle_test.go
 	sendEach(t, p, sigs, "child", "grandchild")
 
 	p.closeStdin()
@@ -79,7 +79,7 @@ func TestSingleChildSignalsOnlyTheChild(t *testing.T) {
 	p := startPidone(t, "-c", "--", workload, "sigrecord", "-grandchild")
 	p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
 	p.stdout.waitFor(t, regexp.MustCompile(`^grandchild \d+ ready$`), exitTimeout)
-	sigs := forwardable()
+	sigs := forwardedAsIs() // TERM and INT stop everything: lifecycle_test.go
 	sendEach(t, p, sigs, "child")
 	// Give a stray signal to the grandchild time to show up.
 	time.Sleep(200 * time.Millisecond)

@@ -23,6 +23,12 @@ var subcommands = map[string]func(args []string) error{
 	"demo":      runDemo,
 	"worker":    runWorker,
 	"withproc":  runWithproc,
+	"lingerers": runLingerers,
+	"forkexit":  runForkExit,
+	"sigtime":   runSigtime,
+	"listenpid": runListenPID,
+	"holdfd":    runHoldFD,
+	"ttyprobe":  runTTYProbe,
 }
 
 // hidden are the re-exec targets of the subcommands above; they are not
@@ -33,6 +39,8 @@ var hidden = map[string]func(args []string) error{
 	"daemon":        runDaemon,
 	"demo-parent":   runDemoParent,
 	"sleep":         runSleep,
+	"linger":        runLinger,
+	"linger-escape": runLingerEscape,
 }
 
 func main() {
