@@ -121,6 +121,12 @@ func Ctl(args []string, stdout, stderr io.Writer) int {
 			return CtlFailed
 		}
 		defer unix.Close(pidfd)
+		if p.pid == 1 {
+			// The master is the init of our PID namespace: when it exits,
+			// the kernel kills everything left in it, this command
+			// included (docker exec reports 137). Say so before waiting.
+			say("stopping pid 1: this PID namespace, and this command, end with it")
+		}
 		gone, err := waitGone(pidfd, *timeout)
 		switch {
 		case err != nil:

@@ -922,3 +922,22 @@ func TestWorkersUsageAndConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestMasterExitCodeWhenEverySlotEndsOnItsOwn(t *testing.T) {
+	t.Parallel()
+	_, workload := bins(t)
+	for _, tc := range []struct {
+		doc  string
+		args []string
+		want int
+	}{
+		{"on-failure: every worker exits 0, finished", []string{"--restart", "on-failure", "--", workload, "worker", "-exit", "-code", "0"}, 0},
+		{"never: a worker exits 3, given up", []string{"--restart", "never", "--", workload, "worker", "-exit", "-code", "3"}, 1},
+		{"give-up window: a crash loop", []string{"--give-up", "3/10s", "--backoff-min", "10ms", "--", workload, "worker", "-exit"}, 1},
+	} {
+		p := startMaster(t, append([]string{"-v", "--workers", "2"}, tc.args...)...)
+		if code := p.exitCode(workersTimeout); code != tc.want {
+			t.Errorf("%s: exit code %d, want %d", tc.doc, code, tc.want)
+		}
+	}
+}
