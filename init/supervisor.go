@@ -166,6 +166,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	}
 	if cfg.Pause {
 		log.Info("pause: reaping whatever is re-parented to pidone; SIGTERM or SIGINT ends it")
+		trimMemory()
 	}
 	if cfg.CloseInherited {
 		closeInherited(log)
