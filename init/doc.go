@@ -9,4 +9,18 @@
 // Data flows one way: the reaper (package reap) reports exits, the runtime
 // reports signals (package forward), and the loop in Run reacts to both.
 // Nothing else waits for a process, and nothing else decides.
+//
+// The files, in reading order:
+//
+//	supervisor.go   Config, Run and its event loop: events in, actions out
+//	shutdown.go     the decisions, as a pure state machine (stop, grace,
+//	                SIGKILL, delays, rewrites, job control); table-tested
+//	descendants.go  reaching every process below pidone: kill(-1) as PID 1,
+//	                a race-checked /proc walk as a subreaper
+//	start.go        starting the main child (execvp lookup, session or
+//	                group, terminal, LISTEN_PID)
+//	tty.go          the terminal: who holds its foreground
+//	termlog.go      the termination log; closing inherited descriptors
+//	trim.go         pause mode's memory
+//	pdeathsig.go    the parent-death signal
 package supervisor
