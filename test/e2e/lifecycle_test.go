@@ -207,12 +207,20 @@ func TestRewriteTable(t *testing.T) {
 		"--", workload, "sigrecord", "-grandchild")
 	p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
 	p.stdout.waitFor(t, regexp.MustCompile(`^grandchild \d+ ready$`), exitTimeout)
-	for _, sig := range []syscall.Signal{syscall.SIGUSR1, syscall.SIGHUP, 37, syscall.SIGQUIT} {
-		p.signal(sig)
+	// One at a time, each awaited: pending signals are not delivered in
+	// the order they were sent (the kernel and os/signal both go by number).
+	for _, tc := range []struct{ send, want syscall.Signal }{{syscall.SIGUSR1, syscall.SIGUSR2}, {37, 38}} {
+		p.signal(tc.send)
+		for _, role := range []string{"child", "grandchild"} {
+			p.stdout.waitFor(t, regexp.MustCompile(fmt.Sprintf(`^%s \d+ %d$`, role, int(tc.want))), exitTimeout)
+		}
 	}
-	// SIGWINCH passes unchanged and comes last: once both have it, the
-	// others were delivered (pidone handles signals in order) or dropped.
+	// The dropped ones, then SIGWINCH, which passes unchanged; then time
+	// for a wrongly forwarded signal to show up.
+	p.signal(syscall.SIGHUP)
+	p.signal(syscall.SIGQUIT)
 	sendEach(t, p, []syscall.Signal{syscall.SIGWINCH}, "child", "grandchild")
+	time.Sleep(200 * time.Millisecond)
 	p.closeStdin()
 	if code := p.exitCode(exitTimeout); code != 0 {
 		t.Errorf("exit code %d, want 0", code)

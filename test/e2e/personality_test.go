@@ -242,11 +242,20 @@ func checkForwarding(t *testing.T, peer string, cases []forwardCase) {
 				p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
 				p.stdout.waitFor(t, regexp.MustCompile(`^grandchild \d+ ready$`), exitTimeout)
 				p.signal(tc.send)
-				// SIGWINCH reaches the child in every mode: once it has it,
-				// the signal before it has been delivered or dropped.
+				for _, w := range []struct {
+					role string
+					sigs []syscall.Signal
+				}{{"child", tc.child}, {"grandchild", tc.grandkid}} {
+					for _, sig := range w.sigs {
+						p.stdout.waitFor(t, regexp.MustCompile(fmt.Sprintf(`^%s \d+ %d$`, w.role, int(sig))), exitTimeout)
+					}
+				}
+				// SIGWINCH reaches the child in every mode; then time for
+				// a signal that should not have gone anywhere to show up
+				// (pending signals are delivered by number, not in order).
 				p.signal(syscall.SIGWINCH)
 				p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ 28$`), exitTimeout)
-				time.Sleep(100 * time.Millisecond) // a stray signal to the grandchild
+				time.Sleep(150 * time.Millisecond)
 				p.closeStdin()
 				if code := p.exitCode(exitTimeout); code != 0 {
 					t.Errorf("exit %d after stdin EOF, want 0", code)
