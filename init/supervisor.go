@@ -216,7 +216,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 				}
 			default:
 			}
-			if r.HasChildren() {
+			if !r.Empty() {
 				continue // a stale hint
 			}
 			ev = event{kind: evEmpty}
@@ -308,7 +308,7 @@ func (lp *loop) run(ev event) (code int, done bool) {
 					lp.log.Warn("cannot suspend pidone", "error", err)
 				}
 			case actCheckEmpty:
-				if !lp.r.HasChildren() {
+				if lp.r.Empty() {
 					queue = append(queue, event{kind: evEmpty})
 				}
 			case actExit:

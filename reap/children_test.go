@@ -41,6 +41,25 @@ func inHelper(t *testing.T, name string, scenario func() error) {
 	}
 }
 
+const isolatedEnv = "REAP_ISOLATED_TEST"
+
+// isolated runs the calling test alone in a fresh copy of the test binary
+// (a reaper left running by an earlier test would reap this one's
+// children) and returns false; in that copy it returns true, and the test
+// body runs there.
+func isolated(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(isolatedEnv) == t.Name() {
+		return true
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), isolatedEnv+"="+t.Name())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s in its own process: %v\n%s", t.Name(), err, out)
+	}
+	return false
+}
+
 func spawnSh(r *Reaper, script string) (int, error) {
 	return r.Spawn(func() (int, error) {
 		return syscall.ForkExec("/bin/sh", []string{"sh", "-c", script}, &syscall.ProcAttr{})
@@ -150,5 +169,50 @@ func TestNoChildrenFollowsTheLastExit(t *testing.T) {
 			return fmt.Errorf("HasChildren after the last exit: true, want false")
 		}
 		return nil
+	})
+}
+
+func TestEmptyWaitsForTheLastExitToBePublished(t *testing.T) {
+	inHelper(t, "empty", func() error {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return err
+		}
+		inCallback, release := make(chan int), make(chan struct{})
+		r := Start(func(e Exit) {
+			inCallback <- e.Pid
+			<-release
+		})
+		pid, err := spawnSh(r, "sleep 0.1 & exit 0")
+		if err != nil {
+			return err
+		}
+		if e := <-r.Exits(); e.Pid != pid {
+			return fmt.Errorf("exit of %d, want %d", e.Pid, pid)
+		}
+		select {
+		case <-inCallback: // the orphaned sleep is reaped; its callback blocks
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("the orphan was never reaped")
+		}
+		if r.HasChildren() {
+			return fmt.Errorf("HasChildren with every child reaped: true")
+		}
+		if r.Empty() {
+			return fmt.Errorf("Empty while the last orphan is still being published: true, want false")
+		}
+		close(release)
+		// A hint may be stale (the one from before the spawn): each is
+		// a cue to ask Empty, which must turn true after the last one.
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case <-r.NoChildren():
+				if r.Empty() {
+					return nil
+				}
+			case <-timeout:
+				return fmt.Errorf("Empty still false after everything was published")
+			}
+		}
 	})
 }

@@ -62,6 +62,9 @@ type Reaper struct {
 	stops   chan Exit // nil unless Options.Stops
 	// empty gets a token each time wait4 finds no children (ECHILD).
 	empty chan struct{}
+	// idle is true while the loop sleeps after ECHILD: every process it
+	// reaped before has been published. Guarded by mu.
+	idle bool
 
 	// wake is fed SIGCHLD by the runtime and a token by Spawn; the loop
 	// blocks on it only while the process has no children at all (ECHILD),
@@ -122,9 +125,26 @@ func (r *Reaper) Stops() <-chan Exit {
 // children at all, zombies included (wait4 returned ECHILD). Repeats
 // coalesce. It is a hint, not a fact: a value may be stale by the time it is
 // read (a child spawned since, an orphan re-parented since), so confirm with
-// HasChildren before acting on it.
+// Empty before acting on it.
 func (r *Reaper) NoChildren() <-chan struct{} {
 	return r.empty
+}
+
+// Empty reports whether nothing is left and nothing is on its way: pidone
+// has no children at all, and every process reaped so far has been
+// published (its exit is on Exits, its OnOrphan call has returned). The
+// second half matters to an init about to exit, which must not lose the
+// last exit to its own exit.
+func (r *Reaper) Empty() bool {
+	if r.HasChildren() {
+		return false
+	}
+	// No children now. If the loop is asleep after ECHILD, it published
+	// everything before it looked; if not, it is still publishing the last
+	// ones, and a NoChildren hint will follow.
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.idle
 }
 
 // HasChildren reports whether pidone has any child right now, running,
@@ -190,11 +210,17 @@ func (r *Reaper) loop() {
 		case errors.Is(err, unix.ECHILD):
 			// No children, not even zombies: say so, then sleep until
 			// one exists.
+			r.mu.Lock()
+			r.idle = true
+			r.mu.Unlock()
 			select {
 			case r.empty <- struct{}{}:
 			default:
 			}
 			<-r.wake
+			r.mu.Lock()
+			r.idle = false
+			r.mu.Unlock()
 		case errors.Is(err, unix.EINTR):
 			// Retried: the runtime's handlers use SA_RESTART, but be safe.
 		default:
