@@ -112,10 +112,13 @@ func TestStopIsImmediateWhenEverythingExits(t *testing.T) {
 func TestSecondTermSkipsTheGracePeriod(t *testing.T) {
 	t.Parallel()
 	_, workload := bins(t)
-	p := startPidone(t, "-w", "--grace", "60s", "--", workload, "lingerers", "-ignore", "-code", "7")
+	p := startPidone(t, "-w", "-v", "--grace", "60s", "--", workload, "lingerers", "-ignore", "-code", "7")
 	pids := lingerPids(t, p)
 	p.signal(syscall.SIGTERM)
 	gotTerm(t, p, "main", "group", "escapee")
+	// The main child exits 7 on SIGTERM; wait for that, or the second
+	// request's SIGKILL may catch it between its line and its exit.
+	p.stderr.waitFor(t, regexp.MustCompile(`msg="main child exited" pid=\d+ status="exit status 7"`), exitTimeout)
 	start := time.Now()
 	p.signal(syscall.SIGINT)
 	code := p.exitCode(exitTimeout)
