@@ -158,7 +158,7 @@ func (r *Reaper) Empty() bool {
 func (r *Reaper) HasChildren() bool {
 	var info unix.Siginfo
 	for {
-		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT|unix.WALL, nil)
 		switch {
 		case err == nil:
 			return true
@@ -194,9 +194,13 @@ func (r *Reaper) Spawn(start func() (pid int, err error)) (int, error) {
 }
 
 func (r *Reaper) loop() {
-	options := 0
+	// __WALL: also children created with an exit signal other than
+	// SIGCHLD. pidone starts its own with SIGCHLD and the kernel resets an
+	// orphan's to SIGCHLD when it re-parents it, so this only closes the
+	// door on a child that could otherwise never be reaped.
+	options := unix.WALL
 	if r.stops != nil {
-		options = unix.WUNTRACED
+		options |= unix.WUNTRACED
 	}
 	for {
 		var status unix.WaitStatus
