@@ -4,7 +4,9 @@ GO         ?= go
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # asyncpreemptoff=1: the runtime must never send itself SIGURG, which pidone
 # would forward (see main.go). Not a //go:debug key, hence the link-time default.
-LDFLAGS    := -s -w -X main.version=$(VERSION) -X runtime.godebugDefault=asyncpreemptoff=1
+# main.linkedGodebug tells pidone the same (preempt.go).
+GODEBUG_DEFAULT := asyncpreemptoff=1
+LDFLAGS    := -s -w -X main.version=$(VERSION) -X runtime.godebugDefault=$(GODEBUG_DEFAULT) -X main.linkedGodebug=$(GODEBUG_DEFAULT)
 GOBUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 BIN        := bin
 PIDONE     := $(BIN)/pidone

@@ -6,7 +6,8 @@
 // (hundreds a second under allocation load, golang/go#37942), and os/signal
 // cannot tell those from a SIGURG somebody sent. pidone forwards SIGURG, so
 // the Makefile links it with asyncpreemptoff=1 as the default GODEBUG
-// (-X runtime.godebugDefault); pidone has no loop that needs preempting.
+// (-X runtime.godebugDefault); pidone has no loop that needs preempting. A
+// build without that default does not catch SIGURG at all (preempt.go).
 package main
 
 import (
@@ -37,6 +38,10 @@ func init() {
 	runtime.LockOSThread()
 }
 
+// urgIsNeverOurs: the runtime never sends pidone a SIGURG of its own, so
+// every SIGURG can be forwarded (preempt.go).
+var urgIsNeverOurs = preemptionOff(linkedGodebug, os.Getenv("GODEBUG"))
+
 func main() {
 	// A worker's exec helper must not catch signals (workers/exec_helper.go);
 	// it is never PID 1. Nor must the copy of pidone that sets LISTEN_PID
@@ -47,7 +52,7 @@ func main() {
 	supervisor.ExecChildIfAsked()
 	// Before anything else: a Go PID 1 without a handler exits 2 on SIGTERM
 	// (golang/go#13484).
-	signals := forward.Catch()
+	signals := forward.Catch(urgIsNeverOurs)
 	// Installed as tini, docker-init, dumb-init or catatonit, pidone takes
 	// that program's options (personality.go).
 	if p := personalityOf(os.Args[0]); p != nil {
@@ -74,6 +79,9 @@ func run(args []string, signals <-chan os.Signal) int {
 		return 0
 	}
 	log := logging.New(logging.Options{Format: s.logFormat, Level: s.level()})
+	if !urgIsNeverOurs {
+		log.Warn("async preemption is on (a build without `make`, or GODEBUG asyncpreemptoff=0): SIGURG is not forwarded")
+	}
 
 	if s.pdeathsig != 0 {
 		if err := supervisor.SetParentDeathSignal(s.pdeathsig); err != nil {

@@ -19,15 +19,20 @@ import (
 // they arrive on. The buffer absorbs a burst while the event loop is busy;
 // the runtime coalesces repeats of one signal number anyway.
 //
-// pidone is built with asyncpreemptoff=1 (main.go), so the runtime never
-// sends itself SIGURG: every SIGURG on this channel was sent by someone, and
-// is forwarded like any other signal (golang/go#37942).
-func Catch() <-chan os.Signal {
+// SIGURG is caught only when urgIsNeverOurs: a runtime with asynchronous
+// preemption sends SIGURG to its own threads, and os/signal cannot tell those
+// from one somebody sent (golang/go#37942). pidone is linked with
+// asyncpreemptoff=1 (main.go) so that it can forward SIGURG; a build without
+// that setting leaves SIGURG to the runtime, which ignores it, rather than
+// hand the child signals nobody sent.
+func Catch(urgIsNeverOurs bool) <-chan os.Signal {
 	c := make(chan os.Signal, 64)
-	sigs := ForwardableSignals()
-	list := make([]os.Signal, len(sigs))
-	for i, s := range sigs {
-		list[i] = s
+	var list []os.Signal
+	for _, s := range ForwardableSignals() {
+		if s == unix.SIGURG && !urgIsNeverOurs {
+			continue
+		}
+		list = append(list, s)
 	}
 	signal.Notify(c, list...)
 	return c

@@ -170,7 +170,14 @@ type nsInit struct {
 // and stderr on pipes. Cleanup SIGKILLs it, which kills the whole namespace.
 func startInit(t *testing.T, argv ...string) *nsInit {
 	t.Helper()
+	return startInitEnv(t, nil, argv...)
+}
+
+// startInitEnv is startInit with env as PID 1's environment (nil: ours).
+func startInitEnv(t *testing.T, env []string, argv ...string) *nsInit {
+	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
 	if os.Geteuid() != 0 {
 		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER

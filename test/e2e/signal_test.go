@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"syscall"
@@ -111,6 +112,32 @@ func TestNoSignalNobodySent(t *testing.T) {
 			fmt.Sprintf("%d processes (want 2: pidone and sigrecord), %d zombies (want 0)", len(procs), z)
 	})
 
+	p.closeStdin()
+	if code := p.exitCode(exitTimeout); code != 0 {
+		t.Errorf("after stdin EOF: got exit code %d, want 0", code)
+	}
+	p.stdout.waitEOF(t, exitTimeout)
+	checkReceived(t, received(p.stdout.snapshot()), "child", nil)
+}
+
+// TestNoSignalNobodySentWithPreemptionOn runs pidone with the runtime's
+// asynchronous preemption turned back on through GODEBUG, so its runtime
+// sends itself SIGURG while it is busy reaping: pidone must notice, say so,
+// and not catch SIGURG at all rather than forward those to the child. (The
+// workload turns preemption off for itself again, test/e2e/workload.)
+func TestNoSignalNobodySentWithPreemptionOn(t *testing.T) {
+	t.Parallel()
+	stormSlot(t)
+	pidone, workload := bins(t)
+	env := append(os.Environ(), "GODEBUG=asyncpreemptoff=0")
+	p := startInitEnv(t, env, pidone, "--", workload, "sigrecord", "-storm", strconv.Itoa(stormSize))
+	p.stderr.waitFor(t, regexp.MustCompile(`async preemption is on .*SIGURG is not forwarded`), exitTimeout)
+	p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
+	waitStorm(t, p, stormSize)
+	eventually(t, 60*time.Second, func() (bool, string) {
+		procs := nsProcs(t, p.pid)
+		return len(procs) == 2 && len(zombies(procs)) == 0, fmt.Sprintf("%d processes, want 2", len(procs))
+	})
 	p.closeStdin()
 	if code := p.exitCode(exitTimeout); code != 0 {
 		t.Errorf("after stdin EOF: got exit code %d, want 0", code)
