@@ -18,6 +18,10 @@ UNSHARE    := unshare $(if $(filter 0,$(shell id -u)),,--user --map-root-user) -
 
 # Each area (docker, bench, ...) keeps its targets in mk/NAME.mk and adds its
 # test target to TESTS, so `make test` runs everything.
+# A tool a target needs and the machine lacks is installed from Debian (as root).
+apt_install = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null 2>&1 \
+	|| { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; }
+
 TESTS := vet unit e2e
 .DEFAULT_GOAL := build
 -include mk/*.mk
@@ -38,6 +42,7 @@ build: $(PIDONE)
 # version stamped in the binary then always names the tree it came from.
 $(PIDONE): FORCE
 	$(GOBUILD) -o $@ .
+	@command -v file >/dev/null || $(call apt_install,file)
 	@file $@ | grep -q 'statically linked' || { echo "$@ is not statically linked" >&2; exit 1; }
 
 workload: $(WORKLOAD)
