@@ -103,12 +103,8 @@ const (
 func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	log := cfg.Log
 	pid1 := os.Getpid() == 1
-	if !pid1 {
-		// Below another init, orphans of our subtree would go past us; as a
-		// subreaper they come to us and are reaped the same way.
-		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			return 0, os.NewSyscallError("prctl(PR_SET_CHILD_SUBREAPER)", err)
-		}
+	if err := reap.AdoptOrphans(); err != nil {
+		log.Warn("not a subreaper: orphans of the command go to the init above pidone", "error", err)
 	}
 	term := foregroundTerminal()
 	p := policy{

@@ -110,11 +110,8 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	if err != nil {
 		return 0, &ConfigError{err}
 	}
-	if os.Getpid() != 1 {
-		// Below another init, orphans of our workers would go past us.
-		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			return 0, os.NewSyscallError("prctl(PR_SET_CHILD_SUBREAPER)", err)
-		}
+	if err := reap.AdoptOrphans(); err != nil {
+		cfg.Log.Warn("not a subreaper: orphans of the workers go to the init above pidone", "error", err)
 	}
 	var pidfile *Pidfile
 	if o.Pidfile != "" {
