@@ -3,7 +3,6 @@ package supervisor
 import (
 	"log/slog"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/pidone/pidone/forward"
@@ -122,7 +121,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	r := reap.StartWith(reap.Options{
 		OnOrphan: func(e reap.Exit) {
 			if cfg.WarnOnReap {
-				log.Warn("reaped orphan", "pid", e.Pid, "status", describe(e.Status))
+				log.Warn("reaped orphan", "pid", e.Pid, "status", e.Describe())
 			}
 			select {
 			case orphans <- struct{}{}:
@@ -248,7 +247,7 @@ type loop struct {
 // mainExited does what cannot wait (the terminal, the termination log) and
 // returns the event for the machine.
 func (lp *loop) mainExited(e reap.Exit, handedTerminal bool) event {
-	lp.log.Info("main child exited", "pid", e.Pid, "status", describe(e.Status))
+	lp.log.Info("main child exited", "pid", e.Pid, "status", e.Describe())
 	if handedTerminal {
 		if err := lp.term.reclaim(); err != nil {
 			lp.log.Debug("cannot take the terminal back", "error", err)
@@ -325,16 +324,4 @@ func remap(code int, toZero []int) int {
 		}
 	}
 	return code
-}
-
-// describe renders a wait status for logs.
-func describe(ws unix.WaitStatus) string {
-	if ws.Signaled() {
-		s := "killed by " + forward.Name(ws.Signal())
-		if ws.CoreDump() {
-			s += " (core dumped)"
-		}
-		return s
-	}
-	return "exit status " + strconv.Itoa(ws.ExitStatus())
 }

@@ -23,8 +23,10 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
 
+	"github.com/pidone/pidone/forward"
 	"golang.org/x/sys/unix"
 )
 
@@ -52,6 +54,19 @@ func ExitCode(ws unix.WaitStatus) int {
 		return signalExitBase + int(ws.Signal())
 	}
 	return ws.ExitStatus()
+}
+
+// Describe renders the status for logs: "exit status 3", "killed by
+// SIGTERM", "killed by SIGSEGV (core dumped)".
+func (e Exit) Describe() string {
+	if e.Status.Signaled() {
+		s := "killed by " + forward.Name(e.Status.Signal())
+		if e.Status.CoreDump() {
+			s += " (core dumped)"
+		}
+		return s
+	}
+	return "exit status " + strconv.Itoa(e.Status.ExitStatus())
 }
 
 // Reaper runs the blocking wait loop. Create it with Start or StartWith.

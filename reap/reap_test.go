@@ -116,3 +116,20 @@ func TestReaperWakesAfterHavingNoChildren(t *testing.T) {
 		}
 	}
 }
+
+func TestDescribe(t *testing.T) {
+	for _, tc := range []struct {
+		status unix.WaitStatus
+		want   string
+	}{
+		{exitedStatus(0), "exit status 0"},
+		{exitedStatus(3), "exit status 3"},
+		{signaledStatus(unix.SIGTERM, false), "killed by SIGTERM"},
+		{signaledStatus(unix.SIGSEGV, true), "killed by SIGSEGV (core dumped)"},
+		{signaledStatus(37, false), "killed by SIGRTMIN+3"},
+	} {
+		if got := (Exit{Status: tc.status}).Describe(); got != tc.want {
+			t.Errorf("Describe(%#x) = %q, want %q", int(tc.status), got, tc.want)
+		}
+	}
+}

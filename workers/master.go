@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/pidone/pidone/forward"
@@ -140,7 +139,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 		if cfg.WarnOnReap {
 			level = slog.LevelWarn
 		}
-		m.log.Log(context.Background(), level, "reaped orphan", "pid", e.Pid, "status", describe(e.Status))
+		m.log.Log(context.Background(), level, "reaped orphan", "pid", e.Pid, "status", e.Describe())
 	})
 
 	now := m.now()
@@ -308,7 +307,7 @@ func (m *master) exited(e reap.Exit, now time.Time) {
 		unix.Close(w.PidFD)
 	}
 	uptime := now.Sub(w.Started).Round(time.Millisecond)
-	m.log.Info("worker exited", m.attrs(w, "status", describe(e.Status), "uptime", uptime)...)
+	m.log.Info("worker exited", m.attrs(w, "status", e.Describe(), "uptime", uptime)...)
 	v := w.Died(now, e.Code(), w.spec.Policy, m.jitter)
 	if w.State != Stopped {
 		m.settled(w, v)
@@ -519,16 +518,4 @@ func (m *master) attrs(w *worker, extra ...any) []any {
 		a = append(a, "pid", w.Pid)
 	}
 	return append(a, extra...)
-}
-
-// describe renders a wait status for logs.
-func describe(ws unix.WaitStatus) string {
-	if ws.Signaled() {
-		s := "killed by " + forward.Name(ws.Signal())
-		if ws.CoreDump() {
-			s += " (core dumped)"
-		}
-		return s
-	}
-	return "exit status " + strconv.Itoa(ws.ExitStatus())
 }
