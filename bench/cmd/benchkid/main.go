@@ -10,6 +10,15 @@
 //	                    "x" on stdout (the signal round-trip probe)
 //	hang                write "R\n", then sleep in pause(2) forever without
 //	                    waking up (the idle-cost child)
+//	procns CMD [ARGS]   as PID 1 of new PID and mount namespaces: mount a
+//	                    fresh /proc (as a container has) and exec CMD, which
+//	                    keeps PID 1; the harness starts every init this way
+//	worker              a worker for pidone --workers: write "W" on start and
+//	                    "H" for every SIGHUP, one line each, on stdout
+//	mininit CMD [ARGS]  the least a Go init can be: start CMD with
+//	                    syscall.ForkExec, wait for it, exit with its status;
+//	                    no signals, no logging (the start-up floor of the Go
+//	                    runtime, for comparison only)
 //	noterm              like hang, but with SIGTERM at its default action, as
 //	                    a C program that never installs a handler has it: as
 //	                    PID 1 of a container the kernel ignores SIGTERM for
@@ -23,6 +32,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"unsafe"
@@ -35,6 +46,11 @@ import (
 const maskedEnv = "BENCHKID_MASKED"
 
 func main() {
+	if filepath.Base(os.Args[0]) == "mininit" {
+		// Installed under that name, it takes the init's place in the
+		// harness (pidbench -variant floor=PATH-TO-mininit).
+		os.Args = append([]string{os.Args[0], "mininit"}, os.Args[1:]...)
+	}
 	if len(os.Args) < 2 {
 		usage()
 	}
@@ -47,6 +63,12 @@ func main() {
 	case "hang":
 		ready()
 		hang()
+	case "procns":
+		err = procNS(os.Args[2:])
+	case "worker":
+		err = worker()
+	case "mininit":
+		err = minInit(os.Args[2:])
 	case "noterm":
 		err = defaultTerm()
 		if err == nil {
@@ -168,6 +190,64 @@ func defaultTerm() error {
 		uintptr(unsafe.Pointer(&sa)), 0, kernelSigsetSize, 0, 0)
 	if errno != 0 {
 		return os.NewSyscallError("rt_sigaction", errno)
+	}
+	return nil
+}
+
+func minInit(argv []string) error {
+	if len(argv) > 0 && argv[0] == "--" {
+		argv = argv[1:]
+	}
+	if len(argv) == 0 {
+		return fmt.Errorf("mininit needs a command")
+	}
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return err
+	}
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{0, 1, 2}})
+	if err != nil {
+		return err
+	}
+	for {
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if got == pid {
+			os.Exit(ws.ExitStatus())
+		}
+	}
+}
+
+func procNS(argv []string) error {
+	if len(argv) == 0 {
+		return fmt.Errorf("procns needs a command")
+	}
+	// Private, so that the new /proc does not propagate to the host.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return os.NewSyscallError("mount(MS_PRIVATE)", err)
+	}
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return os.NewSyscallError("mount(proc)", err)
+	}
+	return syscall.Exec(argv[0], argv, os.Environ())
+}
+
+func worker() error {
+	hup := make(chan os.Signal, 16)
+	signal.Notify(hup, syscall.SIGHUP)
+	if _, err := unix.Write(1, []byte("W\n")); err != nil {
+		return err
+	}
+	for range hup {
+		if _, err := unix.Write(1, []byte("H\n")); err != nil {
+			return err
+		}
 	}
 	return nil
 }

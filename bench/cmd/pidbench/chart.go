@@ -17,7 +17,7 @@ import (
 // Chart layout, in pixels.
 const (
 	chartWidth  = 1100
-	labelWidth  = 90
+	labelWidth  = 120
 	barMax      = 760
 	barHeight   = 13
 	barGap      = 3
@@ -33,10 +33,11 @@ var (
 		"catatonit": {0x55, 0xa8, 0x68, 0xff},
 		"pidone":    {0xc4, 0x4e, 0x52, 0xff},
 	}
-	black = color.RGBA{0, 0, 0, 0xff}
-	grey  = color.RGBA{0x80, 0x80, 0x80, 0xff}
-	green = color.RGBA{0x1a, 0x7f, 0x37, 0xff}
-	red   = color.RGBA{0xc0, 0x10, 0x10, 0xff}
+	variantColor = color.RGBA{0x81, 0x72, 0xb3, 0xff} // -variant builds of pidone
+	black        = color.RGBA{0, 0, 0, 0xff}
+	grey         = color.RGBA{0x80, 0x80, 0x80, 0xff}
+	green        = color.RGBA{0x1a, 0x7f, 0x37, 0xff}
+	red          = color.RGBA{0xc0, 0x10, 0x10, 0xff}
 )
 
 // chart draws one panel per row of the table: a bar per init, scaled to the
@@ -80,14 +81,16 @@ func (res *results) chart(w io.Writer) error {
 		}
 		b, who := r.bestPeer(peers)
 		title := name
-		if q := ratio(r.value("pidone"), b); !math.IsNaN(q) {
-			title += fmt.Sprintf("   pidone/%s = %.2fx", who, q)
+		for _, s := range res.subjects() {
+			if q := ratio(r.value(s), b); !math.IsNaN(q) {
+				title += fmt.Sprintf("   %s/%s = %.2fx", s, who, q)
+			}
 		}
 		if t := r.targetText(); t != "" {
 			title += "   target " + t
 		}
 		text(margin, y, black, title)
-		if v := r.verdict(peers); v != "" {
+		if v := r.verdict(peers, "pidone"); v != "" {
 			c := green
 			if v != "met" {
 				c = red
@@ -110,7 +113,11 @@ func (res *results) chart(w io.Writer) error {
 				if top > 0 {
 					l = max(1, int(v/top*barMax))
 				}
-				draw.Draw(img, image.Rect(x0, y, x0+l, y+barHeight), image.NewUniform(initColors[n]), image.Point{}, draw.Src)
+				col, ok := initColors[n]
+				if !ok {
+					col = variantColor
+				}
+				draw.Draw(img, image.Rect(x0, y, x0+l, y+barHeight), image.NewUniform(col), image.Point{}, draw.Src)
 				text(x0+l+6, y+barHeight-2, black, fmtNum(v, r.Digits))
 			} else {
 				text(x0, y+barHeight-2, grey, "n/a")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"syscall"
 	"time"
@@ -47,15 +48,27 @@ func rotate[T any](xs []T, r int) []T {
 	return out
 }
 
-// startInNewPIDNS starts argv as PID 1 of a fresh PID namespace with the given
-// stdin, stdout and stderr, and returns its host pid. It is in its own
-// process group, and dies (taking the namespace with it) if the harness dies.
+// procNS, when set, is benchkid: every init starts through `benchkid procns`,
+// which mounts a /proc of the new PID namespace, as a container has, and
+// execs the init as PID 1. pidone looks at /proc (to find every process
+// below it); without its own /proc it warns and takes a fallback path.
+var procNS string
+
+// startInNewPIDNS starts argv as PID 1 of a fresh PID namespace (and mount
+// namespace, with its own /proc when procNS is set) with the given stdin,
+// stdout and stderr, and returns its host pid. It is in its own process
+// group, and dies (taking the namespace with it) if the harness dies.
 func startInNewPIDNS(argv []string, stdin, stdout, stderr int) (int, error) {
+	flags := uintptr(syscall.CLONE_NEWPID)
+	if procNS != "" {
+		argv = append([]string{procNS, "procns"}, argv...)
+		flags |= syscall.CLONE_NEWNS
+	}
 	return syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
 		Env:   os.Environ(),
 		Files: []uintptr{uintptr(stdin), uintptr(stdout), uintptr(stderr)},
 		Sys: &syscall.SysProcAttr{
-			Cloneflags: syscall.CLONE_NEWPID,
+			Cloneflags: flags,
 			Setpgid:    true,
 			Pdeathsig:  syscall.SIGKILL,
 		},
@@ -82,6 +95,29 @@ func pipe() (r, w int, err error) {
 		return -1, -1, os.NewSyscallError("pipe2", err)
 	}
 	return p[0], p[1], nil
+}
+
+// readByteWithin reads one byte from fd, failing on EOF or when nothing
+// comes within d.
+func readByteWithin(fd int, d time.Duration) (byte, error) {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	deadline := time.Now().Add(d)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return 0, fmt.Errorf("nothing within %v", d)
+		}
+		n, err := unix.Poll(fds, int(left.Milliseconds())+1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if n > 0 {
+			return readByte(fd)
+		}
+	}
 }
 
 // readByte reads one byte from fd, failing on EOF.
@@ -128,4 +164,25 @@ func awaitReady(fd int, d time.Duration) error {
 // devNull opens /dev/null for reading and writing.
 func devNull() (int, error) {
 	return unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
+}
+
+// fdReader reads a raw descriptor. Unlike an *os.File it has no finalizer,
+// which could close the descriptor number long after the harness closed it
+// itself and reused the number for another pipe.
+type fdReader int
+
+func (fd fdReader) Read(p []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(fd), p)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 {
+			return 0, io.EOF
+		}
+		return n, nil
+	}
 }

@@ -74,7 +74,7 @@ func latencyRows(cfg *config, inits []initSpec) ([]row, error) {
 			if err := unix.Kill(p.pid, unix.SIGUSR1); err != nil {
 				return nil, fmt.Errorf("%s: kill: %v", p.spec.Name, err)
 			}
-			b, err := readByte(p.out)
+			b, err := readByteWithin(p.out, 10*time.Second)
 			d := time.Since(t0)
 			if err != nil || b != 'x' {
 				return nil, fmt.Errorf("%s: no answer to SIGUSR1 (read %q, %v)", p.spec.Name, b, err)

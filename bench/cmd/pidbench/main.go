@@ -16,6 +16,9 @@
 //	-quick           fewer repetitions: a smoke run of a minute or two
 //	-only LIST       comma-separated metric groups: reaping, latency,
 //	                 startup, idle, size, workers, docker
+//	-variant N=PATH  also measure another pidone build as "pidone-N", in
+//	                 the same interleaved rounds (repeatable): before/after
+//	                 figures for a change come from one run
 package main
 
 import (
@@ -34,12 +37,13 @@ type config struct {
 	quick                           bool
 	only                            map[string]bool
 
-	stormRounds, stormOrphans int
-	latencyRounds             int
-	startupRounds             int
-	idleSettle, idleWindow    time.Duration
-	dockerRounds              int
-	dockerStopTimeout         int
+	stormRounds, stormOrphans  int
+	latencyRounds              int
+	startupRounds              int
+	idleSettle, idleWindow     time.Duration
+	dockerRounds               int
+	workerKills, workerReloads int
+	dockerStopTimeout          int
 
 	log *os.File
 }
@@ -72,12 +76,33 @@ func main() {
 func run() error {
 	cfg := &config{}
 	only := ""
+	var variants []initSpec
+	flag.Func("variant", "NAME=PATH: another pidone build to measure as pidone-NAME (repeatable)", func(v string) error {
+		name, path, ok := strings.Cut(v, "=")
+		if !ok || name == "" || path == "" {
+			return fmt.Errorf("want NAME=PATH")
+		}
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return err
+		}
+		s := pidoneSpec(abs)
+		s.Name = "pidone-" + name
+		variants = append(variants, s)
+		return nil
+	})
 	flag.StringVar(&cfg.pidone, "pidone", "bin/pidone", "pidone binary under test")
 	flag.StringVar(&cfg.workload, "workload", "bin/workload", "workload binary")
 	flag.StringVar(&cfg.benchkid, "benchkid", "bin/benchkid", "benchkid binary")
 	flag.StringVar(&cfg.out, "out", "bin/bench", "output directory")
 	flag.BoolVar(&cfg.quick, "quick", false, "fewer repetitions (smoke run)")
+	noProc := flag.Bool("no-procns", false, "start the inits without a /proc of their own")
 	flag.StringVar(&only, "only", "", "comma-separated metric groups to run")
+	overrides := map[string]struct{ dst, val *int }{}
+	for name, dst := range map[string]*int{"storm-rounds": &cfg.stormRounds, "latency-rounds": &cfg.latencyRounds,
+		"startup-rounds": &cfg.startupRounds, "docker-rounds": &cfg.dockerRounds} {
+		overrides[name] = struct{ dst, val *int }{dst, flag.Int(name, 0, "override the number of "+strings.TrimSuffix(name, "-rounds")+" rounds")}
+	}
 	flag.Parse()
 	if only != "" {
 		cfg.only = map[string]bool{}
@@ -91,19 +116,30 @@ func run() error {
 		cfg.startupRounds = 60
 		cfg.idleSettle, cfg.idleWindow = time.Second, 5*time.Second
 		cfg.dockerRounds, cfg.dockerStopTimeout = 1, 10
+		cfg.workerKills, cfg.workerReloads = 10, 2
 	} else {
 		cfg.stormRounds, cfg.stormOrphans = 5, 10000
 		cfg.latencyRounds = 2000
 		cfg.startupRounds = 400
 		cfg.idleSettle, cfg.idleWindow = 2*time.Second, 20*time.Second
 		cfg.dockerRounds, cfg.dockerStopTimeout = 3, 10
+		cfg.workerKills, cfg.workerReloads = 40, 5
 	}
+	flag.Visit(func(f *flag.Flag) {
+		// Explicit repetition counts override -quick and the defaults.
+		if n, ok := overrides[f.Name]; ok {
+			*n.dst = *n.val
+		}
+	})
 	for _, p := range []*string{&cfg.pidone, &cfg.workload, &cfg.benchkid, &cfg.out} {
 		abs, err := filepath.Abs(*p)
 		if err != nil {
 			return err
 		}
 		*p = abs
+	}
+	if !*noProc {
+		procNS = cfg.benchkid
 	}
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("must run as root: every init runs as PID 1 of a new PID namespace and is read through /proc")
@@ -118,7 +154,7 @@ func run() error {
 	defer logf.Close()
 	cfg.log = logf
 
-	inits := append(peers(), pidoneSpec(cfg.pidone))
+	inits := append(append(peers(), pidoneSpec(cfg.pidone)), variants...)
 	for _, in := range inits {
 		if _, err := os.Stat(in.Path); err != nil {
 			return fmt.Errorf("%s: %v (make bench installs the Debian packages tini, dumb-init, catatonit)", in.Name, err)
@@ -140,7 +176,7 @@ func run() error {
 		{"latency", func() ([]row, error) { return latencyRows(cfg, inits) }},
 		{"reaping", func() ([]row, error) { return stormRows(cfg, inits) }},
 		{"idle", func() ([]row, error) { return idleRows(cfg, inits) }},
-		{"workers", func() ([]row, error) { return workersRows(cfg), nil }},
+		{"workers", func() ([]row, error) { return workersRows(cfg) }},
 		{"docker", func() ([]row, error) { return dockerRows(cfg) }},
 	}
 	for _, s := range steps {
@@ -193,18 +229,4 @@ func (res *results) write(dir string) error {
 	}
 	fmt.Printf("\nwrote %s/results.{md,json,png}\n", dir)
 	return nil
-}
-
-// workersRows is the master-worker mode (`pidone --workers N`), which this
-// harness can only measure once pidone has it.
-func workersRows(cfg *config) []row {
-	why := "workers mode not built"
-	if hasWorkers(cfg.pidone) {
-		why = "pidone lists --workers, but the harness does not drive it yet"
-	}
-	return []row{
-		naRow("workers", "workers: death to replacement running", why),
-		naRow("workers", "workers: reload fan-out to 256 workers", why),
-		naRow("workers", "workers: master RSS with 256 workers", why),
-	}
 }

@@ -172,3 +172,9 @@ func loadavg() string {
 	}
 	return strings.Join(f[:3], " ")
 }
+
+// readFile returns a whole (small) file as a string.
+func readFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	return string(b), err
+}

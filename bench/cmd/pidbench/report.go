@@ -58,13 +58,13 @@ func (r row) bestPeer(peerNames []string) (float64, string) {
 	return best(r.Values, peerNames)
 }
 
-// verdict says whether pidone meets the row's target: "met", "MISSED" or ""
-// (no target, or nothing to compare).
-func (r row) verdict(peerNames []string) string {
+// verdict says whether subject (pidone, or a variant build of it) meets the
+// row's target: "met", "MISSED" or "" (no target, or nothing to compare).
+func (r row) verdict(peerNames []string, subject string) string {
 	if r.NA != "" {
 		return ""
 	}
-	p := r.value("pidone")
+	p := r.value(subject)
 	var ok bool
 	switch r.Target.Kind {
 	case "best":
@@ -103,7 +103,7 @@ func (r row) targetText() string {
 		return fmt.Sprintf("<= %.2gx best peer", r.Target.Limit)
 	case "peer":
 		q := ratio(r.value("pidone"), r.value(r.Target.Peer))
-		return fmt.Sprintf("<= %.3gx %s (%s)", r.Target.Limit, r.Target.Peer, fmtRatio(q))
+		return fmt.Sprintf("<= %.3gx %s (pidone: %s)", r.Target.Limit, r.Target.Peer, fmtRatio(q))
 	case "max":
 		return fmt.Sprintf("<= %s %s", fmtNum(r.Target.Limit, r.Digits), r.Unit)
 	}
@@ -138,11 +138,35 @@ type results struct {
 func (res *results) peerNames() []string {
 	var names []string
 	for _, s := range res.Inits {
-		if s.Name != "pidone" {
+		if !isSubject(s.Name) {
 			names = append(names, s.Name)
 		}
 	}
 	return names
+}
+
+// subjects are pidone and its variant builds (-variant), the inits held to
+// the targets; every other init is a peer.
+func (res *results) subjects() []string {
+	var names []string
+	for _, s := range res.Inits {
+		if isSubject(s.Name) {
+			names = append(names, s.Name)
+		}
+	}
+	return names
+}
+
+func isSubject(name string) bool { return strings.HasPrefix(name, "pidone") }
+
+// ratioText is subject's figure over the best peer's, naming the peer.
+func (r row) ratioText(peers []string, subject string) string {
+	b, who := r.bestPeer(peers)
+	q := fmtRatio(ratio(r.value(subject), b))
+	if who != "" && q != "n/a" {
+		q += " (" + who + ")"
+	}
+	return q
 }
 
 func (res *results) names() []string {
@@ -168,29 +192,36 @@ func (res *results) markdown(w io.Writer) {
 		fmt.Fprintf(w, "`%s`", strings.Join(s.argv("CMD"), " "))
 	}
 	fmt.Fprintf(w, ".\n\n")
-	fmt.Fprintf(w, "| metric | %s | pidone / best peer | target | | load | note |\n", strings.Join(res.names(), " | "))
-	fmt.Fprintf(w, "|---|%s---|---|---|---|---|\n", strings.Repeat("---:|", len(res.Inits)))
+	subj := res.subjects()
+	var ratioHeads, verdictHeads []string
+	for _, s := range subj {
+		ratioHeads = append(ratioHeads, s+" / best peer")
+		verdictHeads = append(verdictHeads, map[bool]string{true: "", false: s}[s == "pidone"])
+	}
+	fmt.Fprintf(w, "| metric | %s | %s | target | %s | load | note |\n", strings.Join(res.names(), " | "),
+		strings.Join(ratioHeads, " | "), strings.Join(verdictHeads, " | "))
+	fmt.Fprintf(w, "|---|%s%s---|%s---|---|\n", strings.Repeat("---:|", len(res.Inits)),
+		strings.Repeat("---|", len(subj)), strings.Repeat("---|", len(subj)))
 	for _, r := range res.Rows {
 		name := r.Metric
 		if r.Unit != "" {
 			name += " (" + r.Unit + ")"
 		}
 		if r.NA != "" {
-			cells := strings.Repeat(" | ", len(res.Inits)-1)
-			fmt.Fprintf(w, "| %s | n/a (%s)%s | | | | %s | %s |\n", name, r.NA, cells, r.Load, r.Note)
+			cells := strings.Repeat(" | ", len(res.Inits)+2*len(subj))
+			fmt.Fprintf(w, "| %s | n/a (%s)%s | %s | %s |\n", name, r.NA, cells, r.Load, r.Note)
 			continue
 		}
-		var cells []string
+		var cells, ratios, verdicts []string
 		for _, n := range res.names() {
 			cells = append(cells, fmtNum(r.value(n), r.Digits))
 		}
-		b, who := r.bestPeer(peers)
-		q := fmtRatio(ratio(r.value("pidone"), b))
-		if who != "" && q != "n/a" {
-			q += " (" + who + ")"
+		for _, s := range subj {
+			ratios = append(ratios, r.ratioText(peers, s))
+			verdicts = append(verdicts, r.verdict(peers, s))
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", name, strings.Join(cells, " | "), q,
-			r.targetText(), r.verdict(peers), r.Load, r.Note)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", name, strings.Join(cells, " | "),
+			strings.Join(ratios, " | "), r.targetText(), strings.Join(verdicts, " | "), r.Load, r.Note)
 	}
 }
 
@@ -198,11 +229,15 @@ func (res *results) markdown(w io.Writer) {
 func (res *results) text(w io.Writer) {
 	peers := res.peerNames()
 	fmt.Fprintf(w, "pidone benchmark, %s, load at start %s, at end %s\n", res.Started, res.LoadAt["start"], res.LoadAt["end"])
-	head := fmt.Sprintf("%-44s", "metric")
+	head := fmt.Sprintf("%-46s", "metric")
 	for _, n := range res.names() {
 		head += fmt.Sprintf(" %11s", n)
 	}
-	head += fmt.Sprintf("  %-22s %-30s %s", "pidone/best peer", "target", "")
+	subj := res.subjects()
+	for _, s := range subj {
+		head += fmt.Sprintf("  %-22s", s+"/best peer")
+	}
+	head += fmt.Sprintf("  %-36s", "target")
 	fmt.Fprintln(w, head)
 	fmt.Fprintln(w, strings.Repeat("-", len(head)+8))
 	for _, r := range res.Rows {
@@ -211,19 +246,20 @@ func (res *results) text(w io.Writer) {
 			name += " (" + r.Unit + ")"
 		}
 		if r.NA != "" {
-			fmt.Fprintf(w, "%-44s n/a (%s)\n", name, r.NA)
+			fmt.Fprintf(w, "%-46s n/a (%s)\n", name, r.NA)
 			continue
 		}
-		line := fmt.Sprintf("%-44s", name)
+		line := fmt.Sprintf("%-46s", name)
 		for _, n := range res.names() {
 			line += fmt.Sprintf(" %11s", fmtNum(r.value(n), r.Digits))
 		}
-		b, who := r.bestPeer(peers)
-		q := fmtRatio(ratio(r.value("pidone"), b))
-		if who != "" && q != "n/a" {
-			q += " (" + who + ")"
+		for _, s := range subj {
+			line += fmt.Sprintf("  %-22s", r.ratioText(peers, s))
 		}
-		line += fmt.Sprintf("  %-22s %-30s %s", q, r.targetText(), r.verdict(peers))
+		line += fmt.Sprintf("  %-36s", r.targetText())
+		for _, s := range subj {
+			line += " " + r.verdict(peers, s)
+		}
 		if r.Note != "" {
 			line += "  [" + r.Note + "]"
 		}
@@ -252,7 +288,7 @@ func (res *results) json(w io.Writer) error {
 		Rows []jrow
 	}{results: res}
 	for _, r := range res.Rows {
-		jr := jrow{row: r, Values: map[string]jsonValue{}, Verdict: r.verdict(res.peerNames())}
+		jr := jrow{row: r, Values: map[string]jsonValue{}, Verdict: r.verdict(res.peerNames(), "pidone")}
 		for k, v := range r.Values {
 			jr.Values[k] = jsonValue(v)
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"os"
 	"regexp"
 	"strconv"
 	"time"
@@ -15,6 +14,7 @@ import (
 type stormRun struct {
 	Orphans    int
 	CPUPerReap float64       // init CPU time per reaped orphan, us
+	CtxPerReap float64       // init context switches per reaped orphan
 	Peak       int           // most orphans waiting at one sample
 	Drain      time.Duration // from "storm done" until none is left
 	Wall       time.Duration // from the start byte until none is left
@@ -76,6 +76,10 @@ func runStorm(in initSpec, kid, workload string, orphans int, logFd int) (stormR
 	if err != nil {
 		return stormRun{}, err
 	}
+	ctx0, err := ctxSwitches(pid)
+	if err != nil {
+		return stormRun{}, err
+	}
 
 	type done struct {
 		n   int
@@ -84,7 +88,7 @@ func runStorm(in initSpec, kid, workload string, orphans int, logFd int) (stormR
 	}
 	doneC := make(chan done, 1)
 	go func() {
-		sc := bufio.NewScanner(os.NewFile(uintptr(outR), "storm stdout"))
+		sc := bufio.NewScanner(fdReader(outR))
 		for sc.Scan() {
 			if m := stormDone.FindStringSubmatch(sc.Text()); m != nil {
 				n, _ := strconv.Atoi(m[1])
@@ -137,7 +141,12 @@ func runStorm(in initSpec, kid, workload string, orphans int, logFd int) (stormR
 	if err != nil {
 		return stormRun{}, err
 	}
+	ctx1, err := ctxSwitches(pid)
+	if err != nil {
+		return stormRun{}, err
+	}
 	run.Orphans = finished.n
+	run.CtxPerReap = float64(ctx1-ctx0) / float64(finished.n)
 	run.CPUPerReap = float64(cpu1-cpu0) / 1e3 / float64(finished.n)
 	run.Drain = end.Sub(finished.at)
 	if run.Drain < 0 {
@@ -173,30 +182,33 @@ func stormRows(cfg *config, inits []initSpec) ([]row, error) {
 			if err != nil {
 				return nil, err
 			}
-			cfg.logf("storm round %d %-9s orphans=%d cpu/orphan=%.2fus peak=%d drain=%v wall=%v load=%s",
-				r, in.Name, run.Orphans, run.CPUPerReap, run.Peak, run.Drain.Round(time.Millisecond),
+			cfg.logf("storm round %d %-9s orphans=%d cpu/orphan=%.2fus ctx/orphan=%.2f peak=%d drain=%v wall=%v load=%s",
+				r, in.Name, run.Orphans, run.CPUPerReap, run.CtxPerReap, run.Peak, run.Drain.Round(time.Millisecond),
 				run.Wall.Round(time.Millisecond), loadavg())
 			runs[in.Name] = append(runs[in.Name], run)
 		}
 	}
 	load := load0 + " -> " + loadavg()
-	cpu, peak, drain, wall := map[string]float64{}, map[string]float64{}, map[string]float64{}, map[string]float64{}
+	cpu, ctx, peak, drain, wall := map[string]float64{}, map[string]float64{}, map[string]float64{}, map[string]float64{}, map[string]float64{}
 	n := 0
 	for name, rs := range runs {
-		var c, p, d, w []float64
+		var c, x, p, d, w []float64
 		for _, r := range rs {
 			c = append(c, r.CPUPerReap)
+			x = append(x, r.CtxPerReap)
 			p = append(p, float64(r.Peak))
 			d = append(d, float64(r.Drain)/1e6)
 			w = append(w, float64(r.Wall)/1e6)
 			n = r.Orphans
 		}
-		cpu[name], peak[name], drain[name], wall[name] = median(c), median(p), median(d), median(w)
+		cpu[name], ctx[name], peak[name], drain[name], wall[name] = median(c), median(x), median(p), median(d), median(w)
 	}
 	note := fmt.Sprintf("median of %d storms per init, %d orphans each, 4 spawners", cfg.stormRounds, n)
 	return []row{
 		{Group: "reaping", Metric: "reaping: init CPU per orphan", Unit: "us", Digits: 2, Values: cpu,
 			Target: target{Kind: "best", Limit: 1.0}, Load: load, Note: note},
+		{Group: "reaping", Metric: "reaping: init context switches per orphan", Unit: "count", Digits: 2, Values: ctx,
+			Load: load, Note: "all threads; each is a sleep or a preemption"},
 		{Group: "reaping", Metric: "reaping: peak unreaped orphans", Unit: "count", Digits: 0, Values: peak,
 			Load: load, Note: "sampled every 1 ms"},
 		{Group: "reaping", Metric: "reaping: drain after storm done", Unit: "ms", Digits: 1, Values: drain,
