@@ -100,9 +100,27 @@ func TestSingleChildSignalsOnlyTheChild(t *testing.T) {
 // SIGURG), and checks that the child received no signal at all.
 func TestNoSignalNobodySent(t *testing.T) {
 	t.Parallel()
+	stormWithoutSignals(t, nil)
+}
+
+// TestNoSignalNobodySentWithPreemptionOn runs pidone with the runtime's
+// asynchronous preemption turned back on through GODEBUG, so its runtime
+// sends itself SIGURG while it is busy reaping: pidone must notice, say so,
+// and not catch SIGURG at all rather than forward those to the child. (The
+// workload turns preemption off for itself again, test/e2e/workload.)
+func TestNoSignalNobodySentWithPreemptionOn(t *testing.T) {
+	t.Parallel()
+	p := stormWithoutSignals(t, append(os.Environ(), "GODEBUG=asyncpreemptoff=0"))
+	p.stderr.waitFor(t, regexp.MustCompile(`async preemption is on .*SIGURG is not forwarded`), exitTimeout)
+}
+
+// stormWithoutSignals runs an orphan storm beside a signal recorder under
+// pidone (environment env, nil for ours), waits until everything is reaped,
+// and checks that the recorder saw no signal at all: nobody sent one.
+func stormWithoutSignals(t *testing.T, env []string) *nsInit {
 	stormSlot(t)
-	_, workload := bins(t)
-	p := startPidone(t, "--", workload, "sigrecord", "-storm", strconv.Itoa(stormSize))
+	pidone, workload := bins(t)
+	p := startInitEnv(t, env, pidone, "--", workload, "sigrecord", "-storm", strconv.Itoa(stormSize))
 	p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
 	waitStorm(t, p, stormSize)
 	eventually(t, 60*time.Second, func() (bool, string) {
@@ -118,32 +136,7 @@ func TestNoSignalNobodySent(t *testing.T) {
 	}
 	p.stdout.waitEOF(t, exitTimeout)
 	checkReceived(t, received(p.stdout.snapshot()), "child", nil)
-}
-
-// TestNoSignalNobodySentWithPreemptionOn runs pidone with the runtime's
-// asynchronous preemption turned back on through GODEBUG, so its runtime
-// sends itself SIGURG while it is busy reaping: pidone must notice, say so,
-// and not catch SIGURG at all rather than forward those to the child. (The
-// workload turns preemption off for itself again, test/e2e/workload.)
-func TestNoSignalNobodySentWithPreemptionOn(t *testing.T) {
-	t.Parallel()
-	stormSlot(t)
-	pidone, workload := bins(t)
-	env := append(os.Environ(), "GODEBUG=asyncpreemptoff=0")
-	p := startInitEnv(t, env, pidone, "--", workload, "sigrecord", "-storm", strconv.Itoa(stormSize))
-	p.stderr.waitFor(t, regexp.MustCompile(`async preemption is on .*SIGURG is not forwarded`), exitTimeout)
-	p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
-	waitStorm(t, p, stormSize)
-	eventually(t, 60*time.Second, func() (bool, string) {
-		procs := nsProcs(t, p.pid)
-		return len(procs) == 2 && len(zombies(procs)) == 0, fmt.Sprintf("%d processes, want 2", len(procs))
-	})
-	p.closeStdin()
-	if code := p.exitCode(exitTimeout); code != 0 {
-		t.Errorf("after stdin EOF: got exit code %d, want 0", code)
-	}
-	p.stdout.waitEOF(t, exitTimeout)
-	checkReceived(t, received(p.stdout.snapshot()), "child", nil)
+	return p
 }
 
 func TestTermEndsChildWithItsStatus(t *testing.T) {
