@@ -6,6 +6,8 @@
 #   make bench BENCH_QUICK=1        smoke run, about 1-2 minutes
 #   make bench BENCH_ONLY=latency,startup   rerun some metric groups
 #   make bench PIDONE_BIN=/tmp/exp/bin/pidone   measure another pidone build
+#   make bench BENCH_VARIANTS="new=/tmp/exp/bin/pidone"   before/after in one
+#                                   interleaved run (pidone vs pidone-new)
 #
 # Results: $(BENCH_OUT)/results.{md,json,png}, run.log, logs/*.stderr.
 
@@ -21,7 +23,8 @@ TESTS += bench-vet
 
 bench: bench-peers $(PIDONE) $(WORKLOAD) $(BENCHKID) $(PIDBENCH)
 	$(PIDBENCH) -pidone $(PIDONE_BIN) -workload $(WORKLOAD) -benchkid $(BENCHKID) -out $(BENCH_OUT) \
-		$(if $(filter 1,$(BENCH_QUICK)),-quick) $(if $(BENCH_ONLY),-only $(BENCH_ONLY))
+		$(if $(filter 1,$(BENCH_QUICK)),-quick) $(if $(BENCH_ONLY),-only $(BENCH_ONLY)) \
+		$(foreach v,$(BENCH_VARIANTS),-variant $(v))
 
 # The peers come from Debian; apt-get update only when the first try fails.
 bench-peers:

@@ -196,7 +196,7 @@ func (res *results) markdown(w io.Writer) {
 	var ratioHeads, verdictHeads []string
 	for _, s := range subj {
 		ratioHeads = append(ratioHeads, s+" / best peer")
-		verdictHeads = append(verdictHeads, map[bool]string{true: "", false: s}[s == "pidone"])
+		verdictHeads = append(verdictHeads, map[bool]string{true: "verdict", false: s + " verdict"}[s == "pidone"])
 	}
 	fmt.Fprintf(w, "| metric | %s | %s | target | %s | load | note |\n", strings.Join(res.names(), " | "),
 		strings.Join(ratioHeads, " | "), strings.Join(verdictHeads, " | "))
