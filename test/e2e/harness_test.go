@@ -185,6 +185,13 @@ func startInitEnv(t *testing.T, env []string, argv ...string) *nsInit {
 		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
+	return startCmd(t, cmd, argv)
+}
+
+// startCmd starts cmd (argv, for messages) with its stdin, stdout and stderr
+// on pipes; clean-up SIGKILLs it if it still runs.
+func startCmd(t *testing.T, cmd *exec.Cmd, argv []string) *nsInit {
+	t.Helper()
 	inR, inW := pipe(t)
 	outR, outW := pipe(t)
 	errR, errW := pipe(t)

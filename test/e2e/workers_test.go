@@ -96,38 +96,7 @@ func hostPid(t *testing.T, p *nsInit, nsPid int) int {
 // namespace, unlike startInit), with the same pipes and clean-up.
 func startOutside(t *testing.T, argv ...string) *nsInit {
 	t.Helper()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	inR, inW := pipe(t)
-	outR, outW := pipe(t)
-	errR, errW := pipe(t)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %q: %v", argv, err)
-	}
-	inR.Close()
-	outW.Close()
-	errW.Close()
-	p := &nsInit{t: t, cmd: cmd, pid: cmd.Process.Pid, stdin: inW,
-		stdout: newLines("stdout", outR), stderr: newLines("stderr", errR), done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = unix.Kill(p.pid, unix.SIGKILL)
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("%q\nstdout:\n%s\nstderr:\n%s", argv, p.stdout.tail(30), p.stderr.tail(30))
-		}
-		inW.Close()
-		outR.Close()
-		errR.Close()
-	})
-	return p
+	return startCmd(t, exec.Command(argv[0], argv[1:]...), argv)
 }
 
 // ctlIn runs `pidone ctl args...` inside p's PID and mount namespaces
