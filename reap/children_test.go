@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -214,5 +215,74 @@ func TestEmptyWaitsForTheLastExitToBePublished(t *testing.T) {
 				return fmt.Errorf("Empty still false after everything was published")
 			}
 		}
+	})
+}
+
+// sigchldCaught reports whether this process has a handler on SIGCHLD, from
+// the SigCgt mask in /proc/self/status.
+func sigchldCaught() (bool, error) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false, err
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if hex, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+			return mask&(1<<(unix.SIGCHLD-1)) != 0, err
+		}
+	}
+	return false, fmt.Errorf("no SigCgt in /proc/self/status")
+}
+
+// waitSigchldCaught polls until SIGCHLD's disposition is want.
+func waitSigchldCaught(want bool) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		caught, err := sigchldCaught()
+		if err != nil || caught == want {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("SIGCHLD caught = %v for 10 s, want %v", caught, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestSigchldIsHandledOnlyWithoutChildren(t *testing.T) {
+	inHelper(t, "sigchld", func() error {
+		// The runtime's handler while the reaper has nothing to wait for:
+		// only SIGCHLD can wake it for an adopted process.
+		r := Start(nil)
+		if err := waitSigchldCaught(true); err != nil {
+			return fmt.Errorf("parked with no children: %w", err)
+		}
+		for round := range 3 {
+			pid, err := spawnSh(r, "exec sleep 100")
+			if err != nil {
+				return err
+			}
+			// A child exists: SIGCHLD at SIG_DFL, wait4 alone waits.
+			if err := waitSigchldCaught(false); err != nil {
+				return fmt.Errorf("round %d, with a child: %w", round, err)
+			}
+			// The child exits while SIGCHLD is discarded: wait4 must
+			// still see it.
+			if err := unix.Kill(pid, unix.SIGKILL); err != nil {
+				return err
+			}
+			select {
+			case e := <-r.Exits():
+				if e.Pid != pid || e.Code() != 128+int(unix.SIGKILL) {
+					return fmt.Errorf("round %d: got %+v, want pid %d killed", round, e, pid)
+				}
+			case <-time.After(10 * time.Second):
+				return fmt.Errorf("round %d: no exit for pid %d", round, pid)
+			}
+			if err := waitSigchldCaught(true); err != nil {
+				return fmt.Errorf("round %d, no children again: %w", round, err)
+			}
+		}
+		return nil
 	})
 }

@@ -23,8 +23,10 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/pidone/pidone/forward"
 	"golang.org/x/sys/unix"
@@ -83,7 +85,8 @@ type Reaper struct {
 
 	// wake is fed SIGCHLD by the runtime and a token by Spawn; the loop
 	// blocks on it only while the process has no children at all (ECHILD),
-	// so an idle init sleeps in wait4 and never wakes up.
+	// so an idle init sleeps in wait4 and never wakes up. SIGCHLD is
+	// delivered only while the loop is there (sigchld.go).
 	wake chan os.Signal
 
 	onOrphan func(Exit)
@@ -120,7 +123,7 @@ func StartWith(o Options) *Reaper {
 	// Registered before the first child exists, so the SIGCHLD of an orphan
 	// re-parented while we have no children is never missed.
 	signal.Notify(r.wake, unix.SIGCHLD)
-	go r.loop()
+	go r.loop(newSigchldSwitch())
 	return r
 }
 
@@ -208,7 +211,15 @@ func (r *Reaper) Spawn(start func() (pid int, err error)) (int, error) {
 	return pid, err
 }
 
-func (r *Reaper) loop() {
+// yieldEvery bounds how long the reaper runs without passing through the
+// scheduler. The runtime's sysmon takes the processor away from a goroutine
+// whose scheduling tick has not moved for 10 ms each time it finds it in a
+// system call, so a reaper busy in wait4 for longer would lose and win back
+// its processor on every wait4 that blocks, waking sysmon each time
+// (docs/performance.md, stage 2).
+const yieldEvery = 5 * time.Millisecond
+
+func (r *Reaper) loop(sigchld *sigchldSwitch) {
 	// __WALL: also children created with an exit signal other than
 	// SIGCHLD. pidone starts its own with SIGCHLD and the kernel resets an
 	// orphan's to SIGCHLD when it re-parents it, so this only closes the
@@ -217,6 +228,8 @@ func (r *Reaper) loop() {
 	if r.stops != nil {
 		options |= unix.WUNTRACED
 	}
+	sigchld.quiet()
+	lastYield := time.Now()
 	for {
 		var status unix.WaitStatus
 		pid, err := unix.Wait4(-1, &status, options, nil)
@@ -227,8 +240,15 @@ func (r *Reaper) loop() {
 		case err == nil:
 			r.publish(Exit{Pid: pid, Status: status})
 		case errors.Is(err, unix.ECHILD):
-			// No children, not even zombies: say so, then sleep until
-			// one exists.
+			// No children, not even zombies. Listen for SIGCHLD again,
+			// then look once more: a child adopted and dead while
+			// SIGCHLD was quiet sent no signal, but wait4 finds it.
+			sigchld.listen()
+			if r.HasChildren() {
+				sigchld.quiet()
+				continue
+			}
+			// Say so, then sleep until a child exists.
 			r.mu.Lock()
 			r.idle = true
 			r.mu.Unlock()
@@ -237,6 +257,7 @@ func (r *Reaper) loop() {
 			default:
 			}
 			<-r.wake
+			sigchld.quiet()
 			r.mu.Lock()
 			r.idle = false
 			r.mu.Unlock()
@@ -246,6 +267,10 @@ func (r *Reaper) loop() {
 			// wait4(-1, 0) fails only with ECHILD, EINTR or EINVAL, and the
 			// arguments are constant. Nothing to recover: crash loudly.
 			panic(os.NewSyscallError("wait4", err))
+		}
+		if now := time.Now(); now.Sub(lastYield) >= yieldEvery {
+			runtime.Gosched()
+			lastYield = now
 		}
 	}
 }
