@@ -153,6 +153,14 @@ func (m *machine) handle(ev event, now time.Time) []action {
 	return nil
 }
 
+// wantsReaped reports whether an evReaped would make the machine act: only
+// while it stops or kills, when whatever appeared since must get the signal
+// too. The rest of the time a reaped orphan is none of its business, and the
+// supervisor need not wake up for it.
+func (m *machine) wantsReaped() bool {
+	return m.phase == stopping || m.phase == killing
+}
+
 // deadline is when the machine next wants an evTick, if ever. An idle
 // pidone has none, so nothing wakes it.
 func (m *machine) deadline() (time.Time, bool) {

@@ -338,6 +338,13 @@ func TestShutdownMachine(t *testing.T) {
 				if !slices.Equal(got, st.want) {
 					t.Fatalf("step %d (at %v, event %+v): got %s, want %s", i, st.at, st.ev, show(got), show(st.want))
 				}
+				// The supervisor skips waking up for orphans when the
+				// machine says it would not act on them (evReaped changes
+				// no state, so asking is safe).
+				acted := len(m.handle(event{kind: evReaped}, start.Add(st.at))) > 0
+				if m.wantsReaped() != acted {
+					t.Fatalf("step %d: wantsReaped = %v, but evReaped gives %v actions in phase %v", i, m.wantsReaped(), acted, m.phase)
+				}
 				d, ok := m.deadline()
 				switch {
 				case st.deadline == anyDeadline:

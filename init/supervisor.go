@@ -3,6 +3,7 @@ package supervisor
 import (
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/pidone/pidone/forward"
@@ -116,12 +117,18 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 		FollowStops:        cfg.JobControl == JobFollow && cfg.Session == Foreground && term != nil && !cfg.Pause,
 		PID1:               pid1,
 	}
-	// orphans coalesces "something other than the main child was reaped".
+	// orphans coalesces "something other than the main child was reaped",
+	// sent only while the machine wants to hear it (wantOrphans), so that
+	// an orphan storm does not wake the loop once per reaped batch.
 	orphans := make(chan struct{}, 1)
+	var wantOrphans atomic.Bool
 	r := reap.StartWith(reap.Options{
 		OnOrphan: func(e reap.Exit) {
 			if cfg.WarnOnReap {
 				log.Warn("reaped orphan", "pid", e.Pid, "status", e.Describe())
+			}
+			if !wantOrphans.Load() {
+				return
 			}
 			select {
 			case orphans <- struct{}{}:
@@ -175,7 +182,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	}
 	sw := newSweeper(log, pid1, group)
 	target := forward.Target{Pid: child.pid, PidFD: child.pidfd, Group: !cfg.SingleChild}
-	lp := &loop{cfg: cfg, log: log, m: m, sw: sw, r: r, term: term, target: target, child: child}
+	lp := &loop{cfg: cfg, log: log, m: m, sw: sw, r: r, term: term, target: target, child: child, wantOrphans: &wantOrphans}
 
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -242,6 +249,8 @@ type loop struct {
 	term   *terminal
 	target forward.Target
 	child  process
+	// wantOrphans mirrors machine.wantsReaped for the reaper's callback.
+	wantOrphans *atomic.Bool
 }
 
 // mainExited does what cannot wait (the terminal, the termination log) and
@@ -264,7 +273,11 @@ func (lp *loop) run(ev event) (code int, done bool) {
 	for len(queue) > 0 {
 		ev, queue = queue[0], queue[1:]
 		before := lp.m.phase
-		for _, a := range lp.m.handle(ev, time.Now()) {
+		actions := lp.m.handle(ev, time.Now())
+		// Before acting: an orphan reaped after the stop signal went out
+		// must poke the loop, or a process it forked would miss the stop.
+		lp.wantOrphans.Store(lp.m.wantsReaped())
+		for _, a := range actions {
 			switch a.kind {
 			case actForward:
 				lp.log.Debug("forwarding", "signal", forward.Name(a.signal), "pid", lp.target.Pid, "group", lp.target.Group)
