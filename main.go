@@ -61,7 +61,7 @@ func main() {
 	os.Exit(run(os.Args[1:], signals))
 }
 
-func run(args []string, signals <-chan os.Signal) int {
+func run(args []string, signals chan os.Signal) int {
 	if len(args) > 0 && args[0] == "ctl" {
 		return workers.Ctl(args[1:], os.Stdout, os.Stderr)
 	}
@@ -89,8 +89,8 @@ func run(args []string, signals <-chan os.Signal) int {
 			return exitInternal
 		}
 	}
-	runtime.UnlockOSThread()
 	if s.workers != nil {
+		runtime.UnlockOSThread()
 		return runWorkers(s, log, signals)
 	}
 
@@ -116,9 +116,23 @@ func run(args []string, signals <-chan os.Signal) int {
 	})
 }
 
-// supervise runs the supervisor and maps its outcome to pidone's exit code;
-// startFailed logs a command that could not be started and says the code.
-func supervise(cfg supervisor.Config, signals <-chan os.Signal, startFailed func(*supervisor.StartError) int) int {
+// supervise runs the supervisor and exits pidone with its outcome; it never
+// returns. It must be called on the main goroutine, still locked to the main
+// thread, which becomes the thread that takes the forwardable signals and
+// forwards most of them itself (forward.Shortcut); the supervisor's event
+// loop runs beside it. startFailed logs a command that could not be started
+// and says the code.
+func supervise(cfg supervisor.Config, signals chan os.Signal, startFailed func(*supervisor.StartError) int) int {
+	cfg.Shortcut = new(forward.Shortcut)
+	go func() {
+		os.Exit(outcome(cfg, signals, startFailed))
+	}()
+	cfg.Shortcut.Serve(forward.Blockable(urgIsNeverOurs), signals)
+	panic("forward.Shortcut.Serve returned")
+}
+
+// outcome runs the supervisor and maps its outcome to pidone's exit code.
+func outcome(cfg supervisor.Config, signals <-chan os.Signal, startFailed func(*supervisor.StartError) int) int {
 	code, err := supervisor.Run(cfg, signals)
 	var startErr *supervisor.StartError
 	switch {

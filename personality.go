@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"syscall"
 
@@ -71,7 +70,7 @@ func printExit(code int, stdout, stderr string) peerCall {
 	return peerCall{exit: true, code: code, stdout: stdout, stderr: stderr}
 }
 
-func (p *personality) run(args []string, signals <-chan os.Signal) int {
+func (p *personality) run(args []string, signals chan os.Signal) int {
 	c := p.parse(p.name, args, os.LookupEnv)
 	if c.exit {
 		fmt.Fprint(os.Stdout, c.stdout)
@@ -85,7 +84,6 @@ func (p *personality) run(args []string, signals <-chan os.Signal) int {
 			return usageExit
 		}
 	}
-	runtime.UnlockOSThread()
 	c.cfg.Log = log
 	return supervise(c.cfg, signals, func(e *supervisor.StartError) int {
 		msg, code := c.startFailed(e)

@@ -16,8 +16,9 @@ import (
 )
 
 // Catch asks the runtime for every forwardable signal and returns the channel
-// they arrive on. The buffer absorbs a burst while the event loop is busy;
-// the runtime coalesces repeats of one signal number anyway.
+// they arrive on, which a Shortcut also feeds. The buffer absorbs a burst
+// while the event loop is busy; the runtime coalesces repeats of one signal
+// number anyway.
 //
 // SIGURG is caught only when urgIsNeverOurs: a runtime with asynchronous
 // preemption sends SIGURG to its own threads, and os/signal cannot tell those
@@ -25,7 +26,7 @@ import (
 // asyncpreemptoff=1 (main.go) so that it can forward SIGURG; a build without
 // that setting leaves SIGURG to the runtime, which ignores it, rather than
 // hand the child signals nobody sent.
-func Catch(urgIsNeverOurs bool) <-chan os.Signal {
+func Catch(urgIsNeverOurs bool) chan os.Signal {
 	c := make(chan os.Signal, 64)
 	var list []os.Signal
 	for _, s := range ForwardableSignals() {

@@ -161,6 +161,31 @@ func (m *machine) wantsReaped() bool {
 	return m.phase == stopping || m.phase == killing
 }
 
+// forwardsAsIs reports whether receiving sig now would do nothing but
+// forward sig itself to the main child, and change nothing in the machine.
+// Such a signal may skip the event loop (forward.Shortcut): it is forwarded
+// exactly as the loop would forward it at that moment.
+func (m *machine) forwardsAsIs(sig unix.Signal) bool {
+	to, ok := m.policy.Rewrites.Apply(sig)
+	return m.mainAlive && ok && to == sig &&
+		!m.ignore[sig] &&
+		!(sig == unix.SIGCONT && m.suspended) &&
+		m.policy.Delays[sig] == 0 &&
+		!m.isStop(sig) &&
+		!(m.policy.SuspendOnJobSignal && forward.JobControl(sig))
+}
+
+// asIsSet is forwardsAsIs for every forwardable signal, as a forward.Set.
+func (m *machine) asIsSet() forward.Set {
+	var set forward.Set
+	for _, sig := range forward.ForwardableSignals() {
+		if m.forwardsAsIs(sig) {
+			set = set.With(sig)
+		}
+	}
+	return set
+}
+
 // deadline is when the machine next wants an evTick, if ever. An idle
 // pidone has none, so nothing wakes it.
 func (m *machine) deadline() (time.Time, bool) {

@@ -2,6 +2,8 @@ package supervisor
 
 import (
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -345,6 +347,7 @@ func TestShutdownMachine(t *testing.T) {
 				if m.wantsReaped() != acted {
 					t.Fatalf("step %d: wantsReaped = %v, but evReaped gives %v actions in phase %v", i, m.wantsReaped(), acted, m.phase)
 				}
+				checkForwardsAsIs(t, i, m, start.Add(st.at))
 				d, ok := m.deadline()
 				switch {
 				case st.deadline == anyDeadline:
@@ -359,4 +362,31 @@ func TestShutdownMachine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkForwardsAsIs holds forwardsAsIs to what the machine does: for every
+// forwardable signal, receiving it in the machine's state (on a copy) gives
+// exactly one forward of that signal and no change of state if, and only
+// if, forwardsAsIs says so. A signal the shortcut forwards therefore goes
+// out exactly as the event loop would have sent it.
+func checkForwardsAsIs(t *testing.T, step int, m *machine, now time.Time) {
+	t.Helper()
+	for _, sig := range forward.ForwardableSignals() {
+		c := m.clone()
+		got := c.handle(event{kind: evSignal, signal: sig}, now)
+		asIs := slices.Equal(got, []action{{kind: actForward, signal: sig}}) && reflect.DeepEqual(c, m)
+		if m.forwardsAsIs(sig) != asIs {
+			t.Fatalf("step %d, %s: forwardsAsIs = %v, but receiving it gives %s (state changed: %v)",
+				step, forward.Name(sig), m.forwardsAsIs(sig), show(got), !reflect.DeepEqual(c, m))
+		}
+	}
+}
+
+// clone copies the machine deeply enough that handling an event on the copy
+// leaves m untouched.
+func (m *machine) clone() *machine {
+	c := *m
+	c.held = slices.Clone(m.held)
+	c.ignore = maps.Clone(m.ignore)
+	return &c
 }

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"sync/atomic"
@@ -60,6 +61,9 @@ type Config struct {
 	// ListenPID passes socket activation through: when LISTEN_PID is
 	// pidone's pid, the child gets its own pid there.
 	ListenPID bool
+	// Shortcut, if not nil, is where the main thread forwards the signals
+	// the loop says may go straight to the main child (forward.Shortcut).
+	Shortcut *forward.Shortcut
 	// CloseInherited closes, once the child runs, the descriptors above
 	// stderr that pidone inherited (catatonit), so that pidone does not
 	// keep the child's sockets open.
@@ -182,7 +186,12 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	}
 	sw := newSweeper(log, pid1, group)
 	target := forward.Target{Pid: child.pid, PidFD: child.pidfd, Group: !cfg.SingleChild}
-	lp := &loop{cfg: cfg, log: log, m: m, sw: sw, r: r, term: term, target: target, child: child, wantOrphans: &wantOrphans}
+	lp := &loop{cfg: cfg, log: log, m: m, sw: sw, r: r, term: term, target: target, child: child, wantOrphans: &wantOrphans,
+		// Every signal the shortcut forwards would be logged at DEBUG by
+		// the loop; with DEBUG on, all of them go through the loop.
+		shortcut: !log.Enabled(context.Background(), slog.LevelDebug)}
+	cfg.Shortcut.Hold()
+	lp.allow()
 
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -212,7 +221,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 			select {
 			case e := <-r.Exits():
 				if e.Pid == child.pid {
-					if code, done := lp.run(lp.mainExited(e, handedTerminal)); done {
+					if code, done := lp.step(lp.mainExited(e, handedTerminal)); done {
 						return code, nil
 					}
 				}
@@ -225,7 +234,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 		case <-wake:
 			ev = event{kind: evTick}
 		}
-		if code, done := lp.run(ev); done {
+		if code, done := lp.step(ev); done {
 			return code, nil
 		}
 		if d, ok := m.deadline(); ok {
@@ -251,6 +260,32 @@ type loop struct {
 	child  process
 	// wantOrphans mirrors machine.wantsReaped for the reaper's callback.
 	wantOrphans *atomic.Bool
+	// shortcut says whether the main thread may forward signals itself.
+	shortcut bool
+}
+
+// step handles one event with the shortcut held, so that no signal is
+// forwarded directly in the middle of a step, and then tells the shortcut
+// which signals may go straight to the main child in the new state. On
+// done it allows none: the child's pidfd is about to be closed.
+func (lp *loop) step(ev event) (code int, done bool) {
+	lp.cfg.Shortcut.Hold()
+	code, done = lp.run(ev)
+	if done {
+		lp.cfg.Shortcut.Allow(lp.target, 0)
+		return code, done
+	}
+	lp.allow()
+	return code, done
+}
+
+// allow ends a Hold, allowing what the machine would forward unchanged.
+func (lp *loop) allow() {
+	var asIs forward.Set
+	if lp.shortcut {
+		asIs = lp.m.asIsSet()
+	}
+	lp.cfg.Shortcut.Allow(lp.target, asIs)
 }
 
 // mainExited does what cannot wait (the terminal, the termination log) and
