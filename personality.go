@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 
@@ -122,8 +121,8 @@ func licence(as string) string {
 // itself. moby's parseInitVersion needs it free of dots, and older releases
 // slice their own commit id to its length, so it is kept to 7 characters.
 func initCommit(v string) string {
-	if m := regexp.MustCompile(`(?:^|-g)([0-9a-f]{7,40})(?:-|$)`).FindStringSubmatch(v); m != nil {
-		return m[1][:7]
+	if h := describedHash(v); h != "" {
+		return h[:7]
 	}
 	v = strings.Map(func(r rune) rune {
 		if r == '.' || r == ' ' || r == '\t' {
@@ -138,4 +137,38 @@ func initCommit(v string) string {
 		v = "unknown"
 	}
 	return v
+}
+
+// describedHash finds the commit hash in a `git describe` result, or
+// returns "": either the first field ("140e03a-dirty") or a field after "-g"
+// ("v1.0-3-g140e03a"). The leftmost candidate wins, as it did when this was
+// the regexp (?:^|-g)([0-9a-f]{7,40})(?:-|$), so odd tags give the same
+// commit as before. Written out by hand so that the binary does not link
+// regexp.
+func describedHash(v string) string {
+	if h, ok := hashField(v, 0); ok {
+		return h
+	}
+	for i := 0; i+1 < len(v); i++ {
+		if v[i] == '-' && v[i+1] == 'g' {
+			if h, ok := hashField(v, i+2); ok {
+				return h
+			}
+		}
+	}
+	return ""
+}
+
+// hashField returns the hash field that opens v[i:], if any: 7 to 40
+// lowercase hex digits (git's default abbreviation up to a full SHA-1), then
+// '-' or the end. A longer run is not a SHA-1, so it is not cut down to fit.
+func hashField(v string, i int) (string, bool) {
+	j := i
+	for j < len(v) && (v[j] >= '0' && v[j] <= '9' || v[j] >= 'a' && v[j] <= 'f') {
+		j++
+	}
+	if n := j - i; n < 7 || n > 40 || j < len(v) && v[j] != '-' {
+		return "", false
+	}
+	return v[i:j], true
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"math/rand/v2"
 	"os/exec"
 	"reflect"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -252,6 +254,102 @@ func TestInitCommit(t *testing.T) {
 		if got != want || strings.Contains(got, ".") || len(got) > 7 {
 			t.Errorf("initCommit(%q) = %q, want %q (no dot, at most 7 characters)", v, got, want)
 		}
+	}
+}
+
+func TestDescribedHashMatchesRegexp(t *testing.T) {
+	h := func(n int) string { return strings.Repeat("0123456789abcdef", 3)[:n] }
+	for v, want := range map[string]string{
+		"":                             "",
+		h(6):                           "",
+		h(7):                           h(7),
+		h(40):                          h(40),
+		h(41):                          "",
+		h(40) + "-dirty":               h(40),
+		h(41) + "-dirty":               "",
+		"140E03A":                      "",
+		"v1-g140E03A":                  "",
+		"v1-g" + h(6):                  "",
+		"v1-g" + h(7):                  h(7),
+		"v1-g" + h(40):                 h(40),
+		"v1-g" + h(41):                 "",
+		"v1-g" + h(7) + "x":            "",
+		"v1-g" + h(7) + "-":            h(7),
+		"v1-g" + h(7) + ".1":           "",
+		"g" + h(7):                     "",
+		"-g" + h(7):                    h(7),
+		"x" + h(7):                     "",
+		"-" + h(7):                     "",
+		"v1.0-3-g140e03a-dirty":        "140e03a",
+		h(7) + "-g" + h(8):             h(7),
+		h(6) + "-g" + h(8):             h(8),
+		"v-gabcdefa-g1234567":          "abcdefa",
+		"v-gabcdefaX-g1234567":         "1234567",
+		"v-g-g1234567":                 "1234567",
+		"v-gg1234567":                  "",
+		"v1.0-3-g140e03a\n":            "",
+		"v1.0-3-g140e03a-g\xff1234567": "140e03a",
+	} {
+		if got := describedHash(v); got != want {
+			t.Errorf("describedHash(%q) = %q, want %q", v, got, want)
+		}
+	}
+
+	// Every string of up to 3 tokens, the tokens being the pieces a match is
+	// built from and the near misses around them; then random strings of such
+	// pieces with hex runs of random length, and random bytes.
+	tokens := []string{"-", "g", "-g", "x", ".", "G", "\xff", h(6), h(7), h(8), h(39), h(40), h(41), "ABCDEF0"}
+	inputs := []string{""}
+	level := []string{""}
+	for range 3 {
+		var next []string
+		for _, s := range level {
+			for _, tok := range tokens {
+				next = append(next, s+tok)
+			}
+		}
+		inputs = append(inputs, next...)
+		level = next
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	hex := "0123456789abcdef"
+	for range 30000 {
+		var b strings.Builder
+		for range r.IntN(7) {
+			if r.IntN(2) == 0 {
+				b.WriteString(tokens[r.IntN(7)])
+				continue
+			}
+			for range 1 + r.IntN(45) {
+				b.WriteByte(hex[r.IntN(len(hex))])
+			}
+		}
+		inputs = append(inputs, b.String())
+	}
+	alphabet := []byte(hex + "-----gggggAFGx.\xff")
+	for range 10000 {
+		b := make([]byte, r.IntN(60))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		inputs = append(inputs, string(b))
+	}
+
+	old := regexp.MustCompile(`(?:^|-g)([0-9a-f]{7,40})(?:-|$)`)
+	found := 0
+	for _, v := range inputs {
+		want := ""
+		if m := old.FindStringSubmatch(v); m != nil {
+			want = m[1]
+			found++
+		}
+		if got := describedHash(v); got != want {
+			t.Errorf("describedHash(%q) = %q, the regexp %q", v, got, want)
+		}
+	}
+	// The comparison proves little unless both outcomes are common.
+	if found < len(inputs)/20 || found > len(inputs)*19/20 {
+		t.Errorf("the regexp matched %d of %d inputs: the generated inputs no longer test both outcomes", found, len(inputs))
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -223,7 +222,20 @@ type namedGroup struct {
 // in that order.
 type groupList []namedGroup
 
-var groupName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+// groupName reports whether name follows the rule that decodeJSON's error
+// states: ASCII letters, digits, '_', '.' and '-', starting with a letter or
+// digit. Written out by hand so that the binary does not link regexp.
+func groupName(name string) bool {
+	if name == "" || !isLetter(name[0]) && !isDigit(name[0]) {
+		return false
+	}
+	for i := 1; i < len(name); i++ {
+		if c := name[i]; !isLetter(c) && !isDigit(c) && c != '_' && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 func (l *groupList) decodeJSON(node any) error {
 	obj, ok := node.(*object)
@@ -231,7 +243,7 @@ func (l *groupList) decodeJSON(node any) error {
 		return fmt.Errorf("want an object of named groups, not %s", describeNode(node))
 	}
 	for _, name := range obj.keys {
-		if !groupName.MatchString(name) {
+		if !groupName(name) {
 			return pathErrorf(join("", name), "group names are letters, digits, '_', '.' and '-', starting with a letter or digit")
 		}
 		g := namedGroup{name: name}

@@ -1,8 +1,10 @@
 package workers
 
 import (
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -206,5 +208,86 @@ func TestParseHelpers(t *testing.T) {
 		if _, err := ParseCount(bad); err == nil {
 			t.Errorf("ParseCount(%q) accepted", bad)
 		}
+	}
+}
+
+// nameInputs is every string of up to 3 bytes over an alphabet holding each
+// class of the name rules and the bytes either side of every range ('/' and
+// ':' around digits, '@' and '[' around A-Z, '`' and '{' around a-z), plus
+// non-ASCII bytes, then random strings over the same alphabet.
+func nameInputs() []string {
+	alphabet := []byte("aqzAQZ059_-./:@[`{ \xc3\xa9\xff\x00")
+	all := []string{""}
+	level := []string{""}
+	for range 3 {
+		var next []string
+		for _, s := range level {
+			for _, c := range alphabet {
+				next = append(next, s+string(c))
+			}
+		}
+		all = append(all, next...)
+		level = next
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		b := make([]byte, 4+r.IntN(12))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		all = append(all, string(b))
+	}
+	return append(all, "é", "aé", "a\n", "\na", "web-1", "Web_1.v2", strings.Repeat("a", 1000))
+}
+
+func TestPlainKeyMatchesRegexp(t *testing.T) {
+	for key, want := range map[string]bool{
+		"": false, "a": true, "_": true, "Z": true, "-": false, "0": false, "0a": false, "-a": false,
+		"web-1": true, "_x_9-": true, "a.b": false, "a b": false, "a[0]": false, "é": false, "aé": false, "a\n": false,
+	} {
+		if got := plainKey(key); got != want {
+			t.Errorf("plainKey(%q) = %v, want %v", key, got, want)
+		}
+	}
+	old := regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+	inputs, accepted := nameInputs(), 0
+	for _, key := range inputs {
+		got, want := plainKey(key), old.MatchString(key)
+		if got != want {
+			t.Errorf("plainKey(%q) = %v, the regexp %v", key, got, want)
+		}
+		if want {
+			accepted++
+		}
+	}
+	// The comparison proves little unless both outcomes are common.
+	if accepted < len(inputs)/100 || accepted > len(inputs)*99/100 {
+		t.Errorf("the regexp accepted %d of %d inputs: the generated inputs no longer test both outcomes", accepted, len(inputs))
+	}
+}
+
+func TestGroupNameMatchesRegexp(t *testing.T) {
+	for name, want := range map[string]bool{
+		"": false, "a": true, "0": true, "Z": true, "_": false, "-": false, ".": false, "_a": false, "-a": false, ".a": false,
+		"web-1": true, "Web_1.v2": true, "a b": false, "a/b": false, "é": false, "aé": false, "a\n": false,
+	} {
+		if got := groupName(name); got != want {
+			t.Errorf("groupName(%q) = %v, want %v", name, got, want)
+		}
+	}
+	old := regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	inputs, accepted := nameInputs(), 0
+	for _, name := range inputs {
+		got, want := groupName(name), old.MatchString(name)
+		if got != want {
+			t.Errorf("groupName(%q) = %v, the regexp %v", name, got, want)
+		}
+		if want {
+			accepted++
+		}
+	}
+	// The comparison proves little unless both outcomes are common.
+	if accepted < len(inputs)/100 || accepted > len(inputs)*99/100 {
+		t.Errorf("the regexp accepted %d of %d inputs: the generated inputs no longer test both outcomes", accepted, len(inputs))
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -133,11 +132,31 @@ func position(data []byte, offset int64) (line, col int) {
 	return line, col
 }
 
-var plainKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+// plainKey reports whether key can be written bare in a JSON path
+// (groups.web-1.process): ASCII letters, digits, '_' and '-', not starting
+// with a digit or '-'. Any other key is quoted in brackets so that the path
+// stays unambiguous. Written out by hand so that the binary does not link
+// regexp.
+func plainKey(key string) bool {
+	if key == "" || !isLetter(key[0]) && key[0] != '_' {
+		return false
+	}
+	for i := 1; i < len(key); i++ {
+		if c := key[i]; !isLetter(c) && !isDigit(c) && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// isLetter and isDigit are ASCII only, like the [A-Za-z] and [0-9] that
+// plainKey and groupName used to be written with.
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
 
 // join extends a JSON path by an object key.
 func join(path, key string) string {
-	if !plainKey.MatchString(key) {
+	if !plainKey(key) {
 		return path + "[" + strconv.Quote(key) + "]"
 	}
 	if path == "" {
