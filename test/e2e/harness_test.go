@@ -188,6 +188,28 @@ func startInitEnv(t *testing.T, env []string, argv ...string) *nsInit {
 	return startCmd(t, cmd, argv)
 }
 
+// needRoot skips a test that cannot work in the user namespace a run
+// without root uses, saying why. `make test` (and CI) runs as root, where
+// nothing skips.
+func needRoot(t *testing.T, why string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skipf("needs root, not uid %d in a user namespace: %s", os.Geteuid(), why)
+	}
+}
+
+// nsenterArgs returns nsenter's arguments up to "--" for joining the
+// namespaces of host pid (flags: -p, -m). Without root, the PID namespace
+// belongs to the user namespace startInitEnv made, which must be joined
+// first; --preserve-credentials keeps our own uid rather than root's.
+func nsenterArgs(pid int, flags ...string) []string {
+	args := []string{"-t", strconv.Itoa(pid)}
+	if os.Geteuid() != 0 {
+		args = append(args, "-U", "--preserve-credentials")
+	}
+	return append(append(args, flags...), "--")
+}
+
 // startCmd starts cmd (argv, for messages) with its stdin, stdout and stderr
 // on pipes; clean-up SIGKILLs it if it still runs.
 func startCmd(t *testing.T, cmd *exec.Cmd, argv []string) *nsInit {

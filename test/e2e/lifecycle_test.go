@@ -298,7 +298,7 @@ func TestPauseReapsAndExitsZero(t *testing.T) {
 	p := startPidone(t, "--pause", "-w")
 	// Another container's processes joining the pod's PID namespace: a
 	// storm whose orphans are re-parented to the pause process.
-	out, err := exec.Command(nsenter, "-t", strconv.Itoa(p.pid), "-p", "--", workload, "storm", "-spawners", "2", "-orphans", "300").CombinedOutput()
+	out, err := exec.Command(nsenter, append(nsenterArgs(p.pid, "-p"), workload, "storm", "-spawners", "2", "-orphans", "300")...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("nsenter storm: %v\n%s", err, out)
 	}

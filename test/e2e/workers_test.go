@@ -104,7 +104,7 @@ func startOutside(t *testing.T, argv ...string) *nsInit {
 func ctlIn(t *testing.T, p *nsInit, args ...string) (int, string) {
 	t.Helper()
 	pidone, _ := bins(t)
-	argv := append([]string{"-t", strconv.Itoa(p.pid), "-p", "-m", "--", pidone, "ctl"}, args...)
+	argv := append(nsenterArgs(p.pid, "-p", "-m"), append([]string{pidone, "ctl"}, args...)...)
 	return runCmd(t, "nsenter", argv...)
 }
 
@@ -674,14 +674,15 @@ func TestCtlSignalsNothingThroughAPidfileOfAnUnrelatedProcess(t *testing.T) {
 
 func TestCtlStopWaitsForTheMasterAndThePidfileIsGone(t *testing.T) {
 	t.Parallel()
+	needRoot(t, "nsenter cannot join the namespace's mount namespace")
 	pidone, workload := bins(t)
 	// PID 1 of the namespace is a plain pidone; the master is a second
 	// pidone started inside it, so that ctl, also inside, outlives it.
 	holder := startMaster(t, "--", workload, "sleep", "10m")
 	pidfile := filepath.Join(t.TempDir(), "master.pid")
 	const grace = 700 * time.Millisecond
-	master := startOutside(t, "nsenter", "-t", strconv.Itoa(holder.pid), "-p", "-m", "--",
-		pidone, "-v", "--workers", "2", "--grace", grace.String(), "--pidfile", pidfile, "--", workload, "worker", "-ignore-term")
+	master := startOutside(t, append([]string{"nsenter"}, append(nsenterArgs(holder.pid, "-p", "-m"),
+		pidone, "-v", "--workers", "2", "--grace", grace.String(), "--pidfile", pidfile, "--", workload, "worker", "-ignore-term")...)...)
 	starts := waitStarts(t, master, 2, nil)
 	eventually(t, workersTimeout, func() (bool, string) {
 		code, out := ctlIn(t, holder, "status", "--pidfile", pidfile)
@@ -767,6 +768,7 @@ func procLimit(t *testing.T, pid int, name string) string {
 
 func TestConfigGroupsApplyOCIUserAndRlimits(t *testing.T) {
 	t.Parallel()
+	needRoot(t, "the OCI user's setgroups is denied in an unprivileged user namespace")
 	_, workload := bins(t)
 	config := filepath.Join(t.TempDir(), "workers.json")
 	writeFile(t, config, fmt.Sprintf(`{
@@ -832,6 +834,7 @@ func TestConfigGroupsApplyOCIUserAndRlimits(t *testing.T) {
 
 func TestSpecBundleRunsItsProcess(t *testing.T) {
 	t.Parallel()
+	needRoot(t, "the OCI user's setgroups is denied in an unprivileged user namespace")
 	_, workload := bins(t)
 	bundle := t.TempDir()
 	writeFile(t, filepath.Join(bundle, "config.json"), fmt.Sprintf(`{
