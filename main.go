@@ -32,9 +32,10 @@ const (
 )
 
 func init() {
-	// Keep main on the main thread until the parent-death signal is set:
-	// the kernel ties PR_SET_PDEATHSIG to the calling thread, and the main
-	// thread is the one thread the runtime never retires.
+	// Keep main on the main thread: the kernel ties PR_SET_PDEATHSIG to
+	// the calling thread, and the main thread is the one thread the
+	// runtime never retires. In supervisor mode it stays locked for good,
+	// as the thread that takes the signals (supervise).
 	runtime.LockOSThread()
 }
 

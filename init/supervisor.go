@@ -190,6 +190,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 		// Every signal the shortcut forwards would be logged at DEBUG by
 		// the loop; with DEBUG on, all of them go through the loop.
 		shortcut: !log.Enabled(context.Background(), slog.LevelDebug)}
+	// From here on the main thread forwards what the machine allows.
 	cfg.Shortcut.Hold()
 	lp.allow()
 
