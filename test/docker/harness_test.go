@@ -1,7 +1,6 @@
 package docker
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,14 +8,15 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pidone/pidone/test/internal/lines"
+	"github.com/pidone/pidone/test/internal/poll"
 )
 
 // Deadlines are generous: other test tiers may be loading both cores while
@@ -131,7 +131,7 @@ type container struct {
 	name string
 	// stdout and stderr follow the container's output (docker logs -f, or
 	// the attached docker run -i) from its start.
-	stdout, stderr *lines
+	stdout, stderr *lines.Reader
 	// stdin is the attached docker run's stdin (attached containers only).
 	stdin io.WriteCloser
 	// exited is closed when the attached docker run returns; code is its status.
@@ -215,7 +215,7 @@ func runAttached(t *testing.T, image string, opts []string, args ...string) *con
 
 // follow starts a long-running docker command (docker logs -f) and returns
 // its output streams; the command is killed when t ends.
-func follow(t *testing.T, args ...string) (stdout, stderr *lines) {
+func follow(t *testing.T, args ...string) (stdout, stderr *lines.Reader) {
 	t.Helper()
 	cmd := exec.Command("docker", args...)
 	stdout, stderr = startFollowing(t, cmd)
@@ -229,7 +229,7 @@ func follow(t *testing.T, args ...string) (stdout, stderr *lines) {
 // startFollowing starts cmd with its stdout and stderr read line by line.
 // The pipes are our own rather than cmd.StdoutPipe, which Wait closes
 // before every line may have been read.
-func startFollowing(t *testing.T, cmd *exec.Cmd) (stdout, stderr *lines) {
+func startFollowing(t *testing.T, cmd *exec.Cmd) (stdout, stderr *lines.Reader) {
 	t.Helper()
 	outR, outW, err := os.Pipe()
 	if err != nil {
@@ -249,7 +249,7 @@ func startFollowing(t *testing.T, cmd *exec.Cmd) (stdout, stderr *lines) {
 		errR.Close()
 		t.Fatalf("docker %s: %v", strings.Join(cmd.Args[1:], " "), err)
 	}
-	return newLines("stdout", outR), newLines("stderr", errR)
+	return lines.New("stdout", outR), lines.New("stderr", errR)
 }
 
 // exitCode waits for the container to stop and returns the exit code
@@ -275,120 +275,8 @@ func (c *container) closeStdin(t *testing.T) {
 	case <-time.After(lineTimeout):
 		t.Fatalf("%s: docker run still running %v after its stdin was closed", c.name, lineTimeout)
 	}
-	c.stdout.waitEOF(t, lineTimeout)
-	c.stderr.waitEOF(t, lineTimeout)
-}
-
-// lines collects one output stream line by line and lets a test wait for
-// a line it expects.
-type lines struct {
-	name    string
-	mu      sync.Mutex
-	all     []string
-	eof     bool
-	changed chan struct{} // closed and replaced on every new line and at EOF
-}
-
-func newLines(name string, r io.ReadCloser) *lines {
-	l := &lines{name: name, changed: make(chan struct{})}
-	go func() {
-		defer r.Close()
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			l.mu.Lock()
-			l.all = append(l.all, sc.Text())
-			close(l.changed)
-			l.changed = make(chan struct{})
-			l.mu.Unlock()
-		}
-		l.mu.Lock()
-		l.eof = true
-		close(l.changed)
-		l.mu.Unlock()
-	}()
-	return l
-}
-
-func (l *lines) snapshot() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.all...)
-}
-
-// count returns how many lines so far match re.
-func (l *lines) count(re *regexp.Regexp) int {
-	n := 0
-	for _, s := range l.snapshot() {
-		if re.MatchString(s) {
-			n++
-		}
-	}
-	return n
-}
-
-// waitFor returns the submatches of the first line matching re, failing
-// the test if none comes within timeout or the stream ends first.
-func (l *lines) waitFor(t *testing.T, re *regexp.Regexp, timeout time.Duration) []string {
-	t.Helper()
-	return l.waitForNth(t, re, 1, timeout)
-}
-
-// waitForNth returns the submatches of the nth line matching re.
-func (l *lines) waitForNth(t *testing.T, re *regexp.Regexp, nth int, timeout time.Duration) []string {
-	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	seen := 0
-	for i := 0; ; {
-		l.mu.Lock()
-		for ; i < len(l.all); i++ {
-			if m := re.FindStringSubmatch(l.all[i]); m != nil {
-				if seen++; seen == nth {
-					l.mu.Unlock()
-					return m
-				}
-			}
-		}
-		eof, changed := l.eof, l.changed
-		l.mu.Unlock()
-		if eof {
-			t.Fatalf("%s ended with %d lines matching %q, want %d; last lines:\n%s", l.name, seen, re, nth, l.tail(20))
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			t.Fatalf("%s: %d lines matching %q after %v, want %d; last lines:\n%s", l.name, seen, re, timeout, nth, l.tail(20))
-		}
-	}
-}
-
-// waitEOF waits until the stream has ended, so that it holds every line.
-func (l *lines) waitEOF(t *testing.T, timeout time.Duration) {
-	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		l.mu.Lock()
-		eof, changed := l.eof, l.changed
-		l.mu.Unlock()
-		if eof {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			t.Fatalf("%s still open after %v", l.name, timeout)
-		}
-	}
-}
-
-func (l *lines) tail(n int) string {
-	all := l.snapshot()
-	if len(all) > n {
-		all = all[len(all)-n:]
-	}
-	return "\t" + strings.Join(all, "\n\t")
+	c.stdout.WaitEOF(t, lineTimeout)
+	c.stderr.WaitEOF(t, lineTimeout)
 }
 
 // proc is one line of `workload ps`, run inside a container.
@@ -445,19 +333,10 @@ func ps(t *testing.T, name string) psReport {
 	return r
 }
 
-// eventually polls cond until it holds, failing with its last description
-// after timeout. For state docker only shows on request (ps, inspect).
+// eventually polls cond until it holds, failing the test with cond's last
+// description after timeout. For state docker only shows on request (ps,
+// inspect): each cond runs the docker CLI, so it polls at a gentle pace.
 func eventually(t *testing.T, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, desc := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still not settled after %v: %s", timeout, desc)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	poll.Until(t, timeout, 250*time.Millisecond, cond)
 }

@@ -25,7 +25,7 @@ func settled(t *testing.T, name string, c *container, want, reaped int) {
 	var last psReport
 	eventually(t, settleLimit, func() (bool, string) {
 		last = ps(t, name)
-		got := c.stderr.count(reapedLine)
+		got := c.stderr.Count(reapedLine)
 		return len(last.procs)-1 == want && last.zombies == 0 && got == reaped,
 			fmt.Sprintf("%d processes besides ps (want %d), %d zombies (want 0), %d reaped orphans logged (want %d):\n%s",
 				len(last.procs)-1, want, last.zombies, got, reaped, last)
@@ -36,7 +36,7 @@ func settled(t *testing.T, name string, c *container, want, reaped int) {
 func testOrphanStorm(t *testing.T, s *suite) {
 	c := runDetached(t, s.image, []string{"--entrypoint", "/pidone"},
 		"-w", "--", "/workload", "storm", "-spawners", "4", "-orphans", strconv.Itoa(stormSize), "-hold")
-	n := atoi(c.stdout.waitFor(t, stormDone, 2*lineTimeout)[1])
+	n := atoi(c.stdout.WaitFor(t, stormDone, 2*lineTimeout)[1])
 	if n < stormSize {
 		t.Fatalf("the storm orphaned %d processes, want at least %d", n, stormSize)
 	}
@@ -56,7 +56,7 @@ func testDaemons(t *testing.T, s *suite) {
 	const daemons = 20
 	c := runDetached(t, s.image, []string{"--entrypoint", "/pidone"},
 		"-w", "--", "/workload", "daemons", strconv.Itoa(daemons), "-life", "500ms")
-	c.stdout.waitFor(t, regexp.MustCompile(fmt.Sprintf(`^daemons started n=%d$`, daemons)), lineTimeout)
+	c.stdout.WaitFor(t, regexp.MustCompile(fmt.Sprintf(`^daemons started n=%d$`, daemons)), lineTimeout)
 	settled(t, c.name, c, 2, daemons) // pidone and the daemons' starter
 
 	if r := docker(t, "stop", c.name); r.code != 0 {

@@ -15,12 +15,12 @@ import (
 // its own subtree's orphans and must reap every one of them itself.
 func testSidecar(t *testing.T, s *suite) {
 	app := runDetached(t, s.image, []string{"--entrypoint", "/workload"}, "noreap", "--", "/helper", "sleep")
-	app.stderr.waitFor(t, regexp.MustCompile(`^noreap child pid=\d+$`), lineTimeout)
+	app.stderr.WaitFor(t, regexp.MustCompile(`^noreap child pid=\d+$`), lineTimeout)
 
 	const orphans = 1000
 	side := runDetached(t, s.image, []string{"--pid", "container:" + app.name, "--entrypoint", "/pidone"},
 		"-w", "--", "/workload", "storm", "-spawners", "2", "-orphans", strconv.Itoa(orphans), "-hold")
-	n := atoi(side.stdout.waitFor(t, stormDone, 2*lineTimeout)[1])
+	n := atoi(side.stdout.WaitFor(t, stormDone, 2*lineTimeout)[1])
 	if n < orphans {
 		t.Fatalf("the storm orphaned %d processes, want at least %d", n, orphans)
 	}
@@ -31,7 +31,7 @@ func testSidecar(t *testing.T, s *suite) {
 	var last psReport
 	eventually(t, settleLimit, func() (bool, string) {
 		last = ps(t, app.name)
-		got := side.stderr.count(reapedLine)
+		got := side.stderr.Count(reapedLine)
 		return len(last.procs)-1 == 4 && last.zombies == 0 && got == n,
 			fmt.Sprintf("%d processes besides ps (want 4), %d zombies (want 0), %d reaped orphans in the sidecar's log (want %d):\n%s",
 				len(last.procs)-1, last.zombies, got, n, last)

@@ -12,7 +12,7 @@ import (
 // prints one line per signal it gets; closing its stdin ends it with 0.
 func testKillSignals(t *testing.T, s *suite) {
 	c := runAttached(t, s.image, nil, "/workload", "sigrecord")
-	pid := c.stdout.waitFor(t, childReady, lineTimeout)[1]
+	pid := c.stdout.WaitFor(t, childReady, lineTimeout)[1]
 	signals := []struct {
 		name string
 		num  int
@@ -23,19 +23,19 @@ func testKillSignals(t *testing.T, s *suite) {
 			t.Fatal(r)
 		}
 		line := fmt.Sprintf("child %s %d", pid, sig.num)
-		c.stdout.waitFor(t, regexp.MustCompile("^"+regexp.QuoteMeta(line)+"$"), lineTimeout)
+		c.stdout.WaitFor(t, regexp.MustCompile("^"+regexp.QuoteMeta(line)+"$"), lineTimeout)
 		want = append(want, line)
 	}
 	c.closeStdin(t)
 	if c.code != 0 {
-		t.Errorf("docker run exit status after stdin EOF: got %d, want 0\nstderr:\n%s", c.code, c.stderr.tail(20))
+		t.Errorf("docker run exit status after stdin EOF: got %d, want 0\nstderr:\n%s", c.code, c.stderr.Tail(20))
 	}
 	if got := exitCode(t, c.name); got != 0 {
 		t.Errorf("docker inspect .State.ExitCode: got %d, want 0", got)
 	}
 	// Exactly the signals sent, once each, and nothing nobody sent.
 	var got []string
-	for _, line := range c.stdout.snapshot() {
+	for _, line := range c.stdout.Snapshot() {
 		if !childReady.MatchString(line) {
 			got = append(got, line)
 		}

@@ -17,7 +17,7 @@ var (
 // service dies of it at once, and docker inspect reports 128+15.
 func testStopWithPidone(t *testing.T, s *suite) {
 	c := runDetached(t, s.image, nil, "/helper", "sleep")
-	c.stdout.waitFor(t, readyLine, lineTimeout)
+	c.stdout.WaitFor(t, readyLine, lineTimeout)
 	r := docker(t, "stop", c.name)
 	if r.code != 0 {
 		t.Fatal(r)
@@ -38,7 +38,7 @@ func testStopWithPidone(t *testing.T, s *suite) {
 func testStopWithoutInit(t *testing.T, s *suite) {
 	const timeout = 3 * time.Second
 	c := runDetached(t, s.image, []string{"--entrypoint", "/helper"}, "sleep")
-	c.stdout.waitFor(t, readyLine, lineTimeout)
+	c.stdout.WaitFor(t, readyLine, lineTimeout)
 	r := docker(t, "stop", "-t", "3", c.name)
 	if r.code != 0 {
 		t.Fatal(r)
@@ -58,7 +58,7 @@ func testStopWithoutInit(t *testing.T, s *suite) {
 // a status of its own; docker stop is quick and that status is reported.
 func testStopServiceExitCode(t *testing.T, s *suite) {
 	c := runDetached(t, s.image, nil, "/workload", "termexit", "7")
-	c.stdout.waitFor(t, readyLine, lineTimeout)
+	c.stdout.WaitFor(t, readyLine, lineTimeout)
 	r := docker(t, "stop", c.name)
 	if r.code != 0 {
 		t.Fatal(r)
@@ -82,7 +82,7 @@ func testStopAfterGrace(t *testing.T, s *suite) {
 	}
 	const grace = 2 * time.Second
 	c := runDetached(t, s.image, []string{"--entrypoint", "/pidone"}, "--grace", grace.String(), "--", "/workload", "sigrecord")
-	c.stdout.waitFor(t, childReady, lineTimeout)
+	c.stdout.WaitFor(t, childReady, lineTimeout)
 	r := docker(t, "stop", "-t", "30", c.name)
 	if r.code != 0 {
 		t.Fatal(r)
@@ -95,5 +95,5 @@ func testStopAfterGrace(t *testing.T, s *suite) {
 		t.Errorf("exit code: got %d, want %d (SIGKILLed after the grace period)", got, 128+9)
 	}
 	// It did get SIGTERM first (docker logs -f may still be catching up).
-	c.stdout.waitFor(t, childGotTerm, lineTimeout)
+	c.stdout.WaitFor(t, childGotTerm, lineTimeout)
 }

@@ -30,8 +30,8 @@ func testWorkers(t *testing.T, s *suite) {
 	c := runDetached(t, s.image, []string{"--entrypoint", "/pidone"},
 		"--workers", "2", "--pidfile", workersPidfile, "--", "/helper", "worker")
 	workers := []string{
-		c.stdout.waitForNth(t, workerReady, 1, lineTimeout)[1],
-		c.stdout.waitForNth(t, workerReady, 2, lineTimeout)[1],
+		c.stdout.WaitForNth(t, workerReady, 1, lineTimeout)[1],
+		c.stdout.WaitForNth(t, workerReady, 2, lineTimeout)[1],
 	}
 
 	r := docker(t, append([]string{"exec", c.name}, ctl("status")...)...)
@@ -49,14 +49,14 @@ func testWorkers(t *testing.T, s *suite) {
 	}
 	for _, w := range workers {
 		// Whichever signal reload uses, each worker reports it.
-		c.stdout.waitFor(t, regexp.MustCompile(fmt.Sprintf(`^worker %s \d+$`, w)), lineTimeout)
+		c.stdout.WaitFor(t, regexp.MustCompile(fmt.Sprintf(`^worker %s \d+$`, w)), lineTimeout)
 	}
 
 	// A worker killed from inside the container is replaced by a new one.
 	if r := docker(t, "exec", c.name, "/helper", "kill", "KILL", workers[0]); r.code != 0 {
 		t.Fatal(r)
 	}
-	respawned := c.stdout.waitForNth(t, workerReady, 3, lineTimeout)[1]
+	respawned := c.stdout.WaitForNth(t, workerReady, 3, lineTimeout)[1]
 	if slices.Contains(workers, respawned) {
 		t.Errorf("respawned worker has pid %s, which is an old worker's", respawned)
 	}

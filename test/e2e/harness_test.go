@@ -9,7 +9,6 @@
 package e2e
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -17,11 +16,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pidone/pidone/test/internal/lines"
+	"github.com/pidone/pidone/test/internal/poll"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,123 +45,14 @@ func stormSlot(t *testing.T) {
 	t.Cleanup(func() { <-stormSlots })
 }
 
-// lines records every line of one output stream and lets a test wait for a
-// line it expects.
-type lines struct {
-	name string
-	r    *os.File
-
-	mu      sync.Mutex
-	all     []string
-	eof     bool
-	changed chan struct{} // closed (and replaced) on every new line and at EOF
-}
-
-func newLines(name string, r *os.File) *lines {
-	l := &lines{name: name, r: r, changed: make(chan struct{})}
-	go l.read()
-	return l
-}
-
-func (l *lines) read() {
-	sc := bufio.NewScanner(l.r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		l.mu.Lock()
-		l.all = append(l.all, sc.Text())
-		close(l.changed)
-		l.changed = make(chan struct{})
-		l.mu.Unlock()
-	}
-	l.mu.Lock()
-	l.eof = true
-	close(l.changed)
-	l.mu.Unlock()
-}
-
-// snapshot returns the lines read so far.
-func (l *lines) snapshot() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.all...)
-}
-
-// count returns how many lines read so far match re.
-func (l *lines) count(re *regexp.Regexp) int {
-	n := 0
-	for _, s := range l.snapshot() {
-		if re.MatchString(s) {
-			n++
-		}
-	}
-	return n
-}
-
-// waitFor returns the submatches of the first line matching re, waiting
-// for it at most timeout. It fails the test on timeout or EOF.
-func (l *lines) waitFor(t *testing.T, re *regexp.Regexp, timeout time.Duration) []string {
-	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	i := 0
-	for {
-		l.mu.Lock()
-		for ; i < len(l.all); i++ {
-			if m := re.FindStringSubmatch(l.all[i]); m != nil {
-				l.mu.Unlock()
-				return m
-			}
-		}
-		eof, changed := l.eof, l.changed
-		l.mu.Unlock()
-		if eof {
-			t.Fatalf("%s closed without a line matching %q; last lines:\n%s", l.name, re, l.tail(20))
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			t.Fatalf("no line matching %q on %s within %v; last lines:\n%s", re, l.name, timeout, l.tail(20))
-		}
-	}
-}
-
-// waitEOF waits until every writer has closed the stream, so that all
-// lines are in.
-func (l *lines) waitEOF(t *testing.T, timeout time.Duration) {
-	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		l.mu.Lock()
-		eof, changed := l.eof, l.changed
-		l.mu.Unlock()
-		if eof {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			t.Fatalf("%s still open after %v", l.name, timeout)
-		}
-	}
-}
-
-func (l *lines) tail(n int) string {
-	all := l.snapshot()
-	if len(all) > n {
-		all = all[len(all)-n:]
-	}
-	return "\t" + strings.Join(all, "\n\t")
-}
-
 // nsInit is a process started as PID 1 of a fresh PID namespace.
 type nsInit struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	pid    int      // host pid
 	stdin  *os.File // write end of its stdin
-	stdout *lines
-	stderr *lines
+	stdout *lines.Reader
+	stderr *lines.Reader
 	done   chan struct{} // closed once cmd.Wait has returned
 }
 
@@ -231,8 +122,8 @@ func startCmd(t *testing.T, cmd *exec.Cmd, argv []string) *nsInit {
 		cmd:    cmd,
 		pid:    cmd.Process.Pid,
 		stdin:  inW,
-		stdout: newLines("stdout", outR),
-		stderr: newLines("stderr", errR),
+		stdout: lines.New("stdout", outR),
+		stderr: lines.New("stderr", errR),
 		done:   make(chan struct{}),
 	}
 	go func() {
@@ -251,11 +142,11 @@ func startCmd(t *testing.T, cmd *exec.Cmd, argv []string) *nsInit {
 			}
 		}
 		if t.Failed() {
-			t.Logf("%q\nstdout:\n%s\nstderr:\n%s", argv, p.stdout.tail(30), p.stderr.tail(30))
+			t.Logf("%q\nstdout:\n%s\nstderr:\n%s", argv, p.stdout.Tail(30), p.stderr.Tail(30))
 		}
 		inW.Close()
-		outR.Close()
-		errR.Close()
+		p.stdout.Close()
+		p.stderr.Close()
 	})
 	return p
 }
@@ -300,12 +191,12 @@ func (p *nsInit) exitCode(timeout time.Duration) int {
 	select {
 	case <-p.done:
 	case <-time.After(timeout):
-		p.t.Fatalf("PID 1 did not exit within %v; stderr:\n%s", timeout, p.stderr.tail(20))
+		p.t.Fatalf("PID 1 did not exit within %v; stderr:\n%s", timeout, p.stderr.Tail(20))
 	}
 	ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if ws.Signaled() {
 		p.t.Fatalf("PID 1 died from signal %v (%d), want an exit status; stderr:\n%s",
-			ws.Signal(), int(ws.Signal()), p.stderr.tail(20))
+			ws.Signal(), int(ws.Signal()), p.stderr.Tail(20))
 	}
 	return ws.ExitStatus()
 }
@@ -317,9 +208,9 @@ func run(t *testing.T, timeout time.Duration, args ...string) (code int, stdout,
 	p := startPidone(t, args...)
 	p.closeStdin()
 	code = p.exitCode(timeout)
-	p.stdout.waitEOF(t, timeout)
-	p.stderr.waitEOF(t, timeout)
-	return code, p.stdout.snapshot(), p.stderr.snapshot()
+	p.stdout.WaitEOF(t, timeout)
+	p.stderr.WaitEOF(t, timeout)
+	return code, p.stdout.Snapshot(), p.stderr.Snapshot()
 }
 
 // proc is one process seen in /proc from the host.
@@ -406,21 +297,12 @@ func nsPidOf(hostPid int) (int, error) {
 	return 0, errors.New("no NSpid line")
 }
 
-// eventually polls cond until it reports true or timeout passes; then it
-// fails the test with cond's last description of what it saw.
+// eventually polls cond until it holds, failing the test with cond's last
+// description after timeout. Every cond here reads /proc or lines already
+// read, so polling often costs little and keeps the tests quick.
 func eventually(t *testing.T, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, saw := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still not the case after %v: %s", timeout, saw)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.Until(t, timeout, 20*time.Millisecond, cond)
 }
 
 // forwardable lists the signals pidone promises to forward (the contract):

@@ -35,7 +35,7 @@ func lingerPids(t *testing.T, p *nsInit) map[string]int {
 	t.Helper()
 	pids := map[string]int{}
 	for _, role := range []string{"main", "group", "escapee"} {
-		m := p.stdout.waitFor(t, regexp.MustCompile(`^`+role+` (\d+) ready$`), exitTimeout)
+		m := p.stdout.WaitFor(t, regexp.MustCompile(`^`+role+` (\d+) ready$`), exitTimeout)
 		pids[role], _ = strconv.Atoi(m[1])
 	}
 	return pids
@@ -45,7 +45,7 @@ func lingerPids(t *testing.T, p *nsInit) map[string]int {
 func gotTerm(t *testing.T, p *nsInit, roles ...string) {
 	t.Helper()
 	for _, role := range roles {
-		p.stdout.waitFor(t, regexp.MustCompile(`^`+role+` \d+ TERM$`), exitTimeout)
+		p.stdout.WaitFor(t, regexp.MustCompile(`^`+role+` \d+ TERM$`), exitTimeout)
 	}
 }
 
@@ -54,7 +54,7 @@ func gotTerm(t *testing.T, p *nsInit, roles ...string) {
 func reapedAs(t *testing.T, p *nsInit, pid int, status string) {
 	t.Helper()
 	re := regexp.MustCompile(fmt.Sprintf(`msg="reaped orphan" pid=%d status="%s"`, pid, status))
-	if p.stderr.count(re) != 1 {
+	if p.stderr.Count(re) != 1 {
 		t.Errorf("pidone's log has no line matching %q: pidone did not wait for pid %d", re, pid)
 	}
 }
@@ -80,7 +80,7 @@ func TestStopReachesEscapeesAndEndsAfterGrace(t *testing.T) {
 	if code != 7 {
 		t.Errorf("exit code %d, want 7 (the main child's status)", code)
 	}
-	p.stderr.waitEOF(t, exitTimeout)
+	p.stderr.WaitEOF(t, exitTimeout)
 	// pidone exits only when nothing is left: it reaped both lingerers,
 	// killed by its SIGKILL, before exiting (as PID 1 its own exit would
 	// also kill them, but then it would not have logged them).
@@ -104,7 +104,7 @@ func TestStopIsImmediateWhenEverythingExits(t *testing.T) {
 	if code != 5 {
 		t.Errorf("exit code %d, want 5", code)
 	}
-	p.stderr.waitEOF(t, exitTimeout)
+	p.stderr.WaitEOF(t, exitTimeout)
 	reapedAs(t, p, pids["group"], "exit status 0")
 	reapedAs(t, p, pids["escapee"], "exit status 0")
 }
@@ -118,7 +118,7 @@ func TestSecondTermSkipsTheGracePeriod(t *testing.T) {
 	gotTerm(t, p, "main", "group", "escapee")
 	// The main child exits 7 on SIGTERM; wait for that, or the second
 	// request's SIGKILL may catch it between its line and its exit.
-	p.stderr.waitFor(t, regexp.MustCompile(`msg="main child exited" pid=\d+ status="exit status 7"`), exitTimeout)
+	p.stderr.WaitFor(t, regexp.MustCompile(`msg="main child exited" pid=\d+ status="exit status 7"`), exitTimeout)
 	start := time.Now()
 	p.signal(syscall.SIGINT)
 	code := p.exitCode(exitTimeout)
@@ -130,7 +130,7 @@ func TestSecondTermSkipsTheGracePeriod(t *testing.T) {
 	if code != 7 {
 		t.Errorf("exit code %d, want 7", code)
 	}
-	p.stderr.waitEOF(t, exitTimeout)
+	p.stderr.WaitEOF(t, exitTimeout)
 	reapedAs(t, p, pids["group"], "killed by SIGKILL")
 	reapedAs(t, p, pids["escapee"], "killed by SIGKILL")
 }
@@ -151,8 +151,8 @@ func TestGraceZeroKillsAtOnce(t *testing.T) {
 	if code != 128+9 {
 		t.Errorf("exit code %d, want 137 (the main child SIGKILLed)", code)
 	}
-	p.stdout.waitEOF(t, exitTimeout)
-	if n := p.stdout.count(regexp.MustCompile(`TERM$`)); n != 0 {
+	p.stdout.WaitEOF(t, exitTimeout)
+	if n := p.stdout.Count(regexp.MustCompile(`TERM$`)); n != 0 {
 		t.Errorf("%d processes got SIGTERM with --grace 0, want none (kill at once)", n)
 	}
 	reapedAs(t, p, pids["escapee"], "killed by SIGKILL")
@@ -165,7 +165,7 @@ func TestMainExitStopsTheRest(t *testing.T) {
 	t.Parallel()
 	_, workload := bins(t)
 	p := startPidone(t, "-w", "--", workload, "forkexit", "-life", "60s", "-code", "3")
-	p.stdout.waitFor(t, regexp.MustCompile(`^daemon started$`), exitTimeout)
+	p.stdout.WaitFor(t, regexp.MustCompile(`^daemon started$`), exitTimeout)
 	start := time.Now()
 	code := p.exitCode(exitTimeout)
 	t.Logf("main child exited; pidone exited %v after its \"daemon started\" line", time.Since(start).Round(time.Millisecond))
@@ -175,8 +175,8 @@ func TestMainExitStopsTheRest(t *testing.T) {
 	if time.Since(start) > quick {
 		t.Errorf("pidone took %v, want at once: the daemon dies of SIGTERM", time.Since(start))
 	}
-	p.stderr.waitEOF(t, exitTimeout)
-	if p.stderr.count(regexp.MustCompile(`msg="reaped orphan" pid=\d+ status="killed by SIGTERM"`)) != 1 {
+	p.stderr.WaitEOF(t, exitTimeout)
+	if p.stderr.Count(regexp.MustCompile(`msg="reaped orphan" pid=\d+ status="killed by SIGTERM"`)) != 1 {
 		t.Errorf("no daemon reaped after dying of SIGTERM")
 	}
 }
@@ -186,7 +186,7 @@ func TestWaitAllWaitsForTheDaemon(t *testing.T) {
 	_, workload := bins(t)
 	const life = 1500 * time.Millisecond
 	p := startPidone(t, "-w", "--wait-all", "--", workload, "forkexit", "-life", life.String(), "-code", "3")
-	p.stdout.waitFor(t, regexp.MustCompile(`^daemon started$`), exitTimeout)
+	p.stdout.WaitFor(t, regexp.MustCompile(`^daemon started$`), exitTimeout)
 	start := time.Now()
 	code := p.exitCode(life + 10*time.Second)
 	elapsed := time.Since(start)
@@ -197,8 +197,8 @@ func TestWaitAllWaitsForTheDaemon(t *testing.T) {
 	if elapsed < life-200*time.Millisecond || elapsed > life+margin {
 		t.Errorf("pidone exited %v after the main child, want when the daemon exits (%v, at most %v)", elapsed, life, life+margin)
 	}
-	p.stderr.waitEOF(t, exitTimeout)
-	if p.stderr.count(regexp.MustCompile(`msg="reaped orphan" pid=\d+ status="exit status 0"`)) != 1 {
+	p.stderr.WaitEOF(t, exitTimeout)
+	if p.stderr.Count(regexp.MustCompile(`msg="reaped orphan" pid=\d+ status="exit status 0"`)) != 1 {
 		t.Errorf("the daemon was not reaped after exiting on its own")
 	}
 }
@@ -208,14 +208,14 @@ func TestRewriteTable(t *testing.T) {
 	_, workload := bins(t)
 	p := startPidone(t, "-r", "USR1:USR2", "-r", "1:none", "--rewrite", "RTMIN+3:RTMIN+4", "-r", "SIGQUIT:0",
 		"--", workload, "sigrecord", "-grandchild")
-	p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
-	p.stdout.waitFor(t, regexp.MustCompile(`^grandchild \d+ ready$`), exitTimeout)
+	p.stdout.WaitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
+	p.stdout.WaitFor(t, regexp.MustCompile(`^grandchild \d+ ready$`), exitTimeout)
 	// One at a time, each awaited: pending signals are not delivered in
 	// the order they were sent (the kernel and os/signal both go by number).
 	for _, tc := range []struct{ send, want syscall.Signal }{{syscall.SIGUSR1, syscall.SIGUSR2}, {37, 38}} {
 		p.signal(tc.send)
 		for _, role := range []string{"child", "grandchild"} {
-			p.stdout.waitFor(t, regexp.MustCompile(fmt.Sprintf(`^%s \d+ %d$`, role, int(tc.want))), exitTimeout)
+			p.stdout.WaitFor(t, regexp.MustCompile(fmt.Sprintf(`^%s \d+ %d$`, role, int(tc.want))), exitTimeout)
 		}
 	}
 	// The dropped ones, then SIGWINCH, which passes unchanged; then time
@@ -228,8 +228,8 @@ func TestRewriteTable(t *testing.T) {
 	if code := p.exitCode(exitTimeout); code != 0 {
 		t.Errorf("exit code %d, want 0", code)
 	}
-	p.stdout.waitEOF(t, exitTimeout)
-	got := received(p.stdout.snapshot())
+	p.stdout.WaitEOF(t, exitTimeout)
+	got := received(p.stdout.Snapshot())
 	want := []syscall.Signal{syscall.SIGUSR2, 38, syscall.SIGWINCH}
 	checkReceived(t, got, "child", want)
 	checkReceived(t, got, "grandchild", want)
@@ -242,13 +242,13 @@ func TestRewriteOfTheStopSignal(t *testing.T) {
 	t.Parallel()
 	_, workload := bins(t)
 	p := startPidone(t, "-r", "TERM:QUIT", "--grace", "1s", "--", workload, "sigrecord", "-grandchild")
-	p.stdout.waitFor(t, regexp.MustCompile(`^grandchild \d+ ready$`), exitTimeout)
+	p.stdout.WaitFor(t, regexp.MustCompile(`^grandchild \d+ ready$`), exitTimeout)
 	p.signal(syscall.SIGTERM)
 	if code := p.exitCode(exitTimeout); code != 128+9 {
 		t.Errorf("exit code %d, want 137: sigrecord survives SIGQUIT and is killed after the grace period", code)
 	}
-	p.stdout.waitEOF(t, exitTimeout)
-	got := received(p.stdout.snapshot())
+	p.stdout.WaitEOF(t, exitTimeout)
+	got := received(p.stdout.Snapshot())
 	// SIGCONT follows every stop signal, so that stopped processes act on it.
 	checkReceived(t, got, "child", []syscall.Signal{syscall.SIGQUIT, syscall.SIGCONT})
 	checkReceived(t, got, "grandchild", []syscall.Signal{syscall.SIGQUIT, syscall.SIGCONT})
@@ -259,17 +259,17 @@ func TestDelayHoldsTermWhileReapingAndForwarding(t *testing.T) {
 	_, workload := bins(t)
 	const delay = 1500 * time.Millisecond
 	p := startPidone(t, "-w", "--delay", "TERM:"+delay.String(), "--", workload, "sigtime")
-	p.stdout.waitFor(t, regexp.MustCompile(`^ready$`), exitTimeout)
+	p.stdout.WaitFor(t, regexp.MustCompile(`^ready$`), exitTimeout)
 	start := time.Now()
 	p.signal(syscall.SIGTERM)
 	p.signal(syscall.SIGUSR2)
 
-	p.stdout.waitFor(t, regexp.MustCompile(`^sig 12$`), exitTimeout)
+	p.stdout.WaitFor(t, regexp.MustCompile(`^sig 12$`), exitTimeout)
 	forwarded := time.Since(start)
-	p.stdout.waitFor(t, regexp.MustCompile(`^orphan started$`), exitTimeout)
-	p.stderr.waitFor(t, regexp.MustCompile(`msg="reaped orphan"`), exitTimeout)
+	p.stdout.WaitFor(t, regexp.MustCompile(`^orphan started$`), exitTimeout)
+	p.stderr.WaitFor(t, regexp.MustCompile(`msg="reaped orphan"`), exitTimeout)
 	reaped := time.Since(start)
-	p.stdout.waitFor(t, regexp.MustCompile(`^sig 15$`), delay+exitTimeout)
+	p.stdout.WaitFor(t, regexp.MustCompile(`^sig 15$`), delay+exitTimeout)
 	delivered := time.Since(start)
 	t.Logf("--delay TERM:%v: SIGUSR2 forwarded after %v, orphan reaped after %v, SIGTERM delivered after %v",
 		delay, forwarded.Round(time.Millisecond), reaped.Round(time.Millisecond), delivered.Round(time.Millisecond))
@@ -307,7 +307,7 @@ func TestPauseReapsAndExitsZero(t *testing.T) {
 		t.Fatalf("no storm summary in %q", out)
 	}
 	n, _ := strconv.Atoi(m[1])
-	settled(t, p, 1, n, func() int { return p.stderr.count(reapedText) })
+	settled(t, p, 1, n, func() int { return p.stderr.Count(reapedText) })
 
 	start := time.Now()
 	p.signal(syscall.SIGTERM)
@@ -327,7 +327,7 @@ func TestPauseExitsZeroOnInt(t *testing.T) {
 	// Only once pidone says it waits is its handler in place: a Go
 	// program's own handlers are installed before main runs, and before
 	// signal.Notify they make it exit 2, so /proc's SigCgt cannot tell.
-	p.stderr.waitFor(t, pauseReady, exitTimeout)
+	p.stderr.WaitFor(t, pauseReady, exitTimeout)
 	p.signal(syscall.SIGINT)
 	if code := p.exitCode(exitTimeout); code != 0 {
 		t.Errorf("exit code %d, want 0", code)
@@ -355,7 +355,7 @@ func TestTerminationLog(t *testing.T) {
 			p := startPidone(t, append([]string{"--termination-log", path}, tc.args...)...)
 			if tc.term {
 				// sigrecord survives SIGTERM, and stdin stays open.
-				p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
+				p.stdout.WaitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
 				p.signal(syscall.SIGTERM)
 			} else {
 				p.closeStdin()
@@ -386,7 +386,7 @@ func TestStopAsSubreaper(t *testing.T) {
 	const grace = 2 * time.Second
 	p := startInit(t, unshare, "--mount", "--mount-proc", "--", workload, "noreap", "--",
 		pidone, "-w", "--grace", grace.String(), "--", workload, "lingerers", "-ignore", "-code", "9")
-	m := p.stderr.waitFor(t, regexp.MustCompile(`^noreap child pid=(\d+)$`), exitTimeout)
+	m := p.stderr.WaitFor(t, regexp.MustCompile(`^noreap child pid=(\d+)$`), exitTimeout)
 	nsPid, _ := strconv.Atoi(m[1])
 	pids := lingerPids(t, p)
 	pidoneHost := 0

@@ -85,9 +85,9 @@ func runAs(t *testing.T, env []string, bin string, args ...string) result {
 	p := startAs(t, env, bin, args...)
 	p.closeStdin()
 	code := p.exitCode(exitTimeout)
-	p.stdout.waitEOF(t, exitTimeout)
-	p.stderr.waitEOF(t, exitTimeout)
-	return result{code, strings.Join(p.stdout.snapshot(), "\n"), strings.Join(p.stderr.snapshot(), "\n")}
+	p.stdout.WaitEOF(t, exitTimeout)
+	p.stderr.WaitEOF(t, exitTimeout)
+	return result{code, strings.Join(p.stdout.Snapshot(), "\n"), strings.Join(p.stderr.Snapshot(), "\n")}
 }
 
 // peerCase is one documented behaviour: a command line, the exit code, and
@@ -239,29 +239,29 @@ func checkForwarding(t *testing.T, peer string, cases []forwardCase) {
 			forEach(t, peer, func(t *testing.T, bin string) {
 				args := append(append([]string{}, tc.args...), "--", w, "sigrecord", "-grandchild")
 				p := startAs(t, tc.env, bin, args...)
-				p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
-				p.stdout.waitFor(t, regexp.MustCompile(`^grandchild \d+ ready$`), exitTimeout)
+				p.stdout.WaitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
+				p.stdout.WaitFor(t, regexp.MustCompile(`^grandchild \d+ ready$`), exitTimeout)
 				p.signal(tc.send)
 				for _, w := range []struct {
 					role string
 					sigs []syscall.Signal
 				}{{"child", tc.child}, {"grandchild", tc.grandkid}} {
 					for _, sig := range w.sigs {
-						p.stdout.waitFor(t, regexp.MustCompile(fmt.Sprintf(`^%s \d+ %d$`, w.role, int(sig))), exitTimeout)
+						p.stdout.WaitFor(t, regexp.MustCompile(fmt.Sprintf(`^%s \d+ %d$`, w.role, int(sig))), exitTimeout)
 					}
 				}
 				// SIGWINCH reaches the child in every mode; then time for
 				// a signal that should not have gone anywhere to show up
 				// (pending signals are delivered by number, not in order).
 				p.signal(syscall.SIGWINCH)
-				p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ 28$`), exitTimeout)
+				p.stdout.WaitFor(t, regexp.MustCompile(`^child \d+ 28$`), exitTimeout)
 				time.Sleep(150 * time.Millisecond)
 				p.closeStdin()
 				if code := p.exitCode(exitTimeout); code != 0 {
 					t.Errorf("exit %d after stdin EOF, want 0", code)
 				}
-				p.stdout.waitEOF(t, exitTimeout)
-				got := received(p.stdout.snapshot())
+				p.stdout.WaitEOF(t, exitTimeout)
+				got := received(p.stdout.Snapshot())
 				checkReceived(t, got, "child", append(tc.child, syscall.SIGWINCH))
 				// The grandchild's SIGWINCH depends on the mode, as does
 				// everything else; only the signal under test counts.
@@ -322,7 +322,7 @@ func TestCatatonitPause(t *testing.T) {
 				p := startAs(t, []string{"CATATONIT_DEBUG=1"}, bin, "-P")
 				eventually(t, exitTimeout, func() (bool, string) {
 					if isPidone(t, bin) {
-						return p.stderr.count(pauseReady) > 0, "pidone has not said it waits"
+						return p.stderr.Count(pauseReady) > 0, "pidone has not said it waits"
 					}
 					return blocks(p.pid, sig), "catatonit does not block the signal yet"
 				})
@@ -369,7 +369,7 @@ func TestListenPID(t *testing.T) {
 	pidone, w := bins(t)
 	check := func(t *testing.T, bin string, closes bool, args ...string) {
 		p := startInit(t, append([]string{w, "holdfd", "--", bin}, append(args, "--", w, "listenpid")...)...)
-		m := p.stdout.waitFor(t, regexp.MustCompile(`^LISTEN_PID=(\S+) pid=(\d+) fd3=(\w+)$`), exitTimeout)
+		m := p.stdout.WaitFor(t, regexp.MustCompile(`^LISTEN_PID=(\S+) pid=(\d+) fd3=(\w+)$`), exitTimeout)
 		if m[1] != m[2] {
 			t.Errorf("the child sees LISTEN_PID=%s, want its own pid %s", m[1], m[2])
 		}
@@ -404,9 +404,9 @@ func TestDumbInitSuspendsItself(t *testing.T) {
 	_, w := bins(t)
 	forEach(t, "dumb-init", func(t *testing.T, bin string) {
 		p := startInit(t, w, "noreap", "--", bin, w, "sigrecord")
-		m := p.stderr.waitFor(t, regexp.MustCompile(`^noreap child pid=(\d+)$`), exitTimeout)
+		m := p.stderr.WaitFor(t, regexp.MustCompile(`^noreap child pid=(\d+)$`), exitTimeout)
 		initPid, _ := strconv.Atoi(m[1])
-		m = p.stdout.waitFor(t, regexp.MustCompile(`^child (\d+) ready$`), exitTimeout)
+		m = p.stdout.WaitFor(t, regexp.MustCompile(`^child (\d+) ready$`), exitTimeout)
 		childPid, _ := strconv.Atoi(m[1])
 		host := hostPids(t, p.pid, initPid, childPid)
 
@@ -426,7 +426,7 @@ func TestDumbInitSuspendsItself(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The child is continued by the forwarded SIGCONT, and reports it.
-		p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ 18$`), exitTimeout)
+		p.stdout.WaitFor(t, regexp.MustCompile(`^child \d+ 18$`), exitTimeout)
 		for _, pid := range []int{host[childPid], host[initPid]} {
 			if pr, err := readProc(pid); err != nil || pr.state == "T" {
 				t.Errorf("pid %d still stopped after SIGCONT (%v)", pid, err)

@@ -20,7 +20,7 @@ const stormSize = 10000
 // waitStorm waits for the storm's summary line and returns its count.
 func waitStorm(t *testing.T, p *nsInit, atLeast int) int {
 	t.Helper()
-	m := p.stdout.waitFor(t, stormDone, 90*time.Second)
+	m := p.stdout.WaitFor(t, stormDone, 90*time.Second)
 	n, _ := strconv.Atoi(m[1])
 	if n < atLeast {
 		t.Fatalf("storm orphaned %d processes, want at least %d", n, atLeast)
@@ -49,14 +49,14 @@ func TestOrphanStormIsReapedExactly(t *testing.T) {
 	p := startPidone(t, "-w", "--", workload, "storm", "-spawners", "4", "-orphans", strconv.Itoa(stormSize), "-hold")
 	n := waitStorm(t, p, stormSize)
 	// pidone and the storm itself.
-	settled(t, p, 2, n, func() int { return p.stderr.count(reapedText) })
+	settled(t, p, 2, n, func() int { return p.stderr.Count(reapedText) })
 
 	p.signal(syscall.SIGTERM)
 	if code := p.exitCode(exitTimeout); code != 0 {
 		t.Errorf("after SIGTERM: got exit code %d, want 0", code)
 	}
-	p.stderr.waitEOF(t, exitTimeout)
-	if got := p.stderr.count(reapedText); got != n {
+	p.stderr.WaitEOF(t, exitTimeout)
+	if got := p.stderr.Count(reapedText); got != n {
 		t.Errorf("after exit: got %d reaped-orphan lines, want exactly %d", got, n)
 	}
 }
@@ -66,15 +66,15 @@ func TestDoubleForkedDaemonsAreReaped(t *testing.T) {
 	_, workload := bins(t)
 	const daemons = 20
 	p := startPidone(t, "-w", "--", workload, "daemons", strconv.Itoa(daemons))
-	p.stdout.waitFor(t, regexp.MustCompile(fmt.Sprintf(`^daemons started n=%d$`, daemons)), 30*time.Second)
-	settled(t, p, 2, daemons, func() int { return p.stderr.count(reapedText) })
+	p.stdout.WaitFor(t, regexp.MustCompile(fmt.Sprintf(`^daemons started n=%d$`, daemons)), 30*time.Second)
+	settled(t, p, 2, daemons, func() int { return p.stderr.Count(reapedText) })
 
 	p.signal(syscall.SIGTERM)
 	if code := p.exitCode(exitTimeout); code != 0 {
 		t.Errorf("after SIGTERM: got exit code %d, want 0", code)
 	}
-	p.stderr.waitEOF(t, exitTimeout)
-	if got := p.stderr.count(reapedText); got != daemons {
+	p.stderr.WaitEOF(t, exitTimeout)
+	if got := p.stderr.Count(reapedText); got != daemons {
 		t.Errorf("after exit: got %d reaped-orphan lines, want exactly %d", got, daemons)
 	}
 }
@@ -88,7 +88,7 @@ func TestSubreaperBelowNonReapingInit(t *testing.T) {
 	pidone, workload := bins(t)
 	p := startInit(t, workload, "noreap", "--",
 		pidone, "-w", "--", workload, "storm", "-spawners", "4", "-orphans", strconv.Itoa(stormSize), "-hold")
-	m := p.stderr.waitFor(t, regexp.MustCompile(`^noreap child pid=(\d+)$`), exitTimeout)
+	m := p.stderr.WaitFor(t, regexp.MustCompile(`^noreap child pid=(\d+)$`), exitTimeout)
 	nsPid, _ := strconv.Atoi(m[1])
 	n := waitStorm(t, p, stormSize)
 
@@ -103,7 +103,7 @@ func TestSubreaperBelowNonReapingInit(t *testing.T) {
 		t.Fatalf("no process with namespace pid %d", nsPid)
 	}
 	// noreap, pidone and the storm.
-	settled(t, p, 3, n, func() int { return p.stderr.count(reapedText) })
+	settled(t, p, 3, n, func() int { return p.stderr.Count(reapedText) })
 
 	if err := unix.Kill(pidoneHost, unix.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestSubreaperBelowNonReapingInit(t *testing.T) {
 		t.Errorf("pidone below noreap: got wait status %#x, want exit status 0", pr.exitCode)
 	}
 	// A zombie writes nothing more, so the count is final.
-	if got := p.stderr.count(reapedText); got != n {
+	if got := p.stderr.Count(reapedText); got != n {
 		t.Errorf("after pidone exited: got %d reaped-orphan lines, want exactly %d", got, n)
 	}
 }
@@ -138,7 +138,7 @@ func TestJSONLogFormat(t *testing.T) {
 	n := waitStorm(t, p, 200)
 	reapedJSON := func() int {
 		count := 0
-		for _, line := range p.stderr.snapshot() {
+		for _, line := range p.stderr.Snapshot() {
 			var rec struct{ Msg string }
 			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "reaped orphan" {
 				count++
@@ -152,8 +152,8 @@ func TestJSONLogFormat(t *testing.T) {
 	if code := p.exitCode(exitTimeout); code != 0 {
 		t.Errorf("after SIGTERM: got exit code %d, want 0", code)
 	}
-	p.stderr.waitEOF(t, exitTimeout)
-	for _, line := range p.stderr.snapshot() {
+	p.stderr.WaitEOF(t, exitTimeout)
+	for _, line := range p.stderr.Snapshot() {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Errorf("stderr line is not JSON (%v): %q", err, line)

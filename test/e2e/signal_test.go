@@ -51,7 +51,7 @@ func sendEach(t *testing.T, p *nsInit, sigs []syscall.Signal, roles ...string) {
 	for _, sig := range sigs {
 		p.signal(sig)
 		for _, role := range roles {
-			p.stdout.waitFor(t, regexp.MustCompile(fmt.Sprintf(`^%s \d+ %d$`, role, int(sig))), 5*time.Second)
+			p.stdout.WaitFor(t, regexp.MustCompile(fmt.Sprintf(`^%s \d+ %d$`, role, int(sig))), 5*time.Second)
 		}
 	}
 }
@@ -60,8 +60,8 @@ func TestEverySignalReachesTheProcessGroupOnce(t *testing.T) {
 	t.Parallel()
 	_, workload := bins(t)
 	p := startPidone(t, "--", workload, "sigrecord", "-grandchild")
-	p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
-	p.stdout.waitFor(t, regexp.MustCompile(`^grandchild \d+ ready$`), exitTimeout)
+	p.stdout.WaitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
+	p.stdout.WaitFor(t, regexp.MustCompile(`^grandchild \d+ ready$`), exitTimeout)
 	sigs := forwardedAsIs() // TERM and INT stop everything: lifecycle_test.go
 	sendEach(t, p, sigs, "child", "grandchild")
 
@@ -69,8 +69,8 @@ func TestEverySignalReachesTheProcessGroupOnce(t *testing.T) {
 	if code := p.exitCode(exitTimeout); code != 0 {
 		t.Errorf("after stdin EOF: got exit code %d, want 0", code)
 	}
-	p.stdout.waitEOF(t, exitTimeout)
-	got := received(p.stdout.snapshot())
+	p.stdout.WaitEOF(t, exitTimeout)
+	got := received(p.stdout.Snapshot())
 	checkReceived(t, got, "child", sigs)
 	checkReceived(t, got, "grandchild", sigs)
 }
@@ -79,8 +79,8 @@ func TestSingleChildSignalsOnlyTheChild(t *testing.T) {
 	t.Parallel()
 	_, workload := bins(t)
 	p := startPidone(t, "-c", "--", workload, "sigrecord", "-grandchild")
-	p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
-	p.stdout.waitFor(t, regexp.MustCompile(`^grandchild \d+ ready$`), exitTimeout)
+	p.stdout.WaitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
+	p.stdout.WaitFor(t, regexp.MustCompile(`^grandchild \d+ ready$`), exitTimeout)
 	sigs := forwardedAsIs() // TERM and INT stop everything: lifecycle_test.go
 	sendEach(t, p, sigs, "child")
 	// Give a stray signal to the grandchild time to show up.
@@ -90,8 +90,8 @@ func TestSingleChildSignalsOnlyTheChild(t *testing.T) {
 	if code := p.exitCode(exitTimeout); code != 0 {
 		t.Errorf("after stdin EOF: got exit code %d, want 0", code)
 	}
-	p.stdout.waitEOF(t, exitTimeout)
-	got := received(p.stdout.snapshot())
+	p.stdout.WaitEOF(t, exitTimeout)
+	got := received(p.stdout.Snapshot())
 	checkReceived(t, got, "child", sigs)
 	checkReceived(t, got, "grandchild", nil)
 }
@@ -112,7 +112,7 @@ func TestNoSignalNobodySent(t *testing.T) {
 func TestNoSignalNobodySentWithPreemptionOn(t *testing.T) {
 	t.Parallel()
 	p := stormWithoutSignals(t, append(os.Environ(), "GODEBUG=asyncpreemptoff=0"))
-	p.stderr.waitFor(t, regexp.MustCompile(`async preemption is on .*SIGURG is not forwarded`), exitTimeout)
+	p.stderr.WaitFor(t, regexp.MustCompile(`async preemption is on .*SIGURG is not forwarded`), exitTimeout)
 }
 
 // stormWithoutSignals runs an orphan storm beside a signal recorder under
@@ -122,7 +122,7 @@ func stormWithoutSignals(t *testing.T, env []string) *nsInit {
 	stormSlot(t)
 	pidone, workload := bins(t)
 	p := startInitEnv(t, env, pidone, "--", workload, "sigrecord", "-storm", strconv.Itoa(stormSize))
-	p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
+	p.stdout.WaitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
 	waitStorm(t, p, stormSize)
 	eventually(t, 60*time.Second, func() (bool, string) {
 		procs := nsProcs(t, p.pid)
@@ -135,8 +135,8 @@ func stormWithoutSignals(t *testing.T, env []string) *nsInit {
 	if code := p.exitCode(exitTimeout); code != 0 {
 		t.Errorf("after stdin EOF: got exit code %d, want 0", code)
 	}
-	p.stdout.waitEOF(t, exitTimeout)
-	checkReceived(t, received(p.stdout.snapshot()), "child", nil)
+	p.stdout.WaitEOF(t, exitTimeout)
+	checkReceived(t, received(p.stdout.Snapshot()), "child", nil)
 	return p
 }
 
@@ -146,7 +146,7 @@ func TestTermEndsChildWithItsStatus(t *testing.T) {
 	for _, code := range []int{0, 7} {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
 			p := startPidone(t, "--", workload, "termexit", strconv.Itoa(code))
-			p.stdout.waitFor(t, regexp.MustCompile(`^ready$`), exitTimeout)
+			p.stdout.WaitFor(t, regexp.MustCompile(`^ready$`), exitTimeout)
 			p.signal(syscall.SIGTERM)
 			if got := p.exitCode(exitTimeout); got != code {
 				t.Errorf("termexit %d after SIGTERM: got exit code %d, want %d", code, got, code)
@@ -163,29 +163,29 @@ func TestSurvivesStderrClosing(t *testing.T) {
 	t.Parallel()
 	_, workload := bins(t)
 	p := startPidone(t, "-vv", "-w", "--", workload, "sigrecord")
-	p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
+	p.stdout.WaitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
 	// First make sure a forwarded signal does make pidone write to stderr,
 	// else closing it would prove nothing.
-	before := len(p.stderr.snapshot())
+	before := len(p.stderr.Snapshot())
 	sendEach(t, p, []syscall.Signal{syscall.SIGWINCH}, "child")
 	eventually(t, exitTimeout, func() (bool, string) {
-		return len(p.stderr.snapshot()) > before, "no stderr line from pidone -vv after forwarding SIGWINCH"
+		return len(p.stderr.Snapshot()) > before, "no stderr line from pidone -vv after forwarding SIGWINCH"
 	})
-	if err := p.stderr.r.Close(); err != nil {
+	if err := p.stderr.Close(); err != nil {
 		t.Fatal(err)
 	}
 	sendEach(t, p, []syscall.Signal{syscall.SIGUSR1, syscall.SIGHUP, syscall.SIGUSR2}, "child")
 	sigs := []syscall.Signal{syscall.SIGWINCH, syscall.SIGUSR1, syscall.SIGHUP, syscall.SIGUSR2}
 	// Give a stray SIGPIPE time to show up.
 	time.Sleep(200 * time.Millisecond)
-	checkReceived(t, received(p.stdout.snapshot()), "child", sigs)
+	checkReceived(t, received(p.stdout.Snapshot()), "child", sigs)
 
 	p.closeStdin()
 	if code := p.exitCode(exitTimeout); code != 0 {
 		t.Errorf("after stdin EOF: got exit code %d, want 0", code)
 	}
-	p.stdout.waitEOF(t, exitTimeout)
-	checkReceived(t, received(p.stdout.snapshot()), "child", sigs)
+	p.stdout.WaitEOF(t, exitTimeout)
+	checkReceived(t, received(p.stdout.Snapshot()), "child", sigs)
 }
 
 // TestBurstOfDistinctSignalsEachArrivesOnce sends every signal pidone
@@ -197,7 +197,7 @@ func TestBurstOfDistinctSignalsEachArrivesOnce(t *testing.T) {
 	t.Parallel()
 	_, workload := bins(t)
 	p := startPidone(t, "--", workload, "sigrecord")
-	p.stdout.waitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
+	p.stdout.WaitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
 
 	// The shortcut is in place: pidone's main thread sleeps in
 	// rt_sigtimedwait, waiting for the signals it forwards.
@@ -224,11 +224,11 @@ func TestBurstOfDistinctSignalsEachArrivesOnce(t *testing.T) {
 			p.signal(sig)
 		}
 		for _, sig := range sigs {
-			p.stdout.waitFor(t, regexp.MustCompile(fmt.Sprintf(`^child \d+ %d$`, int(sig))), 5*time.Second)
+			p.stdout.WaitFor(t, regexp.MustCompile(fmt.Sprintf(`^child \d+ %d$`, int(sig))), 5*time.Second)
 		}
 		// Settle, then check the counts so far: a duplicate would show.
 		time.Sleep(50 * time.Millisecond)
-		for sig, n := range received(p.stdout.snapshot())["child"] {
+		for sig, n := range received(p.stdout.Snapshot())["child"] {
 			if n != round+1 {
 				t.Fatalf("round %d: child received signal %d %d times, want %d", round, sig, n, round+1)
 			}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/containerd/console"
+	"github.com/pidone/pidone/test/internal/lines"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,7 +24,7 @@ import (
 type onPty struct {
 	t      *testing.T
 	master console.Console
-	out    *lines // everything written to the terminal, echoes included
+	out    *lines.Reader // everything written to the terminal, echoes included
 	cmd    *exec.Cmd
 	pid    int
 	done   chan struct{}
@@ -62,7 +63,7 @@ func startOnPty(t *testing.T, pid1 bool, argv ...string) *onPty {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &onPty{t: t, master: master, out: newLines("terminal", os.NewFile(uintptr(fd), "ptmx")), cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
+	p := &onPty{t: t, master: master, out: lines.New("terminal", os.NewFile(uintptr(fd), "ptmx")), cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		close(p.done)
@@ -76,10 +77,10 @@ func startOnPty(t *testing.T, pid1 bool, argv ...string) *onPty {
 			<-p.done
 		}
 		if t.Failed() {
-			t.Logf("%q\nterminal:\n%s", argv, p.out.tail(30))
+			t.Logf("%q\nterminal:\n%s", argv, p.out.Tail(30))
 		}
 		master.Close()
-		p.out.r.Close()
+		p.out.Close()
 	})
 	return p
 }
@@ -129,7 +130,7 @@ func TestTerminalForegroundWinchCtrlZAndHandBack(t *testing.T) {
 	// --wait-all and a daemon keep pidone alive after the probe exits, to
 	// see it take the terminal back.
 	p := startOnPty(t, true, pidone, "--wait-all", "--", w, "ttyprobe", "-daemon", "2s")
-	m := p.out.waitFor(t, probeLine, exitTimeout)
+	m := p.out.WaitFor(t, probeLine, exitTimeout)
 	if m[4] != "true" || m[1] != m[2] || m[3] != "1" {
 		t.Fatalf("probe: pid %s, group %s, session %s, foreground %s; want its own group, in pidone's session (1), in the foreground",
 			m[1], m[2], m[3], m[4])
@@ -139,22 +140,22 @@ func TestTerminalForegroundWinchCtrlZAndHandBack(t *testing.T) {
 	if err := p.master.Resize(console.WinSize{Height: 40, Width: 120}); err != nil {
 		t.Fatal(err)
 	}
-	p.out.waitFor(t, probeSig(syscall.SIGWINCH), exitTimeout)
+	p.out.WaitFor(t, probeSig(syscall.SIGWINCH), exitTimeout)
 
 	// Ctrl-Z stops the child; as PID 1 nothing could resume it, so pidone
 	// continues it at once.
 	p.typeIn("\x1a")
-	p.out.waitFor(t, probeSig(syscall.SIGCONT), exitTimeout)
+	p.out.WaitFor(t, probeSig(syscall.SIGCONT), exitTimeout)
 	p.typeIn("status\n")
 	eventually(t, exitTimeout, func() (bool, string) {
-		return p.out.count(regexp.MustCompile(`^probe pid=.* fg=true\r?$`)) == 2, "no second status line with the probe in the foreground"
+		return p.out.Count(regexp.MustCompile(`^probe pid=.* fg=true\r?$`)) == 2, "no second status line with the probe in the foreground"
 	})
 
 	// The child exits; pidone, still waiting for the daemon, takes the
 	// terminal back for its own process group (its pid: it leads its
 	// session).
 	p.typeIn("quit\n")
-	p.out.waitFor(t, regexp.MustCompile(`^probe quitting\r?$`), exitTimeout)
+	p.out.WaitFor(t, regexp.MustCompile(`^probe quitting\r?$`), exitTimeout)
 	eventually(t, exitTimeout, func() (bool, string) {
 		fg := p.foreground()
 		return fg == p.pid, fmt.Sprintf("foreground group %d, want pidone's %d", fg, p.pid)
@@ -173,7 +174,7 @@ func TestTerminalCtrlCKillsTheChild(t *testing.T) {
 	t.Parallel()
 	pidone, w := bins(t)
 	p := startOnPty(t, true, pidone, "--", w, "ttyprobe")
-	p.out.waitFor(t, probeLine, exitTimeout)
+	p.out.WaitFor(t, probeLine, exitTimeout)
 	p.typeIn("\x03")
 	if code := p.exitCode(exitTimeout); code != 128+2 {
 		t.Errorf("after Ctrl-C: exit %d, want 130 (the child killed by SIGINT)", code)
@@ -189,7 +190,7 @@ func TestTerminalCtrlZBelowAShell(t *testing.T) {
 	t.Parallel()
 	pidone, w := bins(t)
 	p := startOnPty(t, false, pidone, "--", w, "ttyprobe")
-	if m := p.out.waitFor(t, probeLine, exitTimeout); m[4] != "true" {
+	if m := p.out.WaitFor(t, probeLine, exitTimeout); m[4] != "true" {
 		t.Fatalf("probe not in the foreground: %q", m[0])
 	}
 	p.typeIn("\x1a")
@@ -201,10 +202,10 @@ func TestTerminalCtrlZBelowAShell(t *testing.T) {
 	if err := unix.Kill(p.pid, unix.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	p.out.waitFor(t, probeSig(syscall.SIGCONT), exitTimeout)
+	p.out.WaitFor(t, probeSig(syscall.SIGCONT), exitTimeout)
 	p.typeIn("status\n")
 	eventually(t, exitTimeout, func() (bool, string) {
-		return p.out.count(regexp.MustCompile(`^probe .* fg=true\r?$`)) == 2, "the probe did not report the foreground again"
+		return p.out.Count(regexp.MustCompile(`^probe .* fg=true\r?$`)) == 2, "the probe did not report the foreground again"
 	})
 	p.typeIn("quit\n")
 	if code := p.exitCode(exitTimeout); code != 0 {
@@ -227,7 +228,7 @@ func TestTerminalPeers(t *testing.T) {
 			t.Parallel()
 			forEach(t, tc.peer, func(t *testing.T, bin string) {
 				p := startOnPty(t, true, bin, "--", w, "ttyprobe")
-				m := p.out.waitFor(t, probeLine, exitTimeout)
+				m := p.out.WaitFor(t, probeLine, exitTimeout)
 				pid, _ := strconv.Atoi(m[1])
 				sid, _ := strconv.Atoi(m[3])
 				if m[4] != "true" {

@@ -64,19 +64,19 @@ func waitStarts(t *testing.T, p *nsInit, n int, keep func(started) bool) []start
 	var got []started
 	eventually(t, workersTimeout, func() (bool, string) {
 		got = got[:0]
-		for _, s := range parseStarts(p.stdout.snapshot()) {
+		for _, s := range parseStarts(p.stdout.Snapshot()) {
 			if keep == nil || keep(s) {
 				got = append(got, s)
 			}
 		}
-		return len(got) >= n, fmt.Sprintf("%d worker starts, want %d; stdout:\n%s", len(got), n, p.stdout.tail(20))
+		return len(got) >= n, fmt.Sprintf("%d worker starts, want %d; stdout:\n%s", len(got), n, p.stdout.Tail(20))
 	})
 	return got
 }
 
 // stdoutCount counts stdout lines matching format's regexp.
 func stdoutCount(p *nsInit, format string, a ...any) int {
-	return p.stdout.count(regexp.MustCompile(fmt.Sprintf(format, a...)))
+	return p.stdout.Count(regexp.MustCompile(fmt.Sprintf(format, a...)))
 }
 
 // hostPid returns the host pid of the process that has pid nsPid in the
@@ -143,7 +143,7 @@ func TestWorkersStartWithTheirEnvironmentAndPidfile(t *testing.T) {
 	pidfile := filepath.Join(t.TempDir(), "master.pid")
 	p := startMaster(t, "-v", "--workers", "3", "--pidfile", pidfile, "--", workload, "worker")
 	starts := waitStarts(t, p, 3, nil)
-	p.stderr.waitFor(t, regexp.MustCompile(`msg="worker started" group=main slot=2`), workersTimeout)
+	p.stderr.WaitFor(t, regexp.MustCompile(`msg="worker started" group=main slot=2`), workersTimeout)
 
 	slots, pgids := map[int]bool{}, map[int]bool{}
 	for _, s := range starts {
@@ -171,7 +171,7 @@ func TestWorkersStartWithTheirEnvironmentAndPidfile(t *testing.T) {
 	if code := p.exitCode(workersTimeout); code != 0 {
 		t.Errorf("after SIGTERM: exit code %d, want 0", code)
 	}
-	p.stdout.waitEOF(t, workersTimeout)
+	p.stdout.WaitEOF(t, workersTimeout)
 	if n := stdoutCount(p, `^worker exit index=\d+ pid=\d+ code=0$`); n != 3 {
 		t.Errorf("%d workers exited on SIGTERM, want 3", n)
 	}
@@ -192,7 +192,7 @@ func TestKilledWorkerIsRespawnedAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := waitStarts(t, p, 1, func(s started) bool { return s.index == victim.index && s.pid != victim.pid })
-	p.stderr.waitFor(t, regexp.MustCompile(fmt.Sprintf(`msg="worker exited" .*pid=%d status="killed by SIGKILL"`, victim.pid)), workersTimeout)
+	p.stderr.WaitFor(t, regexp.MustCompile(fmt.Sprintf(`msg="worker exited" .*pid=%d status="killed by SIGKILL"`, victim.pid)), workersTimeout)
 	if again[0].gen != 1 || again[0].count != 2 {
 		t.Errorf("replacement %+v: want the same generation and count", again[0])
 	}
@@ -206,7 +206,7 @@ func TestKilledWorkerIsRespawnedAlone(t *testing.T) {
 func respawnDelays(p *nsInit) []time.Duration {
 	re := regexp.MustCompile(`msg="respawning worker" .* delay=(\S+)`)
 	var ds []time.Duration
-	for _, l := range p.stderr.snapshot() {
+	for _, l := range p.stderr.Snapshot() {
 		if m := re.FindStringSubmatch(l); m != nil {
 			d, _ := time.ParseDuration(m[1])
 			ds = append(ds, d)
@@ -247,7 +247,7 @@ func TestBackoffSequenceAndReset(t *testing.T) {
 	// away, so a second after the crashes stop the last start is healthy.
 	os.Remove(crash)
 	time.Sleep(time.Second)
-	all := parseStarts(p.stdout.snapshot())
+	all := parseStarts(p.stdout.Snapshot())
 	healthy := all[len(all)-1]
 	if n := stdoutCount(p, `^worker exit index=0 pid=%d `, healthy.pid); n != 0 {
 		t.Fatalf("the last worker (pid %d) crashed after the crash file was gone", healthy.pid)
@@ -274,21 +274,21 @@ func TestHmainThrottleGivesUpAndExitsNonZero(t *testing.T) {
 	p := startMaster(t, "-v", "--workers", "2", "--throttle", "hmain", "--pidfile", pidfile, "--", workload, "worker", "-exit", "-code", "1")
 	p.closeStdin()
 	code := p.exitCode(workersTimeout)
-	p.stdout.waitEOF(t, workersTimeout)
-	p.stderr.waitEOF(t, workersTimeout)
+	p.stdout.WaitEOF(t, workersTimeout)
+	p.stderr.WaitEOF(t, workersTimeout)
 	if code == 0 {
 		t.Errorf("exit code 0 after giving up every slot; hmain's defect, want non-zero")
 	} else if code != 1 {
 		t.Errorf("exit code %d, want 1 (every slot given up)", code)
 	}
 	per := map[int]int{}
-	for _, s := range parseStarts(p.stdout.snapshot()) {
+	for _, s := range parseStarts(p.stdout.Snapshot()) {
 		per[s.index]++
 	}
 	if per[0] != 3 || per[1] != 3 || len(per) != 2 {
 		t.Errorf("spawns per slot %v; hmain spawns exactly 3 times per slot", per)
 	}
-	if n := p.stderr.count(regexp.MustCompile(`msg="worker slot given up" .*hmain throttle`)); n != 2 {
+	if n := p.stderr.Count(regexp.MustCompile(`msg="worker slot given up" .*hmain throttle`)); n != 2 {
 		t.Errorf("%d give-up lines, want 2", n)
 	}
 	if _, err := os.Stat(pidfile); !os.IsNotExist(err) {
@@ -300,7 +300,7 @@ func TestFatalExitCodeGivesUpTheSlotAtOnce(t *testing.T) {
 	t.Parallel()
 	_, workload := bins(t)
 	p := startMaster(t, "-v", "--workers", "2", "--fatal-exit", "78,3", "--", workload, "worker", "-crash-slots", "0", "-code", "3")
-	p.stderr.waitFor(t, regexp.MustCompile(`msg="worker slot given up" group=main slot=0 .*reason="exit code 3 is fatal"`), workersTimeout)
+	p.stderr.WaitFor(t, regexp.MustCompile(`msg="worker slot given up" group=main slot=0 .*reason="exit code 3 is fatal"`), workersTimeout)
 	waitStarts(t, p, 1, func(s started) bool { return s.index == 1 })
 	// Slot 1 is still served, so the master stays up; slot 0 ran once.
 	time.Sleep(300 * time.Millisecond)
@@ -326,7 +326,7 @@ func TestMissingBinaryIsRetriedWithBackoff(t *testing.T) {
 	p := startMaster(t, "-v", "--workers", "1", "--backoff-min", "50ms", "--backoff-max", "200ms", "--", prog, "worker")
 	cannot := regexp.MustCompile(`msg="cannot start worker" group=main slot=0 .*no such file or directory`)
 	eventually(t, workersTimeout, func() (bool, string) {
-		return p.stderr.count(cannot) >= 5, fmt.Sprintf("%d failed spawns logged", p.stderr.count(cannot))
+		return p.stderr.Count(cannot) >= 5, fmt.Sprintf("%d failed spawns logged", p.stderr.Count(cannot))
 	})
 	got := respawnDelays(p)
 	for i, w := range []time.Duration{0, 50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond} {
@@ -348,14 +348,14 @@ func TestReloadReachesEveryLiveWorkerWhenSlot0IsGivenUp(t *testing.T) {
 	t.Parallel()
 	_, workload := bins(t)
 	p := startMaster(t, "-v", "--workers", "4", "--fatal-exit", "1", "--", workload, "worker", "-crash-slots", "0")
-	p.stderr.waitFor(t, regexp.MustCompile(`msg="worker slot given up" group=main slot=0`), workersTimeout)
+	p.stderr.WaitFor(t, regexp.MustCompile(`msg="worker slot given up" group=main slot=0`), workersTimeout)
 	live := waitStarts(t, p, 3, func(s started) bool { return s.index != 0 })
 
 	p.signal(syscall.SIGHUP)
 	for _, w := range live {
-		p.stdout.waitFor(t, regexp.MustCompile(fmt.Sprintf(`^worker sig index=%d pid=%d sig=1$`, w.index, w.pid)), workersTimeout)
+		p.stdout.WaitFor(t, regexp.MustCompile(fmt.Sprintf(`^worker sig index=%d pid=%d sig=1$`, w.index, w.pid)), workersTimeout)
 	}
-	p.stderr.waitFor(t, regexp.MustCompile(`msg="reload signal sent" signal=SIGHUP workers=3`), workersTimeout)
+	p.stderr.WaitFor(t, regexp.MustCompile(`msg="reload signal sent" signal=SIGHUP workers=3`), workersTimeout)
 	// The given-up slot got a fresh start (and gave up again).
 	waitStarts(t, p, 2, func(s started) bool { return s.index == 0 })
 	if n := stdoutCount(p, `^worker sig index=\d+ pid=\d+ sig=1$`); n != 3 {
@@ -383,10 +383,10 @@ func TestInvalidConfigOnReloadLeavesWorkersUntouched(t *testing.T) {
 
 	writeFile(t, config, `{"groups": {"web": {"count": 3, "process": {"args": ["x"], "cwd": 7}}}}`)
 	p.signal(syscall.SIGHUP)
-	p.stderr.waitFor(t, regexp.MustCompile(`configuration rejected.*groups\.web\.process\.cwd: want a string`), workersTimeout)
+	p.stderr.WaitFor(t, regexp.MustCompile(`configuration rejected.*groups\.web\.process\.cwd: want a string`), workersTimeout)
 	time.Sleep(300 * time.Millisecond)
 	if n := stdoutCount(p, `^worker (sig|exit|start) `); n != 2 {
-		t.Errorf("after a rejected reload the workers saw something (%d lines):\n%s", n, p.stdout.tail(10))
+		t.Errorf("after a rejected reload the workers saw something (%d lines):\n%s", n, p.stdout.Tail(10))
 	}
 	for _, w := range first {
 		if err := unix.Kill(hostPid(t, p, w.pid), 0); err != nil {
@@ -399,7 +399,7 @@ func TestInvalidConfigOnReloadLeavesWorkersUntouched(t *testing.T) {
 	p.signal(syscall.SIGHUP)
 	waitStarts(t, p, 1, func(s started) bool { return s.index == 2 && s.count == 3 })
 	for _, w := range first {
-		p.stdout.waitFor(t, regexp.MustCompile(fmt.Sprintf(`^worker sig index=%d pid=%d sig=1$`, w.index, w.pid)), workersTimeout)
+		p.stdout.WaitFor(t, regexp.MustCompile(fmt.Sprintf(`^worker sig index=%d pid=%d sig=1$`, w.index, w.pid)), workersTimeout)
 	}
 }
 
@@ -411,9 +411,9 @@ func TestTwoReloadSignalsWithin10msGiveOneReload(t *testing.T) {
 	p.signal(syscall.SIGHUP)
 	time.Sleep(5 * time.Millisecond)
 	p.signal(syscall.SIGHUP)
-	p.stderr.waitFor(t, regexp.MustCompile(`msg="reload signal sent"`), workersTimeout)
+	p.stderr.WaitFor(t, regexp.MustCompile(`msg="reload signal sent"`), workersTimeout)
 	time.Sleep(500 * time.Millisecond)
-	if n := p.stderr.count(regexp.MustCompile(`msg=reload `)); n != 1 {
+	if n := p.stderr.Count(regexp.MustCompile(`msg=reload `)); n != 1 {
 		t.Errorf("%d reloads, want 1", n)
 	}
 	if n := stdoutCount(p, `^worker sig index=\d+ pid=\d+ sig=1$`); n != 2 {
@@ -431,17 +431,17 @@ func TestReplaceKeepsTheOldGenerationWhenTheNewOneCrashes(t *testing.T) {
 
 	writeFile(t, config, webConfig(workload, 2, "-exit", "-after", "50ms"))
 	p.signal(syscall.SIGHUP)
-	p.stderr.waitFor(t, regexp.MustCompile(`msg="replacement abandoned; the serving generation keeps running"`), workersTimeout)
+	p.stderr.WaitFor(t, regexp.MustCompile(`msg="replacement abandoned; the serving generation keeps running"`), workersTimeout)
 	time.Sleep(500 * time.Millisecond)
 	for _, w := range old {
 		if n := stdoutCount(p, `^worker (sig|exit) index=%d pid=%d `, w.index, w.pid); n != 0 {
-			t.Errorf("old worker %+v was touched:\n%s", w, p.stdout.tail(10))
+			t.Errorf("old worker %+v was touched:\n%s", w, p.stdout.Tail(10))
 		}
 		if err := unix.Kill(hostPid(t, p, w.pid), 0); err != nil {
 			t.Errorf("old worker %+v: %v", w, err)
 		}
 	}
-	if n := len(parseStarts(p.stdout.snapshot())); n > 4 {
+	if n := len(parseStarts(p.stdout.Snapshot())); n > 4 {
 		t.Errorf("%d starts: the failed generation was respawned instead of abandoned", n)
 	}
 
@@ -449,9 +449,9 @@ func TestReplaceKeepsTheOldGenerationWhenTheNewOneCrashes(t *testing.T) {
 	writeFile(t, config, webConfig(workload, 2))
 	p.signal(syscall.SIGHUP)
 	fresh := waitStarts(t, p, 2, func(s started) bool { return s.gen == 3 })
-	p.stderr.waitFor(t, regexp.MustCompile(`msg="new generation ready; stopping the old one" gen=3`), workersTimeout)
+	p.stderr.WaitFor(t, regexp.MustCompile(`msg="new generation ready; stopping the old one" gen=3`), workersTimeout)
 	for _, w := range old {
-		p.stdout.waitFor(t, regexp.MustCompile(fmt.Sprintf(`^worker exit index=%d pid=%d code=0$`, w.index, w.pid)), workersTimeout)
+		p.stdout.WaitFor(t, regexp.MustCompile(fmt.Sprintf(`^worker exit index=%d pid=%d code=0$`, w.index, w.pid)), workersTimeout)
 	}
 	for _, w := range fresh {
 		if n := stdoutCount(p, `^worker (sig|exit) index=%d pid=%d `, w.index, w.pid); n != 0 {
@@ -475,7 +475,7 @@ func TestCountChangesOnReload(t *testing.T) {
 		t.Errorf("growing to 4 started slots %v, want 2 and 3", idx)
 	}
 	for _, w := range two {
-		p.stdout.waitFor(t, regexp.MustCompile(fmt.Sprintf(`^worker sig index=%d pid=%d sig=1$`, w.index, w.pid)), workersTimeout)
+		p.stdout.WaitFor(t, regexp.MustCompile(fmt.Sprintf(`^worker sig index=%d pid=%d sig=1$`, w.index, w.pid)), workersTimeout)
 	}
 
 	writeFile(t, config, webConfig(workload, 1))
@@ -486,10 +486,10 @@ func TestCountChangesOnReload(t *testing.T) {
 		if w.index == 0 {
 			want = fmt.Sprintf(`^worker sig index=0 pid=%d sig=1$`, w.pid)
 		}
-		p.stdout.waitFor(t, regexp.MustCompile(want), workersTimeout)
+		p.stdout.WaitFor(t, regexp.MustCompile(want), workersTimeout)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if n := len(parseStarts(p.stdout.snapshot())); n != 4 {
+	if n := len(parseStarts(p.stdout.Snapshot())); n != 4 {
 		t.Errorf("%d starts in all, want 4 (shrinking starts nothing)", n)
 	}
 }
@@ -503,7 +503,7 @@ func TestTermToOneWorkerLeavesTheOthersAlone(t *testing.T) {
 	if err := unix.Kill(hostPid(t, p, victim.pid), unix.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	p.stdout.waitFor(t, regexp.MustCompile(fmt.Sprintf(`^worker exit index=%d pid=%d code=0$`, victim.index, victim.pid)), workersTimeout)
+	p.stdout.WaitFor(t, regexp.MustCompile(fmt.Sprintf(`^worker exit index=%d pid=%d code=0$`, victim.index, victim.pid)), workersTimeout)
 	waitStarts(t, p, 1, func(s started) bool { return s.index == victim.index && s.pid != victim.pid })
 	time.Sleep(200 * time.Millisecond)
 	for _, w := range starts {
@@ -511,7 +511,7 @@ func TestTermToOneWorkerLeavesTheOthersAlone(t *testing.T) {
 			continue
 		}
 		if n := stdoutCount(p, `^worker (sig|exit) index=%d pid=%d `, w.index, w.pid); n != 0 {
-			t.Errorf("worker %+v was affected by SIGTERM to worker %d:\n%s", w, victim.pid, p.stdout.tail(10))
+			t.Errorf("worker %+v was affected by SIGTERM to worker %d:\n%s", w, victim.pid, p.stdout.Tail(10))
 		}
 	}
 	select {
@@ -536,15 +536,15 @@ func TestWorkerIgnoringTermIsKilledAfterTheGracePeriod(t *testing.T) {
 	if took < grace || took > grace+5*time.Second {
 		t.Errorf("stopped after %v, want the grace period (%v) and little more", took, grace)
 	}
-	p.stderr.waitEOF(t, workersTimeout)
-	p.stdout.waitEOF(t, workersTimeout)
+	p.stderr.WaitEOF(t, workersTimeout)
+	p.stdout.WaitEOF(t, workersTimeout)
 	if n := stdoutCount(p, `^worker sig index=\d+ pid=\d+ sig=15$`); n != 2 {
 		t.Errorf("%d workers got SIGTERM, want 2", n)
 	}
-	if n := p.stderr.count(regexp.MustCompile(`did not stop within the grace period; killing it`)); n != 2 {
+	if n := p.stderr.Count(regexp.MustCompile(`did not stop within the grace period; killing it`)); n != 2 {
 		t.Errorf("%d workers killed after the grace period, want 2", n)
 	}
-	if n := p.stderr.count(regexp.MustCompile(`msg="worker exited" .*status="killed by SIGKILL"`)); n != 2 {
+	if n := p.stderr.Count(regexp.MustCompile(`msg="worker exited" .*status="killed by SIGKILL"`)); n != 2 {
 		t.Errorf("%d workers died of SIGKILL, want 2", n)
 	}
 }
@@ -555,16 +555,16 @@ func TestOrphansOfWorkersAreReapedWithoutTouchingAnySlot(t *testing.T) {
 	p := startMaster(t, "-v", "-w", "--workers", "2", "--", workload, "worker", "-orphans", "25")
 	starts := waitStarts(t, p, 2, nil)
 	for _, w := range starts {
-		p.stdout.waitFor(t, regexp.MustCompile(fmt.Sprintf(`^worker orphans index=%d pid=%d n=25$`, w.index, w.pid)), workersTimeout)
+		p.stdout.WaitFor(t, regexp.MustCompile(fmt.Sprintf(`^worker orphans index=%d pid=%d n=25$`, w.index, w.pid)), workersTimeout)
 	}
 	eventually(t, workersTimeout, func() (bool, string) {
 		procs := nsProcs(t, p.pid)
-		n := p.stderr.count(reapedText)
+		n := p.stderr.Count(reapedText)
 		// pidone and the two workers.
 		return len(procs) == 3 && len(zombies(procs)) == 0 && n == 50,
 			fmt.Sprintf("%d processes (want 3), %d zombies, %d orphans reaped (want 50)", len(procs), len(zombies(procs)), n)
 	})
-	if n := p.stderr.count(regexp.MustCompile(`msg="worker (exited|started)"`)); n != 2 {
+	if n := p.stderr.Count(regexp.MustCompile(`msg="worker (exited|started)"`)); n != 2 {
 		t.Errorf("%d worker start/exit lines, want the 2 starts only", n)
 	}
 }
@@ -585,12 +585,12 @@ func TestSecondMasterWithTheSamePidfileRefuses(t *testing.T) {
 	if code := second.exitCode(workersTimeout); code != 3 {
 		t.Errorf("second master: exit code %d, want 3 (already running)", code)
 	}
-	second.stderr.waitEOF(t, workersTimeout)
-	second.stdout.waitEOF(t, workersTimeout)
-	if second.stderr.count(regexp.MustCompile(`another pidone master \(pid 1\) is running with pidfile`)) != 1 {
-		t.Errorf("no clear message:\n%s", second.stderr.tail(5))
+	second.stderr.WaitEOF(t, workersTimeout)
+	second.stdout.WaitEOF(t, workersTimeout)
+	if second.stderr.Count(regexp.MustCompile(`another pidone master \(pid 1\) is running with pidfile`)) != 1 {
+		t.Errorf("no clear message:\n%s", second.stderr.Tail(5))
 	}
-	if n := len(parseStarts(second.stdout.snapshot())); n != 0 {
+	if n := len(parseStarts(second.stdout.Snapshot())); n != 0 {
 		t.Errorf("the refused master started %d workers", n)
 	}
 	if b, err := os.ReadFile(pidfile); err != nil || string(b) != "1\n" {
@@ -694,18 +694,18 @@ func TestCtlStopWaitsForTheMasterAndThePidfileIsGone(t *testing.T) {
 		t.Fatalf("ctl reload: %d %s", code, out)
 	}
 	for _, w := range starts {
-		master.stdout.waitFor(t, regexp.MustCompile(fmt.Sprintf(`^worker sig index=%d pid=%d sig=1$`, w.index, w.pid)), workersTimeout)
+		master.stdout.WaitFor(t, regexp.MustCompile(fmt.Sprintf(`^worker sig index=%d pid=%d sig=1$`, w.index, w.pid)), workersTimeout)
 	}
 	// restart replaces every worker; the master stays.
 	if code, out := ctlIn(t, holder, "restart", "--pidfile", pidfile); code != 0 {
 		t.Fatalf("ctl restart: %d %s", code, out)
 	}
 	waitStarts(t, master, 2, func(s started) bool { return s.gen == 3 })
-	master.stderr.waitFor(t, regexp.MustCompile(`msg="new generation ready; stopping the old one"`), workersTimeout)
+	master.stderr.WaitFor(t, regexp.MustCompile(`msg="new generation ready; stopping the old one"`), workersTimeout)
 	// The old generation ignores SIGTERM too: killed after the grace period.
 	killed := regexp.MustCompile(`did not stop within the grace period; killing it`)
 	eventually(t, workersTimeout, func() (bool, string) {
-		return master.stderr.count(killed) == 2, fmt.Sprintf("%d old workers killed", master.stderr.count(killed))
+		return master.stderr.Count(killed) == 2, fmt.Sprintf("%d old workers killed", master.stderr.Count(killed))
 	})
 
 	start := time.Now()
@@ -725,7 +725,7 @@ func TestCtlStopWaitsForTheMasterAndThePidfileIsGone(t *testing.T) {
 	if c := master.exitCode(workersTimeout); c != 0 {
 		t.Errorf("master exit code %d, want 0", c)
 	}
-	if n := master.stderr.count(killed); n != 4 {
+	if n := master.stderr.Count(killed); n != 4 {
 		t.Errorf("%d workers killed after the grace period, want 4 (2 on restart, 2 on stop)", n)
 	}
 	if code, out := ctlIn(t, holder, "status", "--pidfile", pidfile); code != 3 {
@@ -796,7 +796,7 @@ func TestConfigGroupsApplyOCIUserAndRlimits(t *testing.T) {
 		if w.count != 2 {
 			t.Errorf("app worker %+v: PIDONE_WORKER_COUNT want 2", w)
 		}
-		p.stdout.waitFor(t, regexp.MustCompile(fmt.Sprintf(`^worker env index=%d FOO=bar$`, w.index)), workersTimeout)
+		p.stdout.WaitFor(t, regexp.MustCompile(fmt.Sprintf(`^worker env index=%d FOO=bar$`, w.index)), workersTimeout)
 		pid := hostPid(t, p, w.pid)
 		st := procStatus(t, pid)
 		for k, want := range map[string]string{
@@ -865,7 +865,7 @@ func TestWorkersAuto(t *testing.T) {
 	}
 	waitStarts(t, p, first.count, nil)
 	time.Sleep(200 * time.Millisecond)
-	if n := len(parseStarts(p.stdout.snapshot())); n != first.count {
+	if n := len(parseStarts(p.stdout.Snapshot())); n != first.count {
 		t.Errorf("%d workers started, PIDONE_WORKER_COUNT says %d", n, first.count)
 	}
 }
