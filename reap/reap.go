@@ -216,7 +216,7 @@ func (r *Reaper) Spawn(start func() (pid int, err error)) (int, error) {
 // whose scheduling tick has not moved for 10 ms each time it finds it in a
 // system call, so a reaper busy in wait4 for longer would lose and win back
 // its processor on every wait4 that blocks, waking sysmon each time
-// (docs/performance.md, stage 2).
+// (docs/performance.md, change 1).
 const yieldEvery = 5 * time.Millisecond
 
 func (r *Reaper) loop(sigchld *sigchldSwitch) {

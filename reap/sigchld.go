@@ -17,7 +17,7 @@ import (
 // Every Go program has the runtime's handler on SIGCHLD, so each child's
 // exit would otherwise interrupt some thread, run the handler and wake the
 // thread parked in os/signal: during an orphan storm that is most of the
-// reaper's cost (docs/performance.md, stage 2). So while there are children,
+// reaper's cost (docs/performance.md, change 1). So while there are children,
 // SIGCHLD is at SIG_DFL, whose action is to ignore: the kernel discards it
 // when it is sent. SIG_DFL, never SIG_IGN, which would make the kernel reap
 // children itself and lose their exit statuses.
