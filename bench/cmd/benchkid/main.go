@@ -19,6 +19,12 @@
 //	                    syscall.ForkExec, wait for it, exit with its status;
 //	                    no signals, no logging (the start-up floor of the Go
 //	                    runtime, for comparison only)
+//	minfwd CMD [ARGS]   mininit plus the least forwarding of SIGUSR1 a Go
+//	                    init can do: the child in its own process group,
+//	                    the main thread waiting in rt_sigtimedwait and
+//	                    sending to the group, os/signal for a SIGUSR1 that
+//	                    arrives while it is busy (the latency floor of a Go
+//	                    init built like pidone, for comparison only)
 //	noterm              like hang, but with SIGTERM at its default action, as
 //	                    a C program that never installs a handler has it: as
 //	                    PID 1 of a container the kernel ignores SIGTERM for
@@ -46,10 +52,10 @@ import (
 const maskedEnv = "BENCHKID_MASKED"
 
 func main() {
-	if filepath.Base(os.Args[0]) == "mininit" {
+	if name := filepath.Base(os.Args[0]); name == "mininit" || name == "minfwd" {
 		// Installed under that name, it takes the init's place in the
 		// harness (pidbench -variant floor=PATH-TO-mininit).
-		os.Args = append([]string{os.Args[0], "mininit"}, os.Args[1:]...)
+		os.Args = append([]string{os.Args[0], name}, os.Args[1:]...)
 	}
 	if len(os.Args) < 2 {
 		usage()
@@ -68,7 +74,9 @@ func main() {
 	case "worker":
 		err = worker()
 	case "mininit":
-		err = minInit(os.Args[2:])
+		err = minInit(os.Args[2:], false)
+	case "minfwd":
+		err = minInit(os.Args[2:], true)
 	case "noterm":
 		err = defaultTerm()
 		if err == nil {
@@ -194,7 +202,7 @@ func defaultTerm() error {
 	return nil
 }
 
-func minInit(argv []string) error {
+func minInit(argv []string, forward bool) error {
 	if len(argv) > 0 && argv[0] == "--" {
 		argv = argv[1:]
 	}
@@ -205,10 +213,43 @@ func minInit(argv []string) error {
 	if err != nil {
 		return err
 	}
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{0, 1, 2}})
+	var busy chan os.Signal
+	if forward {
+		runtime.LockOSThread()
+		busy = make(chan os.Signal, 1)
+		signal.Notify(busy, unix.SIGUSR1)
+	}
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{0, 1, 2},
+		Sys: &syscall.SysProcAttr{Setpgid: forward}})
 	if err != nil {
 		return err
 	}
+	if forward {
+		go waitFor(pid)
+		go func() {
+			for range busy {
+				_ = unix.Kill(-pid, unix.SIGUSR1)
+			}
+		}()
+		var set unix.Sigset_t
+		set.Val[0] = 1 << (unix.SIGUSR1 - 1)
+		if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, nil); err != nil {
+			return err
+		}
+		for {
+			_, _, errno := unix.Syscall6(unix.SYS_RT_SIGTIMEDWAIT, uintptr(unsafe.Pointer(&set)),
+				0, 0, kernelSigsetSize, 0, 0)
+			if errno == 0 {
+				_ = unix.Kill(-pid, unix.SIGUSR1)
+			}
+		}
+	}
+	waitFor(pid)
+	return nil
+}
+
+// waitFor reaps every child until pid exits, then exits with its status.
+func waitFor(pid int) {
 	for {
 		var ws unix.WaitStatus
 		got, err := unix.Wait4(-1, &ws, 0, nil)
@@ -216,7 +257,8 @@ func minInit(argv []string) error {
 			continue
 		}
 		if err != nil {
-			return err
+			fmt.Fprintf(os.Stderr, "benchkid: wait4: %v\n", err)
+			os.Exit(1)
 		}
 		if got == pid {
 			os.Exit(ws.ExitStatus())
