@@ -19,12 +19,15 @@
 //	                    syscall.ForkExec, wait for it, exit with its status;
 //	                    no signals, no logging (the start-up floor of the Go
 //	                    runtime, for comparison only)
-//	minfwd CMD [ARGS]   mininit plus the least forwarding of SIGUSR1 a Go
-//	                    init can do: the child in its own process group,
+//	minfwd CMD [ARGS]   mininit plus the least forwarding a Go init can do
+//	                    without losing a signal: every signal pidone
+//	                    forwards registered with os/signal before the
+//	                    child starts, the child in its own process group,
 //	                    the main thread waiting in rt_sigtimedwait and
-//	                    sending to the group, os/signal for a SIGUSR1 that
-//	                    arrives while it is busy (the latency floor of a Go
-//	                    init built like pidone, for comparison only)
+//	                    sending to the group, os/signal for a signal that
+//	                    arrives while it is busy (the start-up and latency
+//	                    floors of a Go init built like pidone, for
+//	                    comparison only)
 //	noterm              like hang, but with SIGTERM at its default action, as
 //	                    a C program that never installs a handler has it: as
 //	                    PID 1 of a container the kernel ignores SIGTERM for
@@ -214,10 +217,22 @@ func minInit(argv []string, forward bool) error {
 		return err
 	}
 	var busy chan os.Signal
+	var set unix.Sigset_t
 	if forward {
 		runtime.LockOSThread()
-		busy = make(chan os.Signal, 1)
-		signal.Notify(busy, unix.SIGUSR1)
+		busy = make(chan os.Signal, 64)
+		for sig := unix.Signal(1); sig <= 64; sig++ {
+			switch {
+			case sig == unix.SIGKILL, sig == unix.SIGSTOP, sig == unix.SIGCHLD, sig == unix.SIGPROF, sig >= 32 && sig <= 34:
+				continue // what pidone cannot catch or does not forward
+			}
+			signal.Notify(busy, sig)
+			switch sig {
+			case unix.SIGILL, unix.SIGTRAP, unix.SIGBUS, unix.SIGFPE, unix.SIGSEGV, unix.SIGSYS, unix.SIGPIPE:
+			default:
+				set.Val[0] |= 1 << (sig - 1)
+			}
+		}
 	}
 	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{0, 1, 2},
 		Sys: &syscall.SysProcAttr{Setpgid: forward}})
@@ -227,20 +242,18 @@ func minInit(argv []string, forward bool) error {
 	if forward {
 		go waitFor(pid)
 		go func() {
-			for range busy {
-				_ = unix.Kill(-pid, unix.SIGUSR1)
+			for sig := range busy {
+				_ = unix.Kill(-pid, sig.(unix.Signal))
 			}
 		}()
-		var set unix.Sigset_t
-		set.Val[0] = 1 << (unix.SIGUSR1 - 1)
 		if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, nil); err != nil {
 			return err
 		}
 		for {
-			_, _, errno := unix.Syscall6(unix.SYS_RT_SIGTIMEDWAIT, uintptr(unsafe.Pointer(&set)),
+			sig, _, errno := unix.Syscall6(unix.SYS_RT_SIGTIMEDWAIT, uintptr(unsafe.Pointer(&set)),
 				0, 0, kernelSigsetSize, 0, 0)
 			if errno == 0 {
-				_ = unix.Kill(-pid, unix.SIGUSR1)
+				_ = unix.Kill(-pid, unix.Signal(sig))
 			}
 		}
 	}
