@@ -13,9 +13,9 @@ import (
 // threads: the one the kernel interrupts to run the runtime's handler, the
 // one parked in os/signal's receive loop, and the one that runs the loop.
 // Each hand-off is a wake-up, and a wake-up costs tens of microseconds on a
-// busy machine (docs/performance.md). tini forwards from the thread that took
-// the signal out of sigtimedwait, and pidone can do the same on its main
-// thread: the kernel gives a signal sent to the process to the main thread
+// busy machine (docs/performance.md, change 3). tini forwards from the
+// thread that took the signal out of sigtimedwait, and pidone can do the
+// same on its main thread: the kernel gives a signal sent to the process to the main thread
 // whenever that thread does not block it (complete_signal), and a thread
 // waiting in rt_sigtimedwait does not block the signals it waits for.
 //
