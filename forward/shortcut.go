@@ -15,9 +15,10 @@ import (
 // Each hand-off is a wake-up, and a wake-up costs tens of microseconds on a
 // busy machine (docs/performance.md, change 3). tini forwards from the
 // thread that took the signal out of sigtimedwait, and pidone can do the
-// same on its main thread: the kernel gives a signal sent to the process to the main thread
-// whenever that thread does not block it (complete_signal), and a thread
-// waiting in rt_sigtimedwait does not block the signals it waits for.
+// same on its main thread: the kernel gives a signal sent to the process
+// to the main thread whenever that thread does not block it
+// (complete_signal), and a thread waiting in rt_sigtimedwait does not block
+// the signals it waits for.
 //
 // So the main thread blocks the forwardable signals and waits for them
 // (Shortcut.Serve). One the event loop would forward unchanged in its current
