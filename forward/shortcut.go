@@ -38,6 +38,19 @@ func (s Set) With(sig unix.Signal) Set { return s | 1<<(sig-1) }
 // Has reports whether sig is in the set.
 func (s Set) Has(sig unix.Signal) bool { return sig >= 1 && sig <= maxSignal && s&(1<<(sig-1)) != 0 }
 
+// sigset converts the set for the kernel, whose words are 32 bits wide on
+// some architectures and 64 on others.
+func (s Set) sigset() unix.Sigset_t {
+	var set unix.Sigset_t
+	bits := unix.Signal(8 * unsafe.Sizeof(set.Val[0]))
+	for sig := unix.Signal(1); sig <= maxSignal; sig++ {
+		if s.Has(sig) {
+			set.Val[(sig-1)/bits] |= 1 << ((sig - 1) % bits)
+		}
+	}
+	return set
+}
+
 // Shortcut forwards signals from the main thread. The zero value forwards
 // nothing directly until the event loop says what it may (Allow).
 type Shortcut struct {
@@ -100,7 +113,7 @@ func Blockable(urgIsNeverOurs bool) Set {
 // channel Catch returned), which the loop reads.
 func (s *Shortcut) Serve(wait Set, queue chan<- os.Signal) {
 	runtime.LockOSThread() // for good: the mask below is this thread's
-	set := unix.Sigset_t{Val: [len(unix.Sigset_t{}.Val)]uint64{uint64(wait)}}
+	set := wait.sigset()
 	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, nil); err != nil {
 		panic(os.NewSyscallError("rt_sigprocmask", err))
 	}

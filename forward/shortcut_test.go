@@ -1,6 +1,10 @@
 package forward
 
 import (
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -53,5 +57,45 @@ func TestSetBounds(t *testing.T) {
 	}
 	if s := Set(0).With(64); !s.Has(64) || s.Has(63) {
 		t.Errorf("Set(0).With(64) = %#x", uint64(s))
+	}
+}
+
+// TestSigsetAsTheKernelReadsIt blocks a set on this thread and reads the
+// mask back from /proc, so the conversion is checked by the kernel itself,
+// whatever the width of the architecture's sigset words.
+func TestSigsetAsTheKernelReadsIt(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var old unix.Sigset_t
+	if err := unix.PthreadSigmask(unix.SIG_SETMASK, nil, &old); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+
+	for _, want := range []Set{
+		Set(0).With(unix.SIGHUP),
+		Set(0).With(unix.SIGUSR1).With(31).With(35).With(64),
+		Blockable(true),
+	} {
+		set := want.sigset()
+		if err := unix.PthreadSigmask(unix.SIG_SETMASK, &set, nil); err != nil {
+			t.Fatal(err)
+		}
+		status, err := os.ReadFile("/proc/thread-self/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got uint64
+		for _, line := range strings.Split(string(status), "\n") {
+			if hex, ok := strings.CutPrefix(line, "SigBlk:"); ok {
+				got, err = strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if got != uint64(want) {
+			t.Errorf("blocked %#x, the kernel has %#x", uint64(want), got)
+		}
 	}
 }
