@@ -6,6 +6,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/pidone/pidone/internal/sigsys"
 	"golang.org/x/sys/unix"
 )
 
@@ -125,19 +126,17 @@ func (s *Shortcut) Serve(wait Set, queue chan<- os.Signal) {
 	}
 }
 
-// waitFor sleeps until a signal in set is pending and takes it
-// (rt_sigtimedwait without a timeout; x/sys/unix has no wrapper).
+// waitFor sleeps until a signal in set is pending and takes it.
 func waitFor(set *unix.Sigset_t) unix.Signal {
-	const kernelSigsetSize = 8 // _NSIG/8 on Linux
 	for {
-		r, _, errno := unix.Syscall6(unix.SYS_RT_SIGTIMEDWAIT, uintptr(unsafe.Pointer(set)), 0, 0, kernelSigsetSize, 0, 0)
-		switch errno {
-		case 0:
-			return unix.Signal(r)
+		sig, err := sigsys.Timedwait(set, nil)
+		switch err {
+		case nil:
+			return sig
 		case unix.EINTR:
 			// A signal outside the set ran its handler on this thread.
 		default:
-			panic(os.NewSyscallError("rt_sigtimedwait", errno))
+			panic(os.NewSyscallError("rt_sigtimedwait", err))
 		}
 	}
 }

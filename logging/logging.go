@@ -10,8 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"unsafe"
 
+	"github.com/pidone/pidone/internal/sigsys"
 	"golang.org/x/sys/unix"
 )
 
@@ -119,11 +119,8 @@ func writeAll(fd int, p []byte) (int, error) {
 	return done, nil
 }
 
-// takePending dequeues a pending signal in set without waiting
-// (rt_sigtimedwait with a zero timeout; x/sys/unix has no wrapper).
+// takePending dequeues a pending signal in set without waiting; none
+// pending is not an error.
 func takePending(set *unix.Sigset_t) {
-	var zero unix.Timespec
-	const kernelSigsetSize = 8 // _NSIG/8 on Linux
-	unix.Syscall6(unix.SYS_RT_SIGTIMEDWAIT, uintptr(unsafe.Pointer(set)), 0,
-		uintptr(unsafe.Pointer(&zero)), kernelSigsetSize, 0, 0)
+	_, _ = sigsys.Timedwait(set, &unix.Timespec{})
 }

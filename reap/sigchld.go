@@ -6,6 +6,7 @@ import (
 	"os"
 	"unsafe"
 
+	"github.com/pidone/pidone/internal/sigsys"
 	"golang.org/x/sys/unix"
 )
 
@@ -64,9 +65,8 @@ func (s *sigchldSwitch) listen() {
 }
 
 func (s *sigchldSwitch) set(act, old *kernelSigaction) {
-	const sigsetBytes = 8 // the kernel's sigset_t: 64 signals
 	_, _, errno := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGCHLD),
-		uintptr(unsafe.Pointer(act)), uintptr(unsafe.Pointer(old)), sigsetBytes, 0, 0)
+		uintptr(unsafe.Pointer(act)), uintptr(unsafe.Pointer(old)), sigsys.SetSize, 0, 0)
 	if errno != 0 {
 		// rt_sigaction fails only on bad arguments, and these are fixed.
 		panic(os.NewSyscallError("rt_sigaction SIGCHLD", errno))
