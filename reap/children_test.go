@@ -62,9 +62,10 @@ func isolated(t *testing.T) bool {
 }
 
 func spawnSh(r *Reaper, script string) (int, error) {
-	return r.Spawn(func() (int, error) {
+	c, err := r.Spawn(func() (int, error) {
 		return syscall.ForkExec("/bin/sh", []string{"sh", "-c", script}, &syscall.ProcAttr{})
 	})
+	return c.Pid, err
 }
 
 func TestStopsOfWatchedChildrenAreReported(t *testing.T) {
@@ -76,13 +77,14 @@ func TestStopsOfWatchedChildrenAreReported(t *testing.T) {
 		// An orphan that stops itself must not be reported: only
 		// watched processes are pidone's business. Its own process
 		// group, so that it can be killed at the end.
-		pgid, err := r.Spawn(func() (int, error) {
+		group, err := r.Spawn(func() (int, error) {
 			return syscall.ForkExec("/bin/sh", []string{"sh", "-c", "sh -c 'kill -STOP $$' & exit 0"},
 				&syscall.ProcAttr{Sys: &syscall.SysProcAttr{Setpgid: true}})
 		})
 		if err != nil {
 			return err
 		}
+		pgid := group.Pid
 		defer unix.Kill(-pgid, unix.SIGKILL)
 		// SIGSTOP, not SIGTSTP: the kernel discards SIGTSTP's stop in an
 		// orphaned process group, and whether go test's is depends on

@@ -9,8 +9,15 @@
 //
 // Processes whose exit matters (the main child, workers) are started through
 // Spawn, which registers them before the reaper can possibly reap them; their
-// exits arrive on Exits. Every other reaped process is an orphan, handed to
-// the OnOrphan callback.
+// exits arrive on Exits, each carrying the ID of the Spawn that made the
+// process. Every other reaped process is an orphan, handed to the OnOrphan
+// callback.
+//
+// Why an ID and not the pid: once wait4 has reaped a process its pid is free
+// for the next fork, possibly before whoever reads Exits has seen the exit.
+// A pid is a name only while its process is not yet reaped, and only the
+// reaper knows when that stops; so the reaper, at the moment it reaps,
+// attaches the one name that is never reused.
 //
 // Two more things only the waiter can know are published here too, so that
 // nobody else ever needs to wait: when a watched process is stopped by a
@@ -36,6 +43,18 @@ import (
 type Exit struct {
 	Pid    int
 	Status unix.WaitStatus
+	// Spawn is the ID of the Spawn that started the process, 0 for an
+	// orphan. Key state by it, never by Pid (see the package comment).
+	Spawn SpawnID
+}
+
+// SpawnID names one successful Spawn for the reaper's whole life.
+type SpawnID uint64
+
+// Child is a process started through Spawn.
+type Child struct {
+	Pid int
+	ID  SpawnID
 }
 
 // signalExitBase is the offset shells and container runtimes add to a
@@ -73,8 +92,12 @@ func (e Exit) Describe() string {
 
 // Reaper runs the blocking wait loop. Create it with Start or StartWith.
 type Reaper struct {
-	mu      sync.Mutex
-	watched map[int]struct{}
+	mu sync.Mutex
+	// watched maps the pid of every spawned process not yet reaped to its
+	// spawn's ID; failedSpawn marks a child whose exec failed, whose exit
+	// nobody wants. lastID counts the spawns.
+	watched map[int]SpawnID
+	lastID  SpawnID
 	exits   chan Exit
 	stops   chan Exit // nil unless Options.Stops
 	// empty gets a token each time wait4 finds no children (ECHILD).
@@ -111,7 +134,7 @@ func Start(onOrphan func(Exit)) *Reaper {
 // StartWith begins reaping.
 func StartWith(o Options) *Reaper {
 	r := &Reaper{
-		watched:  make(map[int]struct{}),
+		watched:  make(map[int]SpawnID),
 		exits:    make(chan Exit, 16),
 		empty:    make(chan struct{}, 1),
 		wake:     make(chan os.Signal, 1),
@@ -190,25 +213,41 @@ func (r *Reaper) HasChildren() bool {
 	}
 }
 
-// Spawn calls start, which must create exactly one child process and return
+// failedSpawn is the watched ID of a child that start reported as failed:
+// it exists (its exec failed after the fork) and will exit at once, but it
+// is neither the caller's nor an orphan, so its exit is dropped.
+const failedSpawn SpawnID = 0
+
+// Spawn calls start, which must create at most one child process and return
 // its pid, and watches that pid. The reaper cannot publish any exit while
-// start runs, so even a child that dies at once is reported on Exits rather
-// than taken for an orphan.
-func (r *Reaper) Spawn(start func() (pid int, err error)) (int, error) {
+// start runs, so even a child that dies at once is reported on Exits, with
+// the returned Child's ID, rather than taken for an orphan. A start that
+// fails after it created its child (an exec error reported by the child)
+// returns that pid with the error: the child's exit is then dropped.
+func (r *Reaper) Spawn(start func() (pid int, err error)) (Child, error) {
 	r.mu.Lock()
 	pid, err := start()
-	if err == nil {
-		r.watched[pid] = struct{}{}
+	var c Child
+	switch {
+	case err == nil:
+		r.lastID++
+		c = Child{Pid: pid, ID: r.lastID}
+		r.watched[pid] = c.ID
+	case pid > 0:
+		r.watched[pid] = failedSpawn
 	}
 	r.mu.Unlock()
-	if err == nil {
+	if pid > 0 {
 		// The loop may be parked after ECHILD: it has a child again.
 		select {
 		case r.wake <- unix.SIGCHLD:
 		default:
 		}
 	}
-	return pid, err
+	if err != nil {
+		return Child{}, err
+	}
+	return c, nil
 }
 
 // yieldEvery bounds how long the reaper runs without passing through the
@@ -279,20 +318,23 @@ func (r *Reaper) loop(sigchld *sigchldSwitch) {
 // none of pidone's business.
 func (r *Reaper) publishStop(e Exit) {
 	r.mu.Lock()
-	_, watched := r.watched[e.Pid]
+	id, watched := r.watched[e.Pid]
 	r.mu.Unlock()
-	if watched {
+	if watched && id != failedSpawn {
+		e.Spawn = id
 		r.stops <- e
 	}
 }
 
 func (r *Reaper) publish(e Exit) {
 	r.mu.Lock()
-	_, watched := r.watched[e.Pid]
+	id, watched := r.watched[e.Pid]
 	delete(r.watched, e.Pid)
 	r.mu.Unlock()
 	switch {
+	case watched && id == failedSpawn:
 	case watched:
+		e.Spawn = id
 		r.exits <- e
 	case r.onOrphan != nil:
 		r.onOrphan(e)

@@ -65,16 +65,17 @@ func TestSpawnedExitIsDeliveredAndOrphansAreNot(t *testing.T) {
 		{"death by signal decodes to 128+S", "kill -USR1 $$", 128 + int(unix.SIGUSR1)},
 		{"an orphan left behind is reaped separately", "sleep 0.1 & exit 0", 0},
 	} {
-		pid, err := r.Spawn(func() (int, error) {
+		c, err := r.Spawn(func() (int, error) {
 			return syscall.ForkExec("/bin/sh", []string{"sh", "-c", tc.script}, &syscall.ProcAttr{})
 		})
 		if err != nil {
 			t.Fatalf("%s: spawn: %v", tc.doc, err)
 		}
+		pid := c.Pid
 		select {
 		case e := <-r.Exits():
-			if e.Pid != pid || e.Code() != tc.want {
-				t.Errorf("%s: got pid %d code %d, want pid %d code %d", tc.doc, e.Pid, e.Code(), pid, tc.want)
+			if e.Pid != pid || e.Spawn != c.ID || e.Code() != tc.want {
+				t.Errorf("%s: got pid %d spawn %d code %d, want pid %d spawn %d code %d", tc.doc, e.Pid, e.Spawn, e.Code(), pid, c.ID, tc.want)
 			}
 		case e := <-orphans:
 			t.Fatalf("%s: spawned pid %d reported as orphan %+v", tc.doc, pid, e)
@@ -100,12 +101,13 @@ func TestReaperWakesAfterHavingNoChildren(t *testing.T) {
 	r := Start(nil)
 	for i := 0; i < 3; i++ {
 		time.Sleep(20 * time.Millisecond) // let the loop reach ECHILD and park
-		pid, err := r.Spawn(func() (int, error) {
+		c, err := r.Spawn(func() (int, error) {
 			return syscall.ForkExec("/bin/sh", []string{"sh", "-c", fmt.Sprintf("exit %d", i)}, &syscall.ProcAttr{})
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
+		pid := c.Pid
 		select {
 		case e := <-r.Exits():
 			if e.Pid != pid || e.Code() != i {

@@ -1,0 +1,113 @@
+// Package entry holds what pidone learns before the Go runtime runs: the
+// signal mask and dispositions it inherited, and its inherited
+// RLIMIT_NOFILE.
+//
+// The runtime overwrites nearly every signal disposition before any Go code
+// runs (runtime.initsig), unblocks a few signals on every thread it starts,
+// and raises the soft RLIMIT_NOFILE (package os), so by main none of what the
+// parent handed pidone is visible any more. A child must start exactly as
+// under the peer pidone replaces, so the first instructions of the process
+// (rt0, the ELF entry point set with the linker's -E flag in the Makefile)
+// record all of it, block the signals pidone forwards on the only thread
+// there is, and jump to the runtime's own entry. Every thread the runtime
+// creates inherits that mask (less the signals the runtime insists on
+// unblocking), so a forwardable signal sent at any moment stays pending
+// until the main thread takes it with rt_sigtimedwait (forward.Shortcut).
+//
+// A binary linked without the entry (a plain `go build`, `go install`, an
+// architecture without entry_GOARCH.s) runs with Ran false, and every
+// accessor says so: callers fall back to what the runtime lets them see.
+package entry
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Written by rt0 before the runtime starts; read-only afterwards, so the
+// Go memory model's happens-before is the process's own start.
+var (
+	// ran is 1 once rt0 has run.
+	ran uint8
+	// inheritedMask is the signal mask of the thread that exec'd pidone.
+	inheritedMask uint64
+	// actions holds the kernel's struct sigaction for signals 1-64
+	// (actions[sig-1]); only its first word, the handler, is read. Four
+	// words cover the struct on every architecture with an entry.
+	actions [64][4]uint64
+	// nofile is the RLIMIT_NOFILE pidone was started with.
+	nofile unix.Rlimit
+)
+
+// blocked is the set rt0 blocks (bit sig-1 for signal sig): see Blocked. It
+// is read by rt0 before the runtime runs, so it must be a constant the
+// compiler lays out in the binary's data, not computed by Go code.
+var blocked uint64 = blockedSet
+
+// The handler words the kernel uses for the default action and for "ignore".
+const (
+	sigDFL = 0
+	sigIGN = 1
+)
+
+// Ran reports whether rt0 ran, i.e. whether the binary was linked with the
+// entry point (Makefile) on an architecture that has one.
+func Ran() bool { return ran == 1 }
+
+// InheritedMask is the signal mask pidone was exec'd with, bit sig-1 for
+// signal sig. ok is false without the entry.
+func InheritedMask() (mask uint64, ok bool) { return inheritedMask, Ran() }
+
+// InheritedIgnored is the set of signals pidone was exec'd with at SIG_IGN.
+// ok is false without the entry.
+func InheritedIgnored() (set uint64, ok bool) {
+	if !Ran() {
+		return 0, false
+	}
+	for sig := 1; sig <= 64; sig++ {
+		if actions[sig-1][0] == sigIGN {
+			set |= 1 << (sig - 1)
+		}
+	}
+	return set, true
+}
+
+// InheritedHandled is the set of signals pidone was exec'd with a handler
+// for; exec resets handlers to SIG_DFL, so it is empty unless the caller of
+// rt0 was not execve (a test that calls it, say). ok is false without the
+// entry.
+func InheritedHandled() (set uint64, ok bool) {
+	if !Ran() {
+		return 0, false
+	}
+	for sig := 1; sig <= 64; sig++ {
+		if h := actions[sig-1][0]; h != sigDFL && h != sigIGN {
+			set |= 1 << (sig - 1)
+		}
+	}
+	return set, true
+}
+
+// InheritedNofile is the RLIMIT_NOFILE pidone was started with, before the
+// runtime raised its soft limit. ok is false without the entry.
+func InheritedNofile() (unix.Rlimit, bool) { return nofile, Ran() }
+
+// Blocked is the set rt0 blocks on the first thread.
+func Blocked() uint64 { return blocked }
+
+// The kernel's struct sigaction must fit in an actions entry.
+var _ [unsafe.Sizeof(actions[0]) - 32]struct{}
+
+// blockedSet is every signal pidone forwards that the runtime lets a thread
+// keep blocked (runtime.blockableSig), less SIGPIPE, which the kernel raises
+// on the thread that wrote to a broken pipe and which must reach that
+// thread. The rest of what pidone forwards (HUP, INT, QUIT, ILL, TRAP, ABRT,
+// BUS, FPE, SEGV, TERM, STKFLT, SYS, PIPE) the runtime unblocks on every
+// thread it starts, so those go through os/signal whatever rt0 does.
+// forward's tests check this set against its own rules.
+const blockedSet uint64 = 1<<(unix.SIGUSR1-1) | 1<<(unix.SIGUSR2-1) | 1<<(unix.SIGALRM-1) |
+	1<<(unix.SIGCONT-1) | 1<<(unix.SIGTSTP-1) | 1<<(unix.SIGTTIN-1) | 1<<(unix.SIGTTOU-1) |
+	1<<(unix.SIGURG-1) | 1<<(unix.SIGXCPU-1) | 1<<(unix.SIGXFSZ-1) | 1<<(unix.SIGVTALRM-1) |
+	1<<(unix.SIGWINCH-1) | 1<<(unix.SIGIO-1) | 1<<(unix.SIGPWR-1) |
+	(1<<64-1)&^(1<<34-1) // 35-64, the realtime signals C programs can use

@@ -1,0 +1,46 @@
+#include "textflag.h"
+
+// rt0 is pidone's ELF entry point (the Makefile links with
+// -E github.com/pidone/pidone/internal/entry.rt0). It runs before the Go
+// runtime, on the only thread there is, with the stack as the kernel laid it
+// out (argc, argv, envp, auxv), which it leaves untouched for the runtime's
+// entry. It uses only registers the runtime's entry does not read
+// (_rt0_amd64 takes argc and argv from the stack): AX, DI, SI, DX, R10, R12,
+// R13, and CX and R11, which SYSCALL clobbers.
+TEXT ·rt0(SB),NOSPLIT|NOFRAME,$0
+	// rt_sigprocmask(SIG_BLOCK, &blocked, &inheritedMask, 8): block what
+	// pidone forwards, and keep the mask it was exec'd with.
+	MOVQ	$14, AX			// SYS_rt_sigprocmask
+	MOVQ	$0, DI			// SIG_BLOCK
+	LEAQ	·blocked(SB), SI
+	LEAQ	·inheritedMask(SB), DX
+	MOVQ	$8, R10			// sizeof(kernel sigset_t)
+	SYSCALL
+
+	// For sig in 1..64: rt_sigaction(sig, NULL, &actions[sig-1], 8), the
+	// disposition pidone inherited.
+	MOVQ	$1, R12			// sig
+	LEAQ	·actions(SB), R13	// &actions[sig-1]
+next:
+	MOVQ	$13, AX			// SYS_rt_sigaction
+	MOVQ	R12, DI
+	MOVQ	$0, SI			// no new action: only read
+	MOVQ	R13, DX
+	MOVQ	$8, R10
+	SYSCALL
+	ADDQ	$32, R13		// sizeof(actions[0])
+	INCQ	R12
+	CMPQ	R12, $65
+	JLT	next
+
+	// prlimit64(0, RLIMIT_NOFILE, NULL, &nofile): the limit before the
+	// runtime raises its soft half (package os).
+	MOVQ	$302, AX		// SYS_prlimit64
+	MOVQ	$0, DI			// this process
+	MOVQ	$7, SI			// RLIMIT_NOFILE
+	MOVQ	$0, DX
+	LEAQ	·nofile(SB), R10
+	SYSCALL
+
+	MOVB	$1, ·ran(SB)
+	JMP	_rt0_amd64_linux(SB)

@@ -1,0 +1,41 @@
+#include "textflag.h"
+
+// rt0 is pidone's ELF entry point (see entry_amd64.s). The runtime's
+// _rt0_arm64_linux reads argc and argv from the stack, which is left as the
+// kernel laid it out; only R0-R4, R8, R19 and R20 change.
+TEXT ·rt0(SB),NOSPLIT|NOFRAME,$0
+	// rt_sigprocmask(SIG_BLOCK, &blocked, &inheritedMask, 8)
+	MOVD	$0, R0			// SIG_BLOCK
+	MOVD	$·blocked(SB), R1
+	MOVD	$·inheritedMask(SB), R2
+	MOVD	$8, R3			// sizeof(kernel sigset_t)
+	MOVD	$135, R8		// SYS_rt_sigprocmask
+	SVC
+
+	// For sig in 1..64: rt_sigaction(sig, NULL, &actions[sig-1], 8)
+	MOVD	$1, R19			// sig
+	MOVD	$·actions(SB), R20	// &actions[sig-1]
+next:
+	MOVD	R19, R0
+	MOVD	$0, R1			// no new action: only read
+	MOVD	R20, R2
+	MOVD	$8, R3
+	MOVD	$134, R8		// SYS_rt_sigaction
+	SVC
+	ADD	$32, R20		// sizeof(actions[0])
+	ADD	$1, R19
+	CMP	$65, R19
+	BLT	next
+
+	// prlimit64(0, RLIMIT_NOFILE, NULL, &nofile)
+	MOVD	$0, R0			// this process
+	MOVD	$7, R1			// RLIMIT_NOFILE
+	MOVD	$0, R2
+	MOVD	$·nofile(SB), R3
+	MOVD	$261, R8		// SYS_prlimit64
+	SVC
+
+	MOVD	$1, R0
+	MOVD	$·ran(SB), R1
+	MOVB	R0, (R1)
+	B	_rt0_arm64_linux(SB)
