@@ -11,6 +11,7 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,13 +43,25 @@ func Catch(urgIsNeverOurs bool) chan os.Signal {
 // Target is where forwarded signals go.
 type Target struct {
 	Pid int
-	// PidFD, when not -1, refers to the child itself, so that a signal for
-	// the child alone can never hit a recycled pid after it was reaped.
+	// PidFD, when not -1, refers to the child itself, so that a signal can
+	// never hit a recycled pid after the child was reaped.
 	PidFD int
-	// Group sends to the child's whole process group (kill(-pgid)). The
-	// child leads its own group, so its pgid is its pid.
+	// Group sends to the child's whole process group. The child leads its
+	// own group, so its pgid is its pid.
 	Group bool
 }
+
+// pidfdSignalProcessGroup is PIDFD_SIGNAL_PROCESS_GROUP (Linux 6.9): signal
+// the process group whose id is the pidfd's process's pid. The pidfd pins
+// that pid, so once the child is reaped and its group empty the call fails
+// with ESRCH, even if the number has been given to a new process since;
+// kill(-pid) would signal the newcomer's group.
+const pidfdSignalProcessGroup = 1 << 2
+
+// groupByPidfd is cleared the first time the kernel refuses the flag.
+var groupByPidfd atomic.Bool
+
+func init() { groupByPidfd.Store(true) }
 
 // Send delivers sig. A target that is already gone is not an error: the
 // reaper will report its exit.
@@ -56,7 +69,7 @@ func (t Target) Send(sig unix.Signal) error {
 	var err error
 	switch {
 	case t.Group:
-		err = unix.Kill(-t.Pid, sig)
+		err = SignalGroup(t.Pid, t.PidFD, sig)
 	case t.PidFD >= 0:
 		err = unix.PidfdSendSignal(t.PidFD, sig, nil, 0)
 	default:
@@ -69,4 +82,20 @@ func (t Target) Send(sig unix.Signal) error {
 		return os.NewSyscallError("kill", err)
 	}
 	return nil
+}
+
+// SignalGroup sends sig to the process group whose id is pid, the pid of a
+// child of pidone that leads its group, through the child's pidfd where the
+// kernel allows it (pidfd -1: none). ESRCH says the group is empty.
+func SignalGroup(pid, pidfd int, sig unix.Signal) error {
+	if pidfd >= 0 && groupByPidfd.Load() {
+		err := unix.PidfdSendSignal(pidfd, sig, nil, pidfdSignalProcessGroup)
+		if !errors.Is(err, unix.EINVAL) {
+			return err
+		}
+		// An older kernel: kill(-pid) is right until the child is
+		// reaped, which is when its owner stops signalling it.
+		groupByPidfd.Store(false)
+	}
+	return unix.Kill(-pid, sig)
 }

@@ -57,6 +57,8 @@ func (e *StartError) PermissionDenied() bool {
 // process is a child started through the reaper.
 type process struct {
 	pid int
+	// spawn names the process to the reaper: its exit carries it.
+	spawn reap.SpawnID
 	// pidfd refers to the process itself (-1 if the kernel has no
 	// CLONE_PIDFD), so that signalling it can never hit a recycled pid.
 	pidfd int
@@ -122,7 +124,7 @@ func start(r *reap.Reaper, s spawn) (process, error) {
 		sys.Foreground = s.takeTerminal // Ctty 0: pidone's stdin
 	}
 	attr := &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}, Sys: sys}
-	p.pid, err = r.Spawn(func() (int, error) {
+	child, err := r.Spawn(func() (int, error) {
 		pid, err := syscall.ForkExec(path, argv, attr)
 		if errors.Is(err, syscall.ENOEXEC) && !s.listenPID {
 			// execvp(3) runs a file without a #! line or a known
@@ -134,6 +136,7 @@ func start(r *reap.Reaper, s spawn) (process, error) {
 	if err != nil {
 		return process{}, &StartError{Command: s.argv[0], Err: err}
 	}
+	p.pid, p.spawn = child.Pid, child.ID
 	return p, nil
 }
 

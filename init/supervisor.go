@@ -204,12 +204,12 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 			ev = event{kind: evSignal, signal: s.(unix.Signal)}
 			log.Debug("received", "signal", forward.Name(ev.signal), "phase", m.phase)
 		case e := <-r.Exits():
-			if e.Pid != child.pid {
+			if e.Spawn != child.spawn {
 				continue
 			}
 			ev = lp.mainExited(e, handedTerminal)
 		case e := <-r.Stops():
-			if e.Pid != child.pid {
+			if e.Spawn != child.spawn {
 				continue
 			}
 			ev = event{kind: evMainStopped, signal: e.Status.StopSignal()}
@@ -221,7 +221,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 			// can find no children, so it is in Exits by now.
 			select {
 			case e := <-r.Exits():
-				if e.Pid == child.pid {
+				if e.Spawn == child.spawn {
 					if code, done := lp.step(lp.mainExited(e, handedTerminal)); done {
 						return code, nil
 					}

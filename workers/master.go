@@ -68,6 +68,8 @@ type Config struct {
 type worker struct {
 	*Slot
 	spec *GroupSpec
+	// spawn names the slot's live process to the reaper (see byID).
+	spawn reap.SpawnID
 }
 
 // group is the slots of one GroupSpec in one generation.
@@ -89,7 +91,10 @@ type master struct {
 	cur      []*group // the serving generation
 	next     []*group // a replacement being started, nil otherwise
 	retiring []*worker
-	byPid    map[int]*worker
+	// byID finds the worker of a reaped exit by the spawn that started
+	// it, never by pid: a dead worker's pid may already belong to its
+	// replacement when its exit is read.
+	byID map[reap.SpawnID]*worker
 
 	reloadAt   time.Time // a coalesced reload is due; zero if none
 	reloadMode ReloadMode
@@ -130,7 +135,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 		log:    cfg.Log,
 		now:    time.Now,
 		jitter: rand.Float64,
-		byPid:  map[int]*worker{},
+		byID:   map[reap.SpawnID]*worker{},
 		timer:  time.NewTimer(time.Hour),
 	}
 	m.timer.Stop()
@@ -285,24 +290,25 @@ func (m *master) grow(g *group, now time.Time) {
 }
 
 func (m *master) spawn(w *worker, now time.Time) {
-	pid, pidfd, err := startWorker(m.reaper, w.spec, w.Slot)
+	child, pidfd, err := startWorker(m.reaper, w.spec, w.Slot)
 	if err != nil {
 		v := w.SpawnFailed(now, spawnCode(err), w.spec.Policy, m.jitter)
 		m.log.Warn("cannot start worker", m.attrs(w, "error", err)...)
 		m.settled(w, v)
 		return
 	}
-	w.Spawned(now, pid, pidfd, m.opts.ReadyAfter)
-	m.byPid[pid] = w
+	w.Spawned(now, child.Pid, pidfd, m.opts.ReadyAfter)
+	w.spawn = child.ID
+	m.byID[child.ID] = w
 	m.log.Info("worker started", m.attrs(w)...)
 }
 
 func (m *master) exited(e reap.Exit, now time.Time) {
-	w := m.byPid[e.Pid]
+	w := m.byID[e.Spawn]
 	if w == nil {
 		return // not ours: the reaper reports only what we spawned
 	}
-	delete(m.byPid, e.Pid)
+	delete(m.byID, e.Spawn)
 	if w.PidFD >= 0 {
 		unix.Close(w.PidFD)
 	}
@@ -497,16 +503,16 @@ func (m *master) stopWorker(w *worker, now time.Time) {
 	}
 }
 
-// send signals a live worker's process group. The group's id is the
-// worker's pid, which cannot be reused before we reap the worker, so this
-// never reaches a stranger. A worker that left its group (setpgid) is
-// signalled alone, through its pidfd.
+// send signals a live worker's process group, through the worker's pidfd
+// (forward.SignalGroup), so that a worker already reaped, whose pid and group
+// id may be a stranger's by now, is never confused with it. A worker that
+// left its group (setpgid) is signalled alone.
 func (m *master) send(w *worker, sig unix.Signal) {
-	err := unix.Kill(-w.Pid, sig)
-	if err == unix.ESRCH && w.PidFD >= 0 {
+	err := forward.SignalGroup(w.Pid, w.PidFD, sig)
+	if errors.Is(err, unix.ESRCH) && w.PidFD >= 0 {
 		err = unix.PidfdSendSignal(w.PidFD, sig, nil, 0)
 	}
-	if err != nil && err != unix.ESRCH {
+	if err != nil && !errors.Is(err, unix.ESRCH) {
 		m.log.Warn("cannot signal worker", m.attrs(w, "signal", forward.Name(sig), "error", err)...)
 	}
 }

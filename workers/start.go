@@ -44,12 +44,12 @@ func spawnCode(err error) int {
 // pidfd, stdio of pidone, and default signal handlers (exec resets the
 // handlers pidone installed; ForkExec restores the signal mask pidone
 // started with).
-func startWorker(r *reap.Reaper, spec *GroupSpec, s *Slot) (pid, pidfd int, err error) {
+func startWorker(r *reap.Reaper, spec *GroupSpec, s *Slot) (child reap.Child, pidfd int, err error) {
 	p := &spec.Process
 	env := workerEnv(p.Env, spec, s)
 	path, err := lookPath(p.Args[0], envValue(env, "PATH"), p.Cwd)
 	if err != nil {
-		return 0, -1, err
+		return reap.Child{}, -1, err
 	}
 	pidfd = -1
 	sys := &syscall.SysProcAttr{Setpgid: true, PidFD: &pidfd}
@@ -63,13 +63,13 @@ func startWorker(r *reap.Reaper, spec *GroupSpec, s *Slot) (pid, pidfd int, err 
 		attr.Dir = p.Cwd
 		sys.Credential = credential(p)
 	}
-	pid, err = r.Spawn(func() (int, error) {
+	child, err = r.Spawn(func() (int, error) {
 		return syscall.ForkExec(argv0, argv, attr)
 	})
 	if err != nil {
-		return 0, -1, fmt.Errorf("cannot run %q: %w", p.Args[0], err)
+		return reap.Child{}, -1, fmt.Errorf("cannot run %q: %w", p.Args[0], err)
 	}
-	return pid, pidfd, nil
+	return child, pidfd, nil
 }
 
 // workerEnv is base (pidone's environment when nil) without any
