@@ -4,7 +4,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"unsafe"
 
 	"github.com/pidone/pidone/internal/sigsys"
 	"golang.org/x/sys/unix"
@@ -39,18 +38,8 @@ func (s Set) With(sig unix.Signal) Set { return s | 1<<(sig-1) }
 // Has reports whether sig is in the set.
 func (s Set) Has(sig unix.Signal) bool { return sig >= 1 && sig <= maxSignal && s&(1<<(sig-1)) != 0 }
 
-// sigset converts the set for the kernel, whose words are 32 bits wide on
-// some architectures and 64 on others.
-func (s Set) sigset() unix.Sigset_t {
-	var set unix.Sigset_t
-	bits := unix.Signal(8 * unsafe.Sizeof(set.Val[0]))
-	for sig := unix.Signal(1); sig <= maxSignal; sig++ {
-		if s.Has(sig) {
-			set.Val[(sig-1)/bits] |= 1 << ((sig - 1) % bits)
-		}
-	}
-	return set
-}
+// sigset converts the set for the kernel.
+func (s Set) sigset() unix.Sigset_t { return sigsys.Sigset(uint64(s)) }
 
 // Shortcut forwards signals from the main thread. The zero value forwards
 // nothing directly until the event loop says what it may (Allow).

@@ -21,3 +21,17 @@ func Timedwait(set *unix.Sigset_t, timeout *unix.Timespec) (unix.Signal, error) 
 	}
 	return unix.Signal(r), nil
 }
+
+// Sigset converts a set of signals 1-64 (bit sig-1 for signal sig) for the
+// kernel, whose sigset words are 32 bits wide on some architectures and 64
+// on others.
+func Sigset(bits uint64) unix.Sigset_t {
+	var set unix.Sigset_t
+	width := uint(8 * unsafe.Sizeof(set.Val[0]))
+	for sig := uint(1); sig <= 64; sig++ {
+		if bits&(1<<(sig-1)) != 0 {
+			set.Val[(sig-1)/width] |= 1 << ((sig - 1) % width)
+		}
+	}
+	return set
+}

@@ -1,0 +1,16 @@
+//go:build linux && !386 && !arm && !s390x && !mips && !mipsle && !mips64 && !mips64le
+
+package spawn
+
+import "golang.org/x/sys/unix"
+
+const (
+	sysSetgroups = unix.SYS_SETGROUPS
+	sysSetgid    = unix.SYS_SETGID
+	sysSetuid    = unix.SYS_SETUID
+	fcntlSyscall = unix.SYS_FCNTL
+	// cloneStackFirst: clone(2) takes the stack before the flags.
+	cloneStackFirst = false
+	// handlerWord is the index of sa_handler in struct sigaction.
+	handlerWord = 0
+)
