@@ -8,8 +8,21 @@ VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo d
 GODEBUG_DEFAULT := asyncpreemptoff=1
 LDFLAGS    := -s -w -X main.version=$(VERSION) -X runtime.godebugDefault=$(GODEBUG_DEFAULT) -X main.linkedGodebug=$(GODEBUG_DEFAULT)
 GOBUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
+# pidone's first instructions are its own (internal/entry): they record the
+# signal state it inherited and block what it forwards before the Go runtime
+# starts. The entry exists for amd64 and arm64; `$(call ENTRY,ARCH)` is the
+# linker flag for ARCH, empty elsewhere (pidone then falls back, see
+# docs/personalities.md).
+ENTRY_SYM   := github.com/pidone/pidone/internal/entry.rt0
+ENTRY_ARCHS := amd64 arm64
+ENTRY       = $(if $(filter $(ENTRY_ARCHS),$(1)),-E=$(ENTRY_SYM))
+GOARCH_HOST := $(shell $(GO) env GOARCH)
+GOBUILD_PIDONE = CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS) $(call ENTRY,$(1))"
 BIN        := bin
 PIDONE     := $(BIN)/pidone
+# The same program linked without the entry point, as `go build` or `go
+# install` would make it: the e2e tier checks its fallback.
+PIDONE_NOENTRY := $(BIN)/pidone-noentry
 WORKLOAD   := $(BIN)/workload
 # Without root, the PID namespace needs a user namespace that maps us to root.
 UNSHARE    := unshare $(if $(filter 0,$(shell id -u)),,--user --map-root-user) --pid --fork --mount-proc
@@ -41,7 +54,7 @@ build: $(PIDONE)
 # Always handed to go build: its cache makes an unchanged tree cheap, and the
 # version stamped in the binary then always names the tree it came from.
 $(PIDONE): FORCE
-	$(GOBUILD) -o $@ .
+	$(call GOBUILD_PIDONE,$(GOARCH_HOST)) -o $@ .
 	@command -v file >/dev/null || $(call apt_install,file)
 	@file $@ | grep -q 'statically linked' || { echo "$@ is not statically linked" >&2; exit 1; }
 
@@ -62,9 +75,13 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/)
+	PIDONE_TEST_ENTRY=1 $(GO) test -race -count=1 -ldflags="$(call ENTRY,$(GOARCH_HOST))" ./internal/entry
 
-e2e: $(PIDONE) $(WORKLOAD)
-	PIDONE_BIN=$(abspath $(PIDONE)) WORKLOAD_BIN=$(abspath $(WORKLOAD)) \
+$(PIDONE_NOENTRY): FORCE
+	$(GOBUILD) -o $@ .
+
+e2e: $(PIDONE) $(PIDONE_NOENTRY) $(WORKLOAD)
+	PIDONE_BIN=$(abspath $(PIDONE)) PIDONE_NOENTRY_BIN=$(abspath $(PIDONE_NOENTRY)) WORKLOAD_BIN=$(abspath $(WORKLOAD)) \
 		$(GO) test -count=1 -timeout 8m -v ./test/e2e/ 2>&1 | tee $(BIN)/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+\S+_test.go)' ; exit $${PIPESTATUS[0]}
 
 clean:

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pidone/pidone/forward"
 	supervisor "github.com/pidone/pidone/init"
+	"github.com/pidone/pidone/internal/entry"
 	"github.com/pidone/pidone/logging"
 	"github.com/pidone/pidone/workers"
 )
@@ -44,13 +45,6 @@ func init() {
 var urgIsNeverOurs = preemptionOff(linkedGodebug, os.Getenv("GODEBUG"))
 
 func main() {
-	// A worker's exec helper must not catch signals (workers/exec_helper.go);
-	// it is never PID 1. Nor must the copy of pidone that sets LISTEN_PID
-	// for the main child and execs it (init/start.go).
-	if workers.IsExecHelper(os.Args) {
-		os.Exit(workers.RunExecHelper(os.Args))
-	}
-	supervisor.ExecChildIfAsked()
 	// Before anything else: a Go PID 1 without a handler exits 2 on SIGTERM
 	// (golang/go#13484).
 	signals := forward.Catch(urgIsNeverOurs)
@@ -111,6 +105,7 @@ func run(args []string, signals chan os.Signal) int {
 		Session:        supervisor.Foreground,
 		JobControl:     supervisor.JobFollow,
 		ListenPID:      true,
+		ChildSignals:   childSignals("pidone", entry.Signals()),
 	}, signals, func(e *supervisor.StartError) int {
 		log.Error("cannot run command", "command", e.Command, "error", e.Err)
 		return e.ExitCode()

@@ -75,6 +75,7 @@ func parseCatatonit(name string, args []string, env envFunc) peerCall {
 			JobControl:     supervisor.JobForward,
 			ListenPID:      true,
 			CloseInherited: true,
+			RootDir:        true, // catatonit after 0.2.0
 		},
 		logStyle: logging.StyleCatatonit,
 		logLevel: level,

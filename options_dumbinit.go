@@ -92,6 +92,7 @@ func parseDumbInit(name string, args []string, env envFunc) peerCall {
 			Grace:      0,
 			Session:    session,
 			JobControl: supervisor.JobSuspendSelf,
+			RootDir:    true, // dumb-init changes to / once its child runs
 		},
 		logStyle: logging.StyleDumbInit,
 		logLevel: level,

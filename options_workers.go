@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pidone/pidone/forward"
+	"github.com/pidone/pidone/internal/entry"
 	"github.com/pidone/pidone/workers"
 	"golang.org/x/sys/unix"
 )
@@ -100,7 +101,7 @@ func runWorkers(s *settings, log *slog.Logger, signals <-chan os.Signal) int {
 	if s.graceSet {
 		o.Grace = s.grace
 	}
-	code, err := workers.Run(workers.Config{Options: o, WarnOnReap: s.warnOnReap, Log: log}, signals)
+	code, err := workers.Run(workers.Config{Options: o, WarnOnReap: s.warnOnReap, Log: log, ChildSignals: childSignals("pidone", entry.Signals())}, signals)
 	if err != nil {
 		log.Error("workers mode failed", "error", err)
 		return workers.ExitCode(err)

@@ -10,7 +10,9 @@ import (
 	"syscall"
 
 	supervisor "github.com/pidone/pidone/init"
+	"github.com/pidone/pidone/internal/entry"
 	"github.com/pidone/pidone/logging"
+	"github.com/pidone/pidone/spawn"
 	"golang.org/x/sys/unix"
 )
 
@@ -84,11 +86,31 @@ func (p *personality) run(args []string, signals chan os.Signal) int {
 		}
 	}
 	c.cfg.Log = log
+	c.cfg.ChildSignals = childSignals(p.name, entry.Signals())
 	return supervise(c.cfg, signals, func(e *supervisor.StartError) int {
 		msg, code := c.startFailed(e)
 		log.Error(msg)
 		return code
 	})
+}
+
+// jobControlSignals are TSTP, TTIN and TTOU.
+const jobControlSignals = 1<<(unix.SIGTSTP-1) | 1<<(unix.SIGTTIN-1) | 1<<(unix.SIGTTOU-1)
+
+// childSignals is the signal state the main child starts with when pidone
+// runs as peer (docs/personalities.md has the table): tini and pidone's
+// own mode pass on the mask and the SIG_IGN dispositions pidone inherited;
+// catatonit blocks the job-control signals on top (it adds them to the mask
+// it gives its child); dumb-init starts its child with an empty mask and
+// every disposition at SIG_DFL.
+func childSignals(peer string, in entry.Inherited) spawn.Signals {
+	switch peer {
+	case "dumb-init":
+		return spawn.Signals{}
+	case "catatonit":
+		return spawn.Signals{Mask: in.Mask | jobControlSignals, Ignored: in.Ignored}
+	}
+	return spawn.Signals{Mask: in.Mask, Ignored: in.Ignored}
 }
 
 // strerror renders a start failure's cause as C's strerror(3) does, which

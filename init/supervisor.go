@@ -9,6 +9,7 @@ import (
 
 	"github.com/pidone/pidone/forward"
 	"github.com/pidone/pidone/reap"
+	"github.com/pidone/pidone/spawn"
 	"golang.org/x/sys/unix"
 )
 
@@ -68,6 +69,17 @@ type Config struct {
 	// stderr that pidone inherited (catatonit), so that pidone does not
 	// keep the child's sockets open.
 	CloseInherited bool
+	// ChildSignals is the signal mask and the SIG_IGN set the main child
+	// starts with; every other signal is at SIG_DFL.
+	ChildSignals spawn.Signals
+	// User, if not nil, is who the main child runs as; NoNewPrivs sets
+	// no_new_privs for it. pidone itself keeps running as it started.
+	User       *spawn.Credential
+	NoNewPrivs bool
+	// RootDir makes pidone change to / once the child runs, so that it
+	// does not keep the directory it was started in busy (dumb-init,
+	// catatonit after 0.2.0).
+	RootDir bool
 }
 
 // SessionMode says where the main child runs.
@@ -142,10 +154,11 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 		Stops: p.FollowStops,
 	})
 
-	child := process{pid: -1, pidfd: -1}
+	mainChild := process{pid: -1, pidfd: -1}
 	handedTerminal := false
 	if !cfg.Pause {
-		s := spawn{argv: cfg.Command, session: cfg.Session, listenPID: cfg.ListenPID && wantsListenPID()}
+		s := child{argv: cfg.Command, session: cfg.Session, listenPID: cfg.ListenPID && wantsListenPID(),
+			signals: cfg.ChildSignals, user: cfg.User, noNewPriv: cfg.NoNewPrivs}
 		if term != nil && s.session != SameGroup {
 			if s.session == NewSession {
 				// The child can take the terminal only once pidone lets
@@ -161,14 +174,14 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 			}
 		}
 		var err error
-		child, err = start(r, s)
+		mainChild, err = start(r, s)
 		if err != nil {
 			writeTerminationLog(cfg, log, err.Error())
 			return 0, err
 		}
-		defer child.close()
+		defer mainChild.close()
 		handedTerminal = s.takeTerminal && s.session == Foreground
-		log.Info("started", "command", cfg.Command[0], "pid", child.pid, "terminal", s.takeTerminal)
+		log.Info("started", "command", cfg.Command[0], "pid", mainChild.pid, "terminal", s.takeTerminal)
 	}
 	if cfg.Pause {
 		log.Info("pause: reaping whatever is re-parented to pidone; SIGTERM or SIGINT ends it")
@@ -176,17 +189,19 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	}
 	if cfg.CloseInherited {
 		closeInherited(log)
-		_ = os.Chdir("/") // catatonit: do not pin the directory it ran in
+	}
+	if cfg.RootDir {
+		_ = os.Chdir("/") // do not pin the directory pidone ran in
 	}
 
 	m := newMachine(p, !cfg.Pause)
-	group := child.pid // the main child leads a process group...
+	group := mainChild.pid // the main child leads a process group...
 	if cfg.Session == SameGroup {
 		group = 0 // ...unless it shares pidone's
 	}
 	sw := newSweeper(log, pid1, group)
-	target := forward.Target{Pid: child.pid, PidFD: child.pidfd, Group: !cfg.SingleChild}
-	lp := &loop{cfg: cfg, log: log, m: m, sw: sw, r: r, term: term, target: target, child: child, wantOrphans: &wantOrphans,
+	target := forward.Target{Pid: mainChild.pid, PidFD: mainChild.pidfd, Group: !cfg.SingleChild}
+	lp := &loop{cfg: cfg, log: log, m: m, sw: sw, r: r, term: term, target: target, child: mainChild, wantOrphans: &wantOrphans,
 		// Every signal the shortcut forwards would be logged at DEBUG by
 		// the loop; with DEBUG on, all of them go through the loop.
 		shortcut: !log.Enabled(context.Background(), slog.LevelDebug)}
@@ -204,12 +219,12 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 			ev = event{kind: evSignal, signal: s.(unix.Signal)}
 			log.Debug("received", "signal", forward.Name(ev.signal), "phase", m.phase)
 		case e := <-r.Exits():
-			if e.Spawn != child.spawn {
+			if e.Spawn != mainChild.spawn {
 				continue
 			}
 			ev = lp.mainExited(e, handedTerminal)
 		case e := <-r.Stops():
-			if e.Spawn != child.spawn {
+			if e.Spawn != mainChild.spawn {
 				continue
 			}
 			ev = event{kind: evMainStopped, signal: e.Status.StopSignal()}
@@ -221,7 +236,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 			// can find no children, so it is in Exits by now.
 			select {
 			case e := <-r.Exits():
-				if e.Spawn == child.spawn {
+				if e.Spawn == mainChild.spawn {
 					if code, done := lp.step(lp.mainExited(e, handedTerminal)); done {
 						return code, nil
 					}

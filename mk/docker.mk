@@ -60,7 +60,8 @@ release:
 	@set -e; for arch in $(RELEASE_ARCHS); do \
 		out=$(DIST)/pidone-linux-$$arch; \
 		echo 'GOOS=linux GOARCH='$$arch' $(GOBUILD) -o '$$out' .'; \
-		GOOS=linux GOARCH=$$arch $(GOBUILD) -o $$out .; \
+		entry=; case " $(ENTRY_ARCHS) " in *" $$arch "*) entry=-E=$(ENTRY_SYM);; esac; \
+		GOOS=linux GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS) $$entry" -o $$out .; \
 		file $$out | grep -q 'statically linked' || { echo "$$out is not statically linked" >&2; rm -f $$out; exit 1; }; \
 		grep -q 'asyncpreemptoff=1' $$out || { echo "$$out lacks the asyncpreemptoff=1 default (LDFLAGS)" >&2; rm -f $$out; exit 1; }; \
 	done

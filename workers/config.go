@@ -145,13 +145,6 @@ type Rlimit struct {
 	Soft, Hard uint64
 }
 
-// needsHelper reports whether the worker must start through the exec helper
-// (exec_helper.go): syscall.ForkExec cannot set rlimits, a umask or
-// no_new_privs in the child.
-func (p *Process) needsHelper() bool {
-	return len(p.Rlimits) > 0 || p.NoNewPrivileges || p.User != nil && p.User.Umask != nil
-}
-
 // Load returns the worker groups the options describe, reading the
 // configuration file or bundle if there is one. A reload calls it again; an
 // error leaves the running workers alone.

@@ -63,12 +63,10 @@ func TestParseConfig(t *testing.T) {
 		{"web umask", *web.Process.User.Umask, uint32(0o22)},
 		{"web rlimit", web.Process.Rlimits[0], Rlimit{"RLIMIT_NOFILE", unix.RLIMIT_NOFILE, 1024, 4096}},
 		{"web nnp", web.Process.NoNewPrivileges, true},
-		{"web needs the helper", web.Process.needsHelper(), true},
 		{"jobs count from --workers", jobs.Count, 2},
 		{"jobs throttle", jobs.Policy.Throttle, ThrottleHmain},
 		{"jobs keeps pidone's identity", jobs.Process.User == nil, true},
 		{"jobs keeps pidone's environment", jobs.Process.Env == nil, true},
-		{"jobs starts directly", jobs.Process.needsHelper(), false},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

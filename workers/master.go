@@ -12,6 +12,7 @@ import (
 
 	"github.com/pidone/pidone/forward"
 	"github.com/pidone/pidone/reap"
+	"github.com/pidone/pidone/spawn"
 	"golang.org/x/sys/unix"
 )
 
@@ -62,6 +63,9 @@ type Config struct {
 	// WarnOnReap logs every reaped orphan at WARN (else DEBUG).
 	WarnOnReap bool
 	Log        *slog.Logger
+	// ChildSignals is the signal mask and SIG_IGN set every worker
+	// starts with; every other signal is at SIG_DFL.
+	ChildSignals spawn.Signals
 }
 
 // worker is a slot and the group spec it runs.
@@ -82,6 +86,7 @@ type group struct {
 // touches it.
 type master struct {
 	opts   Options
+	sigs   spawn.Signals
 	log    *slog.Logger
 	reaper *reap.Reaper
 	now    func() time.Time // time.Now: monotonic readings
@@ -132,6 +137,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	}
 	m := &master{
 		opts:   o,
+		sigs:   cfg.ChildSignals,
 		log:    cfg.Log,
 		now:    time.Now,
 		jitter: rand.Float64,
@@ -290,7 +296,7 @@ func (m *master) grow(g *group, now time.Time) {
 }
 
 func (m *master) spawn(w *worker, now time.Time) {
-	child, pidfd, err := startWorker(m.reaper, w.spec, w.Slot)
+	child, pidfd, err := startWorker(m.reaper, w.spec, w.Slot, m.sigs)
 	if err != nil {
 		v := w.SpawnFailed(now, spawnCode(err), w.spec.Policy, m.jitter)
 		m.log.Warn("cannot start worker", m.attrs(w, "error", err)...)

@@ -3,14 +3,14 @@ package workers
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
+	"github.com/pidone/pidone/internal/entry"
 	"github.com/pidone/pidone/reap"
+	"github.com/pidone/pidone/spawn"
+	"golang.org/x/sys/unix"
 )
 
 // The environment every worker gets on top of its own.
@@ -27,44 +27,52 @@ const (
 	codeNotExecutable = 126
 )
 
-// spawnCode is the exit code a failed spawn counts as.
+// spawnCode is the exit code a failed spawn counts as: the command not
+// found, or found but not runnable (its setup included).
 func spawnCode(err error) int {
-	if errors.Is(err, fs.ErrNotExist) {
+	var se *spawn.Error
+	if errors.As(err, &se) && se.Step == spawn.StepExec && se.Errno == unix.ENOENT {
 		return codeNotFound
 	}
 	return codeNotExecutable
 }
 
-// startWorker starts one worker of spec for slot s through the reaper, so
-// that its exit is reported on the reaper's Exits even if it dies at once.
+// startWorker starts one worker of spec for slot s through the reaper
+// (spawn.Start: the reaper must never race another waiter), so that its
+// exit is reported on the reaper's Exits even if it dies at once.
 //
-// It uses syscall.ForkExec rather than os/exec: Cmd.Wait would race the
-// reaper for the status. The worker gets its own process group (so a signal
-// meant for one worker, or for its children, never reaches its siblings), a
-// pidfd, stdio of pidone, and default signal handlers (exec resets the
-// handlers pidone installed; ForkExec restores the signal mask pidone
-// started with).
-func startWorker(r *reap.Reaper, spec *GroupSpec, s *Slot) (child reap.Child, pidfd int, err error) {
+// The worker gets its own process group (so a signal meant for one worker,
+// or for its children, never reaches its siblings), a pidfd, stdio of
+// pidone, the spec's limits, umask, identity, directory and no_new_privs,
+// and the signal state sigs.
+func startWorker(r *reap.Reaper, spec *GroupSpec, s *Slot, sigs spawn.Signals) (child reap.Child, pidfd int, err error) {
 	p := &spec.Process
 	env := workerEnv(p.Env, spec, s)
-	path, err := lookPath(p.Args[0], envValue(env, "PATH"), p.Cwd)
-	if err != nil {
-		return reap.Child{}, -1, err
+	a := &spawn.Attr{
+		Argv:       p.Args,
+		Env:        env,
+		Dir:        p.Cwd,
+		Setpgid:    true,
+		Foreground: -1,
+		Umask:      -1,
+		Cred:       credential(p),
+		NoNewPrivs: p.NoNewPrivileges,
+		Signals:    sigs,
+	}
+	if lim, ok := entry.InheritedNofile(); ok {
+		a.Rlimits = append(a.Rlimits, spawn.Rlimit{Resource: unix.RLIMIT_NOFILE, Cur: lim.Cur, Max: lim.Max})
+	}
+	for _, rl := range p.Rlimits {
+		a.Rlimits = append(a.Rlimits, spawn.Rlimit{Resource: rl.Resource, Cur: rl.Soft, Max: rl.Hard})
+	}
+	if p.User != nil && p.User.Umask != nil {
+		a.Umask = int(*p.User.Umask)
 	}
 	pidfd = -1
-	sys := &syscall.SysProcAttr{Setpgid: true, PidFD: &pidfd}
-	attr := &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}, Sys: sys}
-	argv0, argv := path, p.Args
-	if p.needsHelper() {
-		// Identity and directory are the helper's to set, after the
-		// limits (exec_helper.go).
-		argv0, argv = "/proc/self/exe", helperArgs(p, path)
-	} else {
-		attr.Dir = p.Cwd
-		sys.Credential = credential(p)
-	}
 	child, err = r.Spawn(func() (int, error) {
-		return syscall.ForkExec(argv0, argv, attr)
+		pid, fd, err := spawn.Start(a)
+		pidfd = fd
+		return pid, err
 	})
 	if err != nil {
 		return reap.Child{}, -1, fmt.Errorf("cannot run %q: %w", p.Args[0], err)
@@ -101,44 +109,12 @@ func envValue(env []string, key string) string {
 	return ""
 }
 
-// lookPath finds file as execvp(3) would with the worker's PATH (an OCI
-// process names args[0] in its own environment). A name with a slash is
-// taken as given, relative to the worker's directory cwd. The result is
-// absolute, since the child changes directory before exec.
-func lookPath(file, path, cwd string) (string, error) {
-	abs := func(p string) (string, error) {
-		if filepath.IsAbs(p) {
-			return p, nil
-		}
-		if cwd != "" {
-			return filepath.Join(cwd, p), nil
-		}
-		return filepath.Abs(p)
-	}
-	if strings.Contains(file, "/") {
-		return abs(file)
-	}
-	if path == "" {
-		path = "/usr/local/bin:/usr/bin:/bin" // execvp's default, more or less
-	}
-	for _, dir := range filepath.SplitList(path) {
-		if dir == "" {
-			dir = "."
-		}
-		candidate := filepath.Join(dir, file)
-		if fi, err := os.Stat(candidate); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
-			return abs(candidate)
-		}
-	}
-	return "", fmt.Errorf("cannot run %q: not found in PATH %q: %w", file, path, fs.ErrNotExist)
-}
-
 // credential is the identity to switch to, or nil to keep pidone's. As root
 // the spec's user is applied exactly (setgroups included, so the worker does
 // not keep root's supplementary groups). Without privilege, asking for
 // pidone's own ids changes nothing and setgroups would fail, so it is
 // skipped; anything else is attempted and fails the spawn.
-func credential(p *Process) *syscall.Credential {
+func credential(p *Process) *spawn.Credential {
 	u := p.User
 	if u == nil {
 		return nil
@@ -151,5 +127,5 @@ func credential(p *Process) *syscall.Credential {
 	if groups == nil {
 		groups = []uint32{}
 	}
-	return &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: groups}
+	return &spawn.Credential{UID: u.UID, GID: u.GID, Groups: groups}
 }

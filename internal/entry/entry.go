@@ -22,6 +22,7 @@ package entry
 import (
 	"unsafe"
 
+	"github.com/pidone/pidone/internal/sigsys"
 	"golang.org/x/sys/unix"
 )
 
@@ -111,3 +112,46 @@ const blockedSet uint64 = 1<<(unix.SIGUSR1-1) | 1<<(unix.SIGUSR2-1) | 1<<(unix.S
 	1<<(unix.SIGURG-1) | 1<<(unix.SIGXCPU-1) | 1<<(unix.SIGXFSZ-1) | 1<<(unix.SIGVTALRM-1) |
 	1<<(unix.SIGWINCH-1) | 1<<(unix.SIGIO-1) | 1<<(unix.SIGPWR-1) |
 	(1<<64-1)&^(1<<34-1) // 35-64, the realtime signals C programs can use
+
+// Inherited is the signal state pidone was exec'd with, as far as it can be
+// known: exactly with the entry point; without it, what the runtime left
+// visible (fallback).
+type Inherited struct {
+	// Mask is the blocked set, Ignored the SIG_IGN set (bit sig-1).
+	Mask, Ignored uint64
+	// Exact is false without the entry: then Mask lacks every signal the
+	// runtime unblocks on its threads (HUP, INT, QUIT, ILL, TRAP, ABRT,
+	// BUS, FPE, SEGV, TERM, STKFLT, CHLD, PROF, SYS, 32-34), and Ignored
+	// knows only HUP and INT, the two whose inherited SIG_IGN the runtime
+	// keeps until os/signal asks for them.
+	Exact bool
+}
+
+// fallback is what package initialization could still see without the
+// entry. Package initialization runs on the main thread, before any
+// signal.Notify of pidone's (package forward imports this one).
+var fallback Inherited
+
+func init() {
+	if Ran() {
+		return
+	}
+	var cur unix.Sigset_t
+	if unix.PthreadSigmask(unix.SIG_BLOCK, nil, &cur) == nil {
+		fallback.Mask = sigsys.Bits(cur)
+	}
+	for _, sig := range []unix.Signal{unix.SIGHUP, unix.SIGINT} {
+		if handler(sig) == sigIGN {
+			fallback.Ignored |= 1 << (sig - 1)
+		}
+	}
+}
+
+// Signals returns the inherited signal state.
+func Signals() Inherited {
+	if !Ran() {
+		return fallback
+	}
+	ign, _ := InheritedIgnored()
+	return Inherited{Mask: inheritedMask, Ignored: ign, Exact: true}
+}

@@ -35,3 +35,15 @@ func Sigset(bits uint64) unix.Sigset_t {
 	}
 	return set
 }
+
+// Bits reads signals 1-64 out of a kernel sigset: the inverse of Sigset.
+func Bits(set unix.Sigset_t) uint64 {
+	var bits uint64
+	width := uint(8 * unsafe.Sizeof(set.Val[0]))
+	for sig := uint(1); sig <= 64; sig++ {
+		if set.Val[(sig-1)/width]&(1<<((sig-1)%width)) != 0 {
+			bits |= 1 << (sig - 1)
+		}
+	}
+	return bits
+}
