@@ -85,8 +85,9 @@ func run(args []string, signals chan os.Signal) int {
 		}
 	}
 	if s.workers != nil {
-		runtime.UnlockOSThread()
-		return runWorkers(s, log, signals)
+		// The master forwards nothing directly: every signal goes
+		// through its loop (a zero Shortcut).
+		return serve(new(forward.Shortcut), signals, func() int { return runWorkers(s, log, signals) })
 	}
 
 	return supervise(supervisor.Config{
@@ -120,10 +121,18 @@ func run(args []string, signals chan os.Signal) int {
 // and says the code.
 func supervise(cfg supervisor.Config, signals chan os.Signal, startFailed func(*supervisor.StartError) int) int {
 	cfg.Shortcut = new(forward.Shortcut)
+	return serve(cfg.Shortcut, signals, func() int { return outcome(cfg, signals, startFailed) })
+}
+
+// serve runs body on a goroutine and exits pidone with its result; it
+// never returns. The calling goroutine, still locked to the main thread,
+// becomes the thread that takes the blockable signals (forward.Shortcut):
+// with the entry point no other thread ever receives them.
+func serve(shortcut *forward.Shortcut, signals chan os.Signal, body func() int) int {
 	go func() {
-		os.Exit(outcome(cfg, signals, startFailed))
+		os.Exit(body())
 	}()
-	cfg.Shortcut.Serve(forward.Blockable(urgIsNeverOurs), signals)
+	shortcut.Serve(forward.Blockable(urgIsNeverOurs), signals)
 	panic("forward.Shortcut.Serve returned")
 }
 

@@ -13,31 +13,74 @@ import (
 	"os/signal"
 	"sync/atomic"
 
+	"github.com/pidone/pidone/internal/entry"
+	"github.com/pidone/pidone/internal/sigsys"
 	"golang.org/x/sys/unix"
 )
 
-// Catch asks the runtime for every forwardable signal and returns the channel
-// they arrive on, which a Shortcut also feeds. The buffer absorbs a burst
-// while the event loop is busy; the runtime coalesces repeats of one signal
-// number anyway.
+// caught is the channel Catch returns. Package initialization registers
+// what it can with os/signal (see init), before main and the packages it
+// imports have done anything.
+var caught = make(chan os.Signal, 64)
+
+// init registers, as early as the package graph allows, the signals that a
+// Go program can only receive through os/signal: without a registration a
+// SIGTERM ends a Go PID 1 with status 2 (golang/go#13484). With the entry
+// point (internal/entry) those are the few the runtime unblocks on every
+// thread; every other forwardable signal stays blocked from pidone's first
+// instruction until the main thread takes it (Shortcut). Without the entry
+// every forwardable signal goes through os/signal, as it always could.
+func init() {
+	signal.Notify(caught, notifySet(entry.Ran(), false)...)
+}
+
+// notifySet lists the signals os/signal must deliver: the forwardable ones
+// the entry does not block (all, without the entry), less 32 and 34, which
+// os/signal cannot deliver, and less SIGURG, which Catch adds only when
+// urg says every SIGURG is somebody's.
+func notifySet(withEntry, urg bool) []os.Signal {
+	var list []os.Signal
+	for _, s := range ForwardableSignals() {
+		switch {
+		case s == libcSignal1 || s == libcSignal2:
+		case s == unix.SIGURG && !urg:
+		case withEntry && entry.Blocked()&(1<<(s-1)) != 0:
+		default:
+			list = append(list, s)
+		}
+	}
+	return list
+}
+
+// Catch completes what init registered and returns the channel the
+// signals arrive on, which a Shortcut also feeds. The buffer absorbs a
+// burst while the event loop is busy; the runtime coalesces repeats of one
+// signal number anyway.
 //
 // SIGURG is caught only when urgIsNeverOurs: a runtime with asynchronous
 // preemption sends SIGURG to its own threads, and os/signal cannot tell those
 // from one somebody sent (golang/go#37942). pidone is linked with
 // asyncpreemptoff=1 (main.go) so that it can forward SIGURG; a build without
 // that setting leaves SIGURG to the runtime, which ignores it, rather than
-// hand the child signals nobody sent.
+// hand the child signals nobody sent. (With the entry and asyncpreemptoff,
+// SIGURG is blocked from the start and never reaches os/signal.)
 func Catch(urgIsNeverOurs bool) chan os.Signal {
-	c := make(chan os.Signal, 64)
-	var list []os.Signal
-	for _, s := range ForwardableSignals() {
-		if s == unix.SIGURG && !urgIsNeverOurs {
-			continue
-		}
-		list = append(list, s)
+	if urgIsNeverOurs && !entry.Ran() {
+		signal.Notify(caught, unix.SIGURG)
 	}
-	signal.Notify(c, list...)
-	return c
+	IgnoreLibcSignals()
+	return caught
+}
+
+// IgnoreLibcSignals sets 32 and 34 to SIG_IGN for pidone, where the
+// runtime left them at SIG_DFL, so that neither can kill it (as PID 1 the
+// kernel would discard them; below another init they would end pidone and
+// orphan its child). Children do not inherit it: spawn sets every
+// disposition a child starts with.
+func IgnoreLibcSignals() {
+	for _, sig := range []unix.Signal{libcSignal1, libcSignal2} {
+		sigsys.Ignore(sig)
+	}
 }
 
 // Target is where forwarded signals go.

@@ -24,6 +24,9 @@ func TestBlockable(t *testing.T) {
 		{unix.SIGWINCH, false, true},
 		{35, false, true},
 		{64, false, true},
+		// C libraries' signals: only the main thread can take them.
+		{32, false, true},
+		{34, false, true},
 		// Raised on the thread that caused them: the runtime's handler
 		// must run there.
 		{unix.SIGSEGV, true, false},

@@ -20,22 +20,31 @@ const (
 // Catchable reports whether pidone, a Go program, can receive sig at all.
 //
 // SIGKILL and SIGSTOP cannot be caught by anyone. The Go runtime keeps
-// SIGPROF for its profiler (the handler consumes it before os/signal sees it)
-// and leaves 32, 33 and 34 at their default action because C libraries use
-// them internally (glibc's SIGCANCEL and SIGSETXID, musl's SIGSYNCCALL;
-// runtime/sigtab_linux_generic.go). As PID 1 the kernel discards signals that
-// have no handler, so these simply never arrive.
+// SIGPROF for its profiler (its handler consumes it before os/signal sees
+// it) and 33 for itself (runtime.sigPerThreadSyscall). 32 and 34 belong to
+// C libraries (glibc's SIGCANCEL, musl's SIGSYNCCALL): the runtime leaves
+// them at SIG_DFL, whose action would kill pidone, and os/signal cannot ask
+// for them. pidone sets them to SIG_IGN for itself (IgnoreLibcSignals) and
+// takes them only on the main thread, with rt_sigtimedwait (Shortcut): they
+// arrive while that thread waits, which is nearly always, and are discarded
+// when it is busy (README, Signals).
 func Catchable(sig unix.Signal) bool {
 	switch {
 	case sig < 1 || sig > maxSignal:
 		return false
-	case sig == unix.SIGKILL, sig == unix.SIGSTOP, sig == unix.SIGPROF:
-		return false
-	case sig >= 32 && sig <= rtMin:
+	case sig == unix.SIGKILL, sig == unix.SIGSTOP, sig == unix.SIGPROF, sig == runtimeSignal:
 		return false
 	}
 	return true
 }
+
+// The signals between 31 and SIGRTMIN: 32 and 34 for C libraries, 33 the
+// Go runtime's own.
+const (
+	libcSignal1   unix.Signal = 32
+	runtimeSignal unix.Signal = 33
+	libcSignal2   unix.Signal = 34
+)
 
 // Forwardable reports whether a received sig goes on to the child. SIGCHLD is
 // pidone's own business (it means a child died, and the reaper handles it).

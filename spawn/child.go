@@ -208,9 +208,9 @@ func child(p *plan) {
 		if sig == uintptr(unix.SIGKILL) || sig == uintptr(unix.SIGSTOP) {
 			continue
 		}
-		act[handlerWord] = sigDFL
+		act[sigsys.HandlerWord] = sigsys.SigDFL
 		if p.ignored&(1<<(sig-1)) != 0 {
-			act[handlerWord] = sigIGN
+			act[sigsys.HandlerWord] = sigsys.SigIGN
 		}
 		if _, _, e = syscall.RawSyscall6(unix.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(act)), 0, sigsys.SetSize, 0, 0); e != 0 {
 			fail(pipe, StepSignals, e)
@@ -274,9 +274,3 @@ func writeDecimal(buf unsafe.Pointer, n uintptr) {
 		n /= 10
 	}
 }
-
-// The handler words of SIG_DFL and SIG_IGN in a struct sigaction.
-const (
-	sigDFL = 0
-	sigIGN = 1
-)

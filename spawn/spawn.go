@@ -263,7 +263,7 @@ type plan struct {
 	// on the stack.
 	clone cloneArgs
 	pidfd int32
-	act   [8]uintptr // larger than any architecture's struct sigaction
+	act   sigsys.Action
 }
 
 type rlimit struct {

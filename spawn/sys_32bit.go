@@ -11,5 +11,4 @@ const (
 	sysSetuid       = unix.SYS_SETUID32
 	fcntlSyscall    = unix.SYS_FCNTL64
 	cloneStackFirst = false
-	handlerWord     = 0
 )

@@ -11,6 +11,4 @@ const (
 	fcntlSyscall = unix.SYS_FCNTL
 	// cloneStackFirst: clone(2) takes the stack before the flags.
 	cloneStackFirst = false
-	// handlerWord is the index of sa_handler in struct sigaction.
-	handlerWord = 0
 )

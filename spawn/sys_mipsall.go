@@ -10,6 +10,4 @@ const (
 	sysSetuid       = unix.SYS_SETUID
 	fcntlSyscall    = unix.SYS_FCNTL
 	cloneStackFirst = false
-	// MIPS puts sa_flags before sa_handler.
-	handlerWord = 1
 )

@@ -11,5 +11,4 @@ const (
 	fcntlSyscall = unix.SYS_FCNTL
 	// s390x's clone(2) takes the stack first, then the flags.
 	cloneStackFirst = true
-	handlerWord     = 0
 )

@@ -46,12 +46,6 @@ var (
 // compiler lays out in the binary's data, not computed by Go code.
 var blocked uint64 = blockedSet
 
-// The handler words the kernel uses for the default action and for "ignore".
-const (
-	sigDFL = 0
-	sigIGN = 1
-)
-
 // Ran reports whether rt0 ran, i.e. whether the binary was linked with the
 // entry point (Makefile) on an architecture that has one.
 func Ran() bool { return ran == 1 }
@@ -67,7 +61,7 @@ func InheritedIgnored() (set uint64, ok bool) {
 		return 0, false
 	}
 	for sig := 1; sig <= 64; sig++ {
-		if actions[sig-1][0] == sigIGN {
+		if actions[sig-1][0] == sigsys.SigIGN {
 			set |= 1 << (sig - 1)
 		}
 	}
@@ -83,7 +77,7 @@ func InheritedHandled() (set uint64, ok bool) {
 		return 0, false
 	}
 	for sig := 1; sig <= 64; sig++ {
-		if h := actions[sig-1][0]; h != sigDFL && h != sigIGN {
+		if h := actions[sig-1][0]; h != sigsys.SigDFL && h != sigsys.SigIGN {
 			set |= 1 << (sig - 1)
 		}
 	}
@@ -141,7 +135,7 @@ func init() {
 		fallback.Mask = sigsys.Bits(cur)
 	}
 	for _, sig := range []unix.Signal{unix.SIGHUP, unix.SIGINT} {
-		if handler(sig) == sigIGN {
+		if sigsys.Handler(sig) == sigsys.SigIGN {
 			fallback.Ignored |= 1 << (sig - 1)
 		}
 	}

@@ -47,3 +47,33 @@ func Bits(set unix.Sigset_t) uint64 {
 	}
 	return bits
 }
+
+// Action is room for the kernel's struct sigaction on every architecture,
+// read and written as words; only the handler (Action[HandlerWord]) is ever
+// set, so that SIG_DFL and SIG_IGN need no other field.
+type Action [8]uintptr
+
+// Handler returns the handler word of sig's disposition: SigDFL, SigIGN or
+// a handler's address.
+func Handler(sig unix.Signal) uintptr {
+	var act Action
+	unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), 0, uintptr(unsafe.Pointer(&act)), SetSize, 0, 0)
+	return act[HandlerWord]
+}
+
+// Ignore sets sig's disposition to SIG_IGN if it is SIG_DFL (a handler,
+// the runtime's, must stay).
+func Ignore(sig unix.Signal) {
+	if Handler(sig) != SigDFL {
+		return
+	}
+	var ign Action
+	ign[HandlerWord] = SigIGN
+	unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&ign)), 0, SetSize, 0, 0)
+}
+
+// The handler words of SIG_DFL and SIG_IGN.
+const (
+	SigDFL = 0
+	SigIGN = 1
+)
