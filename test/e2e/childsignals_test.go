@@ -3,11 +3,9 @@ package e2e
 import (
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -82,18 +80,7 @@ func runInherited(t *testing.T, in inheritance, argv ...string) string {
 	cmd.Env = append(os.Environ(), in.extra...)
 	var out []byte
 	var err error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		// Locked and never unlocked: the runtime retires the thread
-		// rather than reuse one whose mask was changed.
-		runtime.LockOSThread()
-		var set unix.Sigset_t
-		*(*uint64)(unsafe.Pointer(&set.Val[0])) = in.mask
-		unix.PthreadSigmask(unix.SIG_SETMASK, &set, nil)
-		out, err = cmd.Output()
-	}()
-	<-done
+	withMask(in.mask, func() { out, err = cmd.Output() })
 	if err != nil {
 		t.Fatalf("%q: %v\n%s", argv, err, out)
 	}

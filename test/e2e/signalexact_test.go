@@ -1,0 +1,223 @@
+package e2e
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestSurvivesEverySignal sends each signal but SIGKILL and SIGSTOP to
+// pidone, as PID 1 of a namespace and as a plain process below another
+// init (this test): pidone must never die of it. It may exit, but only on
+// its own, with a status (the child it forwarded the signal to died of it).
+func TestSurvivesEverySignal(t *testing.T) {
+	t.Parallel()
+	pidone, _ := bins(t)
+	for _, pid1 := range []bool{true, false} {
+		for sig := syscall.Signal(1); sig <= 64; sig++ {
+			if sig == syscall.SIGKILL || sig == syscall.SIGSTOP {
+				continue
+			}
+			t.Run(fmt.Sprintf("pid1=%v/%d", pid1, int(sig)), func(t *testing.T) {
+				var p *nsInit
+				if pid1 {
+					p = startInit(t, pidone, "--", "sleep", "30")
+				} else {
+					cmd := exec.Command(pidone, "--", "sleep", "30")
+					cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+					p = startCmd(t, cmd, cmd.Args)
+					t.Cleanup(func() { unix.Kill(-p.pid, unix.SIGKILL) })
+				}
+				waitMainThreadWaits(t, p.pid)
+				p.signal(sig)
+				select {
+				case <-p.done:
+					ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+					if ws.Signaled() {
+						t.Fatalf("pidone was killed by signal %d (%v)", int(sig), ws)
+					}
+				case <-time.After(300 * time.Millisecond):
+					// Still running: it survived. (A stop signal stops
+					// the child, not pidone; clean-up kills both.)
+				}
+			})
+		}
+	}
+}
+
+// waitMainThreadWaits waits until pidone's main thread sleeps in
+// rt_sigtimedwait, where it takes the signals it forwards.
+func waitMainThreadWaits(t *testing.T, pid int) {
+	t.Helper()
+	eventually(t, exitTimeout, func() (bool, string) {
+		wchan, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/wchan", pid, pid))
+		return err == nil && strings.HasPrefix(string(wchan), "do_sigtimedwait"),
+			fmt.Sprintf("main thread waits in %q (%v), want do_sigtimedwait", wchan, err)
+	})
+}
+
+// TestLibcSignalsAreForwarded: 32 and 34, which no Go program can ask
+// os/signal for, reach the child while pidone's main thread waits for
+// signals (README, Signals). A C library refuses to install a handler for
+// 32, so the child, started with both blocked, shows them pending.
+func TestLibcSignalsAreForwarded(t *testing.T) {
+	t.Parallel()
+	pidone, _ := bins(t)
+	needRoot(t, "a PID namespace of our own, started from a thread with a chosen mask")
+	cmd := exec.Command(pidone, "--", "sleep", "30")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	var p *nsInit
+	withMask(1<<(32-1)|1<<(34-1), func() { p = startCmd(t, cmd, cmd.Args) })
+	var child string
+	eventually(t, exitTimeout, func() (bool, string) {
+		// The kernel lists a child under the thread that forked it.
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", p.pid))
+		for _, f := range tasks {
+			b, _ := os.ReadFile(f)
+			if child = strings.TrimSpace(string(b)); child != "" {
+				return true, ""
+			}
+		}
+		return false, "pidone has no child yet"
+	})
+	for _, sig := range []syscall.Signal{32, 34} {
+		waitMainThreadWaits(t, p.pid)
+		p.signal(sig)
+		eventually(t, 5*time.Second, func() (bool, string) {
+			b, err := os.ReadFile("/proc/" + child + "/status")
+			for _, line := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "ShdPnd:"); ok {
+					var pending uint64
+					fmt.Sscanf(strings.TrimSpace(v), "%x", &pending)
+					return pending&(1<<(sig-1)) != 0, fmt.Sprintf("child %s: ShdPnd %s lacks signal %d", child, strings.TrimSpace(v), int(sig))
+				}
+			}
+			return false, fmt.Sprintf("child %s status: %v", child, err)
+		})
+	}
+}
+
+// TestSignalsFromTheFirstInstruction sends signals at random moments from
+// pidone's first instructions on: as soon as it has blocked them (the entry
+// point) or its runtime has started a second thread (a build without it),
+// while it registers with os/signal, while it forks the child and before
+// its event loop runs. (Between execve and a program's first instruction
+// the kernel discards a signal sent to a namespace's PID 1 that has no
+// handler yet; no init can help that, only a parent that blocks them.) pidone drops each (--rewrite SIG:none), so the child is never
+// at risk, and logs each it receives (-vv): every realtime signal must be
+// received exactly once, every standard one at least once. (Before the
+// entry point, one sent before os/signal had registered it was lost.)
+func TestSignalsFromTheFirstInstruction(t *testing.T) {
+	t.Parallel()
+	pidone, _ := bins(t)
+	standard := []syscall.Signal{syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGALRM, syscall.SIGPWR}
+	var realtime []syscall.Signal
+	for sig := syscall.Signal(35); sig <= 64; sig++ {
+		realtime = append(realtime, sig)
+	}
+	all := append(append([]syscall.Signal{}, realtime...), standard...)
+	args := []string{"-vv"}
+	for _, sig := range all {
+		args = append(args, "-r", fmt.Sprintf("%d:none", int(sig)))
+	}
+	args = append(args, "--", "sleep", "30")
+	received := regexp.MustCompile(`msg=received signal=(\S+)`)
+	for round := range 8 {
+		t.Run(fmt.Sprint(round), func(t *testing.T) {
+			p := startInit(t, append([]string{pidone}, args...)...)
+			waitFirstInstructions(t, p.pid)
+			// Spread over the first 1.5-12 ms, a little further each round.
+			spread := time.Duration(round+1) * 1500 * time.Microsecond
+			order := append(append([]syscall.Signal{}, all...), standard...)
+			rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+			for _, sig := range order {
+				unix.Kill(p.pid, sig)
+				time.Sleep(time.Duration(rand.Int64N(int64(spread) / int64(len(order)))))
+			}
+			for _, sig := range all {
+				p.stderr.WaitFor(t, regexp.MustCompile(`msg=received signal=`+regexp.QuoteMeta(nameOf(sig))+` `), 5*time.Second)
+			}
+			time.Sleep(50 * time.Millisecond) // a duplicate would show by now
+			count := map[string]int{}
+			for _, l := range p.stderr.Snapshot() {
+				if m := received.FindStringSubmatch(l); m != nil {
+					count[m[1]]++
+				}
+			}
+			for _, sig := range realtime {
+				if n := count[nameOf(sig)]; n != 1 {
+					t.Errorf("realtime signal %s received %d times, want exactly once", nameOf(sig), n)
+				}
+			}
+			p.signal(syscall.SIGTERM)
+			if code := p.exitCode(exitTimeout); code != 128+int(syscall.SIGTERM) {
+				t.Errorf("after SIGTERM: exit code %d, want %d", code, 128+int(syscall.SIGTERM))
+			}
+		})
+	}
+}
+
+// waitFirstInstructions waits until pid has run its first instructions:
+// its SIGUSR1 is blocked (the entry point's first system call) or it has a
+// second thread (the Go runtime is up).
+func waitFirstInstructions(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(exitTimeout)
+	for time.Now().Before(deadline) {
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		for _, line := range strings.Split(string(status), "\n") {
+			var n uint64
+			if v, ok := strings.CutPrefix(line, "SigBlk:"); ok {
+				fmt.Sscanf(strings.TrimSpace(v), "%x", &n)
+				if n&(1<<(syscall.SIGUSR1-1)) != 0 {
+					return
+				}
+			}
+			if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+				fmt.Sscanf(strings.TrimSpace(v), "%d", &n)
+				if n > 1 {
+					return
+				}
+			}
+		}
+	}
+	t.Fatalf("pid %d never started", pid)
+}
+
+// nameOf is the name pidone's log gives sig.
+func nameOf(sig syscall.Signal) string {
+	if sig >= 34 {
+		if sig == 34 {
+			return "SIGRTMIN"
+		}
+		return fmt.Sprintf("SIGRTMIN+%d", int(sig)-34)
+	}
+	return unix.SignalName(sig)
+}
+
+// withMask runs f on a thread that blocks exactly mask; a process forked
+// from it starts with that mask. The thread stays locked, so the runtime
+// retires it afterwards rather than reuse it.
+func withMask(mask uint64, f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		var set unix.Sigset_t
+		*(*uint64)(unsafe.Pointer(&set.Val[0])) = mask
+		unix.PthreadSigmask(unix.SIG_SETMASK, &set, nil)
+		f()
+	}()
+	<-done
+}
