@@ -1,12 +1,19 @@
 # pidone build, demo and test entry points. `make help` lists them.
 SHELL      := /bin/bash
 GO         ?= go
-VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The version (semver, from the file VERSION, with the commit as build
+# metadata unless the tree is exactly that release) and the commit: see
+# mk/version.sh. `make VERSION=...` still overrides it.
+VERSION    := $(shell mk/version.sh)
+COMMIT     := $(shell mk/version.sh --commit)
+ifeq ($(VERSION),)
+$(error mk/version.sh gave no version; see its message above)
+endif
 # asyncpreemptoff=1: the runtime must never send itself SIGURG, which pidone
 # would forward (see main.go). Not a //go:debug key, hence the link-time default.
 # main.linkedGodebug tells pidone the same (preempt.go).
 GODEBUG_DEFAULT := asyncpreemptoff=1
-LDFLAGS    := -s -w -X main.version=$(VERSION) -X runtime.godebugDefault=$(GODEBUG_DEFAULT) -X main.linkedGodebug=$(GODEBUG_DEFAULT)
+LDFLAGS    := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X runtime.godebugDefault=$(GODEBUG_DEFAULT) -X main.linkedGodebug=$(GODEBUG_DEFAULT)
 GOBUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 BIN        := bin
 PIDONE     := $(BIN)/pidone
