@@ -30,6 +30,13 @@ apt_install = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/n
 	|| { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; }
 
 TESTS := vet unit e2e
+# make test runs each tier in $(TESTS) through mk/summarize: one line per
+# tier, the skips with their reasons, details only for a tier that failed,
+# full logs in $(BIN)/TIER.log, and the total "N passed, N failed, N skipped"
+# last. A tier hands $(GOTESTFLAGS) to go test (summarize sets -json; run
+# alone, a tier prints what go test prints).
+GOTESTFLAGS ?=
+SUMMARIZE   := $(BIN)/summarize
 .DEFAULT_GOAL := build
 -include mk/*.mk
 
@@ -38,10 +45,12 @@ all: build
 help:
 	@echo "make build     static binary at $(PIDONE)"
 	@echo "make demo      run pidone as PID 1 of a new PID namespace over a zombie-making workload"
-	@echo "make test      vet, unit tests (race), e2e tests as PID 1 of fresh PID namespaces, the Docker tier"
-	@echo "make image     the FROM-scratch image pidone:dev      make release  static amd64/arm64 binaries"
+	@echo "make test      every tier, one summary line each (vet, unit, e2e, docker-test, ...; logs in $(BIN)/TIER.log)"
+	@echo "make image     the FROM-scratch image pidone:dev"
+	@echo "make release   dist/pidone-VERSION-linux-{amd64,arm64}, SHA256SUMS, LICENSE   make image-release  one image per arch"
 	@echo "make bench     pidone side by side with tini, dumb-init and catatonit"
-	@echo "make install   pidone and its personality links under PREFIX"
+	@echo "make install   pidone under PREFIX; LINKS=peers adds the tini, docker-init, dumb-init, catatonit links"
+	@echo "version        $(VERSION)"
 
 build: $(PIDONE)
 
@@ -61,18 +70,22 @@ demo: $(PIDONE) $(WORKLOAD)
 	@echo "# $(UNSHARE) $(PIDONE) -w -- $(WORKLOAD) demo"
 	@$(UNSHARE) $(PIDONE) -w -- $(WORKLOAD) demo; echo "# pidone exited with status $$?"
 
-test: $(TESTS)
+test: $(SUMMARIZE)
+	@$(SUMMARIZE) -log-dir $(BIN) -make "$(MAKE)" $(TESTS)
+
+$(SUMMARIZE): FORCE
+	@$(GO) build -o $@ ./mk/summarize
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l . >&2; echo "gofmt needed" >&2; exit 1; }
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/)
+	$(GO) test -race -count=1 $(GOTESTFLAGS) $$($(GO) list ./... | grep -v /test/)
 
 e2e: $(PIDONE) $(WORKLOAD)
 	PIDONE_BIN=$(abspath $(PIDONE)) WORKLOAD_BIN=$(abspath $(WORKLOAD)) \
-		$(GO) test -count=1 -timeout 8m -v ./test/e2e/ 2>&1 | tee $(BIN)/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+\S+_test.go)' ; exit $${PIPESTATUS[0]}
+		$(GO) test -count=1 -timeout 8m $(GOTESTFLAGS) ./test/e2e/
 
 clean:
 	rm -rf $(BIN) dist
