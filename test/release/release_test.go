@@ -329,3 +329,67 @@ func TestDocsNameVersionAndLicence(t *testing.T) {
 		t.Errorf("LICENSE is not the Apache License 2.0 (and %v to compare it with Debian's copy)", err)
 	}
 }
+
+// TestInstall runs make install and uninstall into a scratch DESTDIR:
+// pidone alone by default, the peer-name links only with LINKS=peers
+// (in front of the real ones on PATH they would replace them), a real
+// file of a peer's name left alone, and nothing but pidone's own left
+// after uninstall.
+func TestInstall(t *testing.T) {
+	destdir := t.TempDir()
+	bindir := filepath.Join(destdir, "usr", "local", "bin")
+	make := func(args ...string) (string, error) {
+		t.Helper()
+		cmd := exec.Command("make", append([]string{"--no-print-directory", "-C", root, "DESTDIR=" + destdir, "PREFIX=/usr/local"}, args...)...)
+		// Not the make that runs this test's variables (GOTESTFLAGS=-json).
+		cmd.Env = append(os.Environ(), "MAKEFLAGS=", "MAKELEVEL=")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	list := func() []string {
+		t.Helper()
+		entries, err := os.ReadDir(bindir)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range entries {
+			name := e.Name()
+			if target, err := os.Readlink(filepath.Join(bindir, name)); err == nil {
+				name += " -> " + target
+			}
+			names = append(names, name)
+		}
+		return names
+	}
+
+	if out, err := make("install"); err != nil {
+		t.Fatalf("make install: %v\n%s", err, out)
+	}
+	if got := list(); !slices.Equal(got, []string{"pidone"}) {
+		t.Errorf("make install put %q in %s, want pidone alone", got, bindir)
+	}
+
+	if out, err := make("install", "LINKS=yes"); err == nil || !strings.Contains(out, "LINKS=peers") {
+		t.Errorf("make install LINKS=yes: %v\n%s\nwant a failure naming LINKS=peers", err, out)
+	}
+
+	// A real program of a peer's name is never replaced.
+	if err := os.WriteFile(filepath.Join(bindir, "tini"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := make("install", "LINKS=peers"); err != nil {
+		t.Fatalf("make install LINKS=peers: %v\n%s", err, out)
+	}
+	want := []string{"catatonit -> pidone", "docker-init -> pidone", "dumb-init -> pidone", "pidone", "tini"}
+	if got := list(); !slices.Equal(got, want) {
+		t.Errorf("make install LINKS=peers put %q in %s, want %q", got, bindir, want)
+	}
+
+	if out, err := make("uninstall"); err != nil {
+		t.Fatalf("make uninstall: %v\n%s", err, out)
+	}
+	if got := list(); !slices.Equal(got, []string{"tini"}) {
+		t.Errorf("after make uninstall %s holds %q, want only the real tini", bindir, got)
+	}
+}

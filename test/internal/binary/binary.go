@@ -13,7 +13,8 @@ import (
 	"fmt"
 )
 
-// Module is pidone's module path, as its build information records it.
+// Module is pidone's module path, which is also its main package's, as
+// the build information records it.
 const Module = "github.com/pidone/pidone"
 
 // Machines maps the GOARCH values pidone is released for to their ELF
@@ -53,8 +54,8 @@ func Check(b []byte, goarch string) error {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("no Go build information: %w", err))
 	} else {
-		if info.Main.Path != Module {
-			errs = append(errs, fmt.Errorf("built from module %q, want %s", info.Main.Path, Module))
+		if info.Path != Module {
+			errs = append(errs, fmt.Errorf("main package %q, want pidone's, %s", info.Path, Module))
 		}
 		settings := map[string]string{}
 		for _, s := range info.Settings {
