@@ -1,12 +1,19 @@
 # pidone build, demo and test entry points. `make help` lists them.
 SHELL      := /bin/bash
 GO         ?= go
-VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The version (semver, from the file VERSION, with the commit as build
+# metadata unless the tree is exactly that release) and the commit: see
+# mk/version.sh. `make VERSION=...` still overrides it.
+VERSION    := $(shell mk/version.sh)
+COMMIT     := $(shell mk/version.sh --commit)
+ifeq ($(VERSION),)
+$(error mk/version.sh gave no version; see its message above)
+endif
 # asyncpreemptoff=1: the runtime must never send itself SIGURG, which pidone
 # would forward (see main.go). Not a //go:debug key, hence the link-time default.
 # main.linkedGodebug tells pidone the same (preempt.go).
 GODEBUG_DEFAULT := asyncpreemptoff=1
-LDFLAGS    := -s -w -X main.version=$(VERSION) -X runtime.godebugDefault=$(GODEBUG_DEFAULT) -X main.linkedGodebug=$(GODEBUG_DEFAULT)
+LDFLAGS    := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X runtime.godebugDefault=$(GODEBUG_DEFAULT) -X main.linkedGodebug=$(GODEBUG_DEFAULT)
 GOBUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 # pidone's first instructions are its own (internal/entry): they record the
 # signal state it inherited and block what it forwards before the Go runtime
@@ -36,6 +43,13 @@ apt_install = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/n
 	|| { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; }
 
 TESTS := vet unit e2e
+# make test runs each tier in $(TESTS) through mk/summarize: one line per
+# tier, the skips with their reasons, details only for a tier that failed,
+# full logs in $(BIN)/TIER.log, and the total "N passed, N failed, N skipped"
+# last. A tier hands $(GOTESTFLAGS) to go test (summarize sets -json; run
+# alone, a tier prints what go test prints).
+GOTESTFLAGS ?=
+SUMMARIZE   := $(BIN)/summarize
 .DEFAULT_GOAL := build
 -include mk/*.mk
 
@@ -44,10 +58,12 @@ all: build
 help:
 	@echo "make build     static binary at $(PIDONE)"
 	@echo "make demo      run pidone as PID 1 of a new PID namespace over a zombie-making workload"
-	@echo "make test      vet, unit tests (race), e2e tests as PID 1 of fresh PID namespaces, the Docker tier"
-	@echo "make image     the FROM-scratch image pidone:dev      make release  static amd64/arm64 binaries"
+	@echo "make test      every tier, one summary line each (vet, unit, e2e, docker-test, ...; logs in $(BIN)/TIER.log)"
+	@echo "make image     the FROM-scratch image pidone:dev"
+	@echo "make release   dist/pidone-VERSION-linux-{amd64,arm64}, SHA256SUMS, LICENSE   make image-release  one image per arch"
 	@echo "make bench     pidone side by side with tini, dumb-init and catatonit"
-	@echo "make install   pidone and its personality links under PREFIX"
+	@echo "make install   pidone under PREFIX; LINKS=peers adds the tini, docker-init, dumb-init, catatonit links"
+	@echo "version        $(VERSION)"
 
 build: $(PIDONE)
 
@@ -67,22 +83,26 @@ demo: $(PIDONE) $(WORKLOAD)
 	@echo "# $(UNSHARE) $(PIDONE) -w -- $(WORKLOAD) demo"
 	@$(UNSHARE) $(PIDONE) -w -- $(WORKLOAD) demo; echo "# pidone exited with status $$?"
 
-test: $(TESTS)
+test: $(SUMMARIZE)
+	@$(SUMMARIZE) -log-dir $(BIN) -make "$(MAKE)" $(TESTS)
+
+$(SUMMARIZE): FORCE
+	@$(GO) build -o $@ ./mk/summarize
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l . >&2; echo "gofmt needed" >&2; exit 1; }
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/)
-	PIDONE_TEST_ENTRY=1 $(GO) test -race -count=1 -ldflags="$(call ENTRY,$(GOARCH_HOST))" ./internal/entry
+	$(GO) test -race -count=1 $(GOTESTFLAGS) $$($(GO) list ./... | grep -v /test/)
+	PIDONE_TEST_ENTRY=1 $(GO) test -race -count=1 $(GOTESTFLAGS) -ldflags="$(call ENTRY,$(GOARCH_HOST))" ./internal/entry
 
 $(PIDONE_NOENTRY): FORCE
 	$(GOBUILD) -o $@ .
 
 e2e: $(PIDONE) $(PIDONE_NOENTRY) $(WORKLOAD)
 	PIDONE_BIN=$(abspath $(PIDONE)) PIDONE_NOENTRY_BIN=$(abspath $(PIDONE_NOENTRY)) WORKLOAD_BIN=$(abspath $(WORKLOAD)) \
-		$(GO) test -count=1 -timeout 8m -v ./test/e2e/ 2>&1 | tee $(BIN)/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+\S+_test.go)' ; exit $${PIPESTATUS[0]}
+		$(GO) test -count=1 -timeout 8m $(GOTESTFLAGS) ./test/e2e/
 
 clean:
 	rm -rf $(BIN) dist

@@ -20,7 +20,7 @@ const tiniVersion = "0.19.0"
 func tiniVersionLine() string {
 	// dockerd runs `docker-init --version` for `docker info` and parses
 	// "tini version X - git.C" (moby's parseInitVersion).
-	return "tini version " + tiniVersion + " - git." + initCommit(version)
+	return "tini version " + tiniVersion + " - git." + initCommit(version, commit)
 }
 
 var tiniOptions = []option{

@@ -130,20 +130,49 @@ func strerror(e *supervisor.StartError) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// licence is what -l (tini) and -L (catatonit) print: pidone's, not the
-// peer's, since it is pidone that runs.
+// licence is what -l (tini) and -L (catatonit) print: pidone's licence
+// statement, not the peer's, since it is pidone that runs. The full text is
+// the LICENSE file shipped with the source and the release binaries.
 func licence(as string) string {
-	return fmt.Sprintf("pidone %s, installed as %s.\n"+
-		"The pidone repository states no licence yet (SPDX NOASSERTION); see its source.\n", version, as)
+	return fmt.Sprintf(`pidone %s, installed as %s.
+
+Copyright The pidone Authors.
+SPDX-License-Identifier: Apache-2.0
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this program except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+`, version, as)
 }
 
+// commit is the full hash of the commit pidone was built from, set by the
+// Makefile (-X main.commit, mk/version.sh --commit); empty in a build
+// outside git or without make.
+var commit string
+
 // initCommit is the commit dockerd shows in `docker info` for the init
-// binary, taken from pidone's version: the abbreviated hash of
-// `git describe` ("140e03a", "v1.0-3-g140e03a-dirty"), else the version
-// itself. moby's parseInitVersion needs it free of dots, and older releases
-// slice their own commit id to its length, so it is kept to 7 characters.
-func initCommit(v string) string {
+// binary: the one in pidone's version v, whose build metadata names it
+// unless the tree is exactly a release ("0.1.0+g140e03a.dirty"; older
+// builds used `git describe`: "v1.0-3-g140e03a-dirty"), else the stamped
+// commit c (a release, "0.1.0"), else the version itself. moby's
+// parseInitVersion needs it free of dots, and older releases slice their
+// own commit id to its length, so it is kept to 7 characters.
+func initCommit(v, c string) string {
+	if h := buildHash(v); h != "" {
+		return h[:7]
+	}
 	if h := describedHash(v); h != "" {
+		return h[:7]
+	}
+	if h, ok := hashField(c, 0, '-'); ok {
 		return h[:7]
 	}
 	v = strings.Map(func(r rune) rune {
@@ -161,6 +190,18 @@ func initCommit(v string) string {
 	return v
 }
 
+// buildHash finds the commit in the semver build metadata mk/version.sh
+// writes ("0.1.0+g140e03a", "0.1.0+g140e03a.dirty"): the identifier after
+// "+g", up to the next '.'. It returns "" when there is none.
+func buildHash(v string) string {
+	_, meta, ok := strings.Cut(v, "+g")
+	if !ok {
+		return ""
+	}
+	h, _ := hashField(meta, 0, '.')
+	return h
+}
+
 // describedHash finds the commit hash in a `git describe` result, or
 // returns "": either the first field ("140e03a-dirty") or a field after "-g"
 // ("v1.0-3-g140e03a"). The leftmost candidate wins, as it did when this was
@@ -168,12 +209,12 @@ func initCommit(v string) string {
 // commit as before. Written out by hand so that the binary does not link
 // regexp.
 func describedHash(v string) string {
-	if h, ok := hashField(v, 0); ok {
+	if h, ok := hashField(v, 0, '-'); ok {
 		return h
 	}
 	for i := 0; i+1 < len(v); i++ {
 		if v[i] == '-' && v[i+1] == 'g' {
-			if h, ok := hashField(v, i+2); ok {
+			if h, ok := hashField(v, i+2, '-'); ok {
 				return h
 			}
 		}
@@ -183,13 +224,13 @@ func describedHash(v string) string {
 
 // hashField returns the hash field that opens v[i:], if any: 7 to 40
 // lowercase hex digits (git's default abbreviation up to a full SHA-1), then
-// '-' or the end. A longer run is not a SHA-1, so it is not cut down to fit.
-func hashField(v string, i int) (string, bool) {
+// sep or the end. A longer run is not a SHA-1, so it is not cut down to fit.
+func hashField(v string, i int, sep byte) (string, bool) {
 	j := i
 	for j < len(v) && (v[j] >= '0' && v[j] <= '9' || v[j] >= 'a' && v[j] <= 'f') {
 		j++
 	}
-	if n := j - i; n < 7 || n > 40 || j < len(v) && v[j] != '-' {
+	if n := j - i; n < 7 || n > 40 || j < len(v) && v[j] != sep {
 		return "", false
 	}
 	return v[i:j], true

@@ -81,7 +81,7 @@ func TestTiniCommandLines(t *testing.T) {
 		{doc: "version alone", args: []string{"--version"}, code: 0, stdout: "tini version 0.19.0 - git."},
 		{doc: "version with more arguments is an unknown option", args: []string{"--version", "--", "true"}, code: 1, stderr: "Usage: tini"},
 		{doc: "help on stdout", args: []string{"-h"}, code: 0, stdout: "Usage: tini [OPTIONS] PROGRAM -- [ARGS] | --version"},
-		{doc: "licence", args: []string{"-l"}, code: 0, stdout: "pidone"},
+		{doc: "licence", args: []string{"-l"}, code: 0, stdout: "SPDX-License-Identifier: Apache-2.0"},
 		{doc: "no program", args: nil, code: 1, stderr: "Usage: tini"},
 		{doc: "unknown option", args: []string{"-Z", "--", "true"}, code: 1, stderr: "Usage: tini"},
 		{doc: "bad -p", args: []string{"-p", "NOSUCH", "--", "true"}, code: 1, stderr: "] Not a valid option for -p: NOSUCH"},
@@ -201,7 +201,7 @@ func TestCatatonitCommandLines(t *testing.T) {
 		{doc: "version in tini's shape on stdout", args: []string{"-V"}, code: 0, stdout: "tini version 0.1.7_catatonit\n"},
 		{doc: "long version", args: []string{"--version"}, code: 0, stdout: "tini version 0.1.7_catatonit"},
 		{doc: "help on stderr", args: []string{"-h"}, code: 0, stderr: "usage: catatonit [-ghLPV] [--] <progname> [<arguments>...]"},
-		{doc: "licence on stdout", args: []string{"-L"}, code: 0, stdout: "pidone"},
+		{doc: "licence on stdout", args: []string{"-L"}, code: 0, stdout: "SPDX-License-Identifier: Apache-2.0"},
 		{doc: "no program", args: nil, code: 1, stderr: "): missing program name\nusage: catatonit"},
 		{doc: "unknown option", args: []string{"-Z", "app"}, code: 1, stderr: "usage: catatonit"},
 		{doc: "CATATONIT_LOG is reserved", args: []string{"app"}, env: env("CATATONIT_LOG", "x"), code: 1, stderr: "CATATONIT_LOG is reserved for future use"},
@@ -240,19 +240,31 @@ func TestCatatonitCommandLines(t *testing.T) {
 }
 
 func TestInitCommit(t *testing.T) {
-	for v, want := range map[string]string{
-		"140e03a":                 "140e03a",
-		"140e03a-dirty":           "140e03a",
-		"v1.2.0-3-g140e03abc":     "140e03a",
-		"v1.2.0-3-g140e03a-dirty": "140e03a",
-		"v1.2.0":                  "v1-2-0",
-		"v10.20.30":               "v10-20-",
-		"dev":                     "dev",
-		"":                        "unknown",
+	const full = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d" // a commit the Makefile stamps
+	for _, tc := range []struct {
+		doc, version, commit, want string
+	}{
+		{"release: the stamped commit", "0.1.0", full, "1a2b3c4"},
+		{"after the release", "0.1.0+g140e03a", full, "140e03a"},
+		{"after the release, dirty", "0.1.0+g140e03a.dirty", full, "140e03a"},
+		{"pre-release, dirty", "0.2.0-rc.1+g140e03a.dirty", full, "140e03a"},
+		{"longer abbreviation", "0.1.0+g140e03abc.dirty", "", "140e03a"},
+		{"release outside git", "0.1.0", "", "0-1-0"},
+		{"metadata that is not a hash", "0.1.0+gxyz", "", "0-1-0+g"},
+		{"short hash is no hash", "0.1.0+g140e0", "", "0-1-0+g"},
+		{"git describe: hash", "140e03a", "", "140e03a"},
+		{"git describe: dirty", "140e03a-dirty", "", "140e03a"},
+		{"git describe: tag", "v1.2.0-3-g140e03abc", "", "140e03a"},
+		{"git describe: tag, dirty", "v1.2.0-3-g140e03a-dirty", full, "140e03a"},
+		{"tag alone", "v1.2.0", "", "v1-2-0"},
+		{"long tag", "v10.20.30", "", "v10-20-"},
+		{"plain go build", "dev", "", "dev"},
+		{"stamped commit that is not a hash", "dev", "main", "dev"},
+		{"nothing", "", "", "unknown"},
 	} {
-		got := initCommit(v)
-		if got != want || strings.Contains(got, ".") || len(got) > 7 {
-			t.Errorf("initCommit(%q) = %q, want %q (no dot, at most 7 characters)", v, got, want)
+		got := initCommit(tc.version, tc.commit)
+		if got != tc.want || strings.Contains(got, ".") || len(got) > 7 {
+			t.Errorf("%s: initCommit(%q, %q) = %q, want %q (no dot, at most 7 characters)", tc.doc, tc.version, tc.commit, got, tc.want)
 		}
 	}
 }

@@ -1,38 +1,53 @@
-# Containers: the FROM-scratch image, the Docker test tier, the Kubernetes
-# examples' check, and the release binaries. See docs/containers.md.
+# Containers: the FROM-scratch image, the Docker test tier and the
+# Kubernetes examples' check. See docs/containers.md; the release images
+# are in mk/release.mk.
 #
 #   make image            bin/pidone, then the image $(IMAGE)
 #   make docker-test      the Docker tier (part of make test)
 #   make k8s-examples     parse examples/kubernetes/*.yaml strictly (part of make test)
-#   make release          static linux/amd64 and linux/arm64 binaries + SHA256SUMS in dist/
 
 IMAGE         ?= pidone:dev
 DOCKER        ?= docker
 DOCKER_BUILD_FLAGS ?=
 DOCKER_HELPER := $(BIN)/docker-helper
-DIST          := dist
-RELEASE_ARCHS := amd64 arm64
+# The Docker tier's own images, one tag per checkout (a hash of its absolute
+# path), so two checkouts testing side by side never share pidone:dev or
+# each other's images: $(TEST_IMAGE) and $(TEST_IMAGE)-ARCH for the release
+# images. docker-test removes them when it ends.
+TEST_IMAGE    := pidone:test-$(shell printf '%s' '$(CURDIR)' | sha256sum | cut -c1-12)
+TEST_IMAGES    = $(TEST_IMAGE) $(foreach a,$(RELEASE_ARCHS),$(TEST_IMAGE)-$(a))
 
-.PHONY: image docker-test k8s-examples release
+.PHONY: image docker-test k8s-examples
 
 TESTS += docker-test k8s-examples
 
-# The version label is the one the binary reports, so the two always agree
-# even when bin/pidone is older than the working tree. The image the tag
+# $(call build_image,TAG,ARCH,BINARY,VERSION): the image TAG for linux/ARCH
+# holding BINARY, labelled with VERSION and $(COMMIT). The Dockerfile's
+# context is a directory of its own holding only the binary (see the
+# Dockerfile for why COPY cannot take a path from an ARG). The image the tag
 # used to name is removed if nothing else uses it, so rebuilds do not pile
 # up untagged images.
+build_image = ctx=$(BIN)/image-context/$(2) && rm -rf $$ctx && mkdir -p $$ctx && \
+	install -m 0755 $(3) $$ctx/pidone && \
+	old=$$($(DOCKER) image inspect --format '{{.Id}}' $(1) 2>/dev/null || true) && \
+	$(DOCKER) build $(DOCKER_BUILD_FLAGS) --force-rm --platform linux/$(2) -f Dockerfile -t $(1) \
+		--build-arg VERSION="$(4)" --build-arg REVISION="$(COMMIT)" $$ctx && \
+	new=$$($(DOCKER) image inspect --format '{{.Id}}' $(1)) && \
+	{ [ -z "$$old" ] || [ "$$old" = "$$new" ] || $(DOCKER) rmi "$$old" >/dev/null 2>&1 || true; } && \
+	echo "image $(1) (linux/$(2), version $(4)): $$new"
+
+# The version label is the one the binary reports, so the two always agree
+# even when bin/pidone is older than the working tree; the platform is the
+# one Go built it for.
 image: $(PIDONE)
-	@old=$$($(DOCKER) image inspect --format '{{.Id}}' $(IMAGE) 2>/dev/null); \
-	$(DOCKER) build $(DOCKER_BUILD_FLAGS) --force-rm -t $(IMAGE) \
-		--build-arg VERSION="$$($(PIDONE) --version | sed -n 's/^pidone version //p')" . || exit; \
-	new=$$($(DOCKER) image inspect --format '{{.Id}}' $(IMAGE)); \
-	if [ -n "$$old" ] && [ "$$old" != "$$new" ]; then $(DOCKER) rmi "$$old" >/dev/null 2>&1 || true; fi; \
-	echo "image $(IMAGE): $$new"
+	@$(call build_image,$(IMAGE),$$($(GO) env GOARCH),$(PIDONE),$$($(PIDONE) --version | sed -n 's/^pidone version //p'))
 
 $(DOCKER_HELPER): $(shell find test/docker/helper -name '*.go') go.mod
 	$(GOBUILD) -o $@ ./test/docker/helper
 
 # No engine: outside CI one loud line and nothing else; with CI=true a failure.
+# The images are the checkout's own ($(TEST_IMAGES)), removed at the end
+# whatever happened; the tests remove their containers themselves.
 docker-test: $(PIDONE) $(WORKLOAD) $(DOCKER_HELPER)
 	@if ! $(DOCKER) info >/dev/null 2>&1; then \
 		if [ "$$CI" = true ]; then \
@@ -41,30 +56,15 @@ docker-test: $(PIDONE) $(WORKLOAD) $(DOCKER_HELPER)
 		echo "##### docker-test SKIPPED: no Docker engine answers ('$(DOCKER) info' failed); the Docker tier did NOT run #####" >&2; \
 		exit 0; \
 	fi; \
-	$(MAKE) --no-print-directory image DOCKER_BUILD_FLAGS=-q && \
-	PIDONE_IMAGE=$(IMAGE) WORKLOAD_BIN=$(abspath $(WORKLOAD)) HELPER_BIN=$(abspath $(DOCKER_HELPER)) \
-		$(GO) test -count=1 -timeout 6m -parallel 4 -v ./test/docker/ 2>&1 | tee $(BIN)/docker-test.log \
-		| grep -E '^(=== RUN|\s*--- |PASS|FAIL|ok|panic|\s+\S+_test.go)' ; exit $${PIPESTATUS[0]}
+	trap '$(DOCKER) rmi $(TEST_IMAGES) >/dev/null 2>&1 || true' EXIT; trap 'exit 130' INT TERM; \
+	$(MAKE) --no-print-directory image IMAGE=$(TEST_IMAGE) DOCKER_BUILD_FLAGS=-q && \
+	$(MAKE) --no-print-directory image-release RELEASE_IMAGE=$(TEST_IMAGE) DOCKER_BUILD_FLAGS=-q && \
+	PIDONE_IMAGE=$(TEST_IMAGE) RELEASE_IMAGE=$(TEST_IMAGE) RELEASE_ARCHS="$(RELEASE_ARCHS)" \
+	PIDONE_VERSION=$(VERSION) PIDONE_COMMIT=$(COMMIT) \
+	WORKLOAD_BIN=$(abspath $(WORKLOAD)) HELPER_BIN=$(abspath $(DOCKER_HELPER)) \
+		$(GO) test -count=1 -timeout 6m -parallel 4 $(GOTESTFLAGS) ./test/docker/
 
 # A nested module (examples/kubernetes/go.mod) so the YAML parser never
 # enters the main module's dependencies.
 k8s-examples:
-	cd examples/kubernetes && $(GO) test -count=1 ./...
-
-# Same flags as $(PIDONE), including asyncpreemptoff=1 (see main.go): the
-# binaries must carry that default, or pidone forwards the runtime's own
-# SIGURGs. Always rebuilt (Go's cache makes that cheap), so the version
-# stamped in them is the tree's.
-release:
-	@mkdir -p $(DIST)
-	@set -e; for arch in $(RELEASE_ARCHS); do \
-		out=$(DIST)/pidone-linux-$$arch; \
-		echo 'GOOS=linux GOARCH='$$arch' $(GOBUILD) -o '$$out' .'; \
-		entry=; case " $(ENTRY_ARCHS) " in *" $$arch "*) entry=-E=$(ENTRY_SYM);; esac; \
-		GOOS=linux GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS) $$entry" -o $$out .; \
-		file $$out | grep -q 'statically linked' || { echo "$$out is not statically linked" >&2; rm -f $$out; exit 1; }; \
-		grep -q 'asyncpreemptoff=1' $$out || { echo "$$out lacks the asyncpreemptoff=1 default (LDFLAGS)" >&2; rm -f $$out; exit 1; }; \
-	done
-	cd $(DIST) && sha256sum $(foreach a,$(RELEASE_ARCHS),pidone-linux-$(a)) > SHA256SUMS
-	@cat $(DIST)/SHA256SUMS
-	@case "$(VERSION)" in *-dirty) echo "warning: version $(VERSION): built from a tree with uncommitted changes" >&2;; esac
+	cd examples/kubernetes && $(GO) test -count=1 $(GOTESTFLAGS) ./...

@@ -1,10 +1,12 @@
-# Lifecycle and drop-in compatibility (issue 3): installing pidone with its
-# personality links, and the peers its e2e tests compare it with. See
+# Lifecycle and drop-in compatibility (issue 3): installing pidone (and, on
+# request, its personality links), and the peers its e2e tests compare it with. See
 # docs/lifecycle.md and docs/personalities.md.
 #
-#   make install [PREFIX=/usr/local] [DESTDIR=]   bin/pidone, plus tini, docker-init,
-#                                                 dumb-init and catatonit linked to it
-#   make uninstall [PREFIX=...] [DESTDIR=]        remove exactly those
+#   make install [PREFIX=/usr/local] [DESTDIR=]   bin/pidone as $(BINDIR)/pidone, alone
+#   make install LINKS=peers                      ... plus tini, docker-init, dumb-init and
+#                                                 catatonit linked to it (opt-in: in front of
+#                                                 the real ones on PATH they replace them)
+#   make uninstall [PREFIX=...] [DESTDIR=]        remove pidone and the links to it
 #   make e2e-peers                                the real tini, dumb-init and catatonit
 #                                                 (Debian packages), for the side-by-side
 #                                                 e2e tests; `make e2e` depends on it
@@ -12,6 +14,9 @@
 PREFIX        ?= /usr/local
 BINDIR        ?= $(PREFIX)/bin
 PERSONALITIES := tini docker-init dumb-init catatonit
+# LINKS=peers installs the peer-name links; nothing else is accepted, so a
+# typo does not silently install pidone alone.
+LINKS         ?=
 E2E_PEERS     := tini dumb-init catatonit
 
 .PHONY: install uninstall e2e-peers
@@ -20,9 +25,11 @@ E2E_PEERS     := tini dumb-init catatonit
 # image as it is. An existing file of a peer's name is replaced only if it is
 # a link: a real tini is never overwritten.
 install: $(PIDONE)
+	@case "$(LINKS)" in ""|peers) ;; *) echo "install: LINKS=$(LINKS): the only value is LINKS=peers (links named $(PERSONALITIES))" >&2; exit 2;; esac
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 $(PIDONE) $(DESTDIR)$(BINDIR)/pidone
-	@set -e; for p in $(PERSONALITIES); do \
+	@[ "$(LINKS)" = peers ] || { echo "no peer-name links installed (make install LINKS=peers adds $(PERSONALITIES))"; exit 0; }; \
+	set -e; for p in $(PERSONALITIES); do \
 		dst=$(DESTDIR)$(BINDIR)/$$p; \
 		if [ -e "$$dst" ] && [ ! -L "$$dst" ]; then \
 			echo "install: $$dst exists and is not a link; left alone" >&2; continue; \

@@ -10,7 +10,13 @@
 //
 // Environment (set by `make docker-test`):
 //
-//	PIDONE_IMAGE  the product image, built by `make image` (pidone:dev)
+//	PIDONE_IMAGE  the product image, built by `make image`; under make
+//	              docker-test the checkout's own tag (pidone:test-<hash of
+//	              the tree's path>), never the shared pidone:dev
+//	PIDONE_VERSION, PIDONE_COMMIT  the version and commit the Makefile
+//	              stamped, which the images' labels must carry
+//	RELEASE_IMAGE, RELEASE_ARCHS   the images of `make image-release`
+//	              (release_image_test.go)
 //	WORKLOAD_BIN  absolute path of the static workload (make workload)
 //	HELPER_BIN    absolute path of this tier's static helper (./helper)
 //	CI            "true" turns a missing Docker engine into a failure;

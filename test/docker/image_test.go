@@ -3,44 +3,37 @@ package docker
 import (
 	"archive/tar"
 	"bytes"
-	"debug/elf"
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pidone/pidone/test/internal/binary"
 )
 
 // testProductImage checks the image `make image` builds, as a user gets it:
-// one layer holding one static binary, the ENTRYPOINT, the OCI labels, and
-// that it runs a command with no other file in the image.
+// one layer holding one static binary for this machine's platform, the
+// ENTRYPOINT, the OCI labels, and that it runs a command with no other file
+// in the image.
 func testProductImage(t *testing.T, s *suite) {
-	var cfg struct {
-		Config struct {
-			Entrypoint []string
-			Cmd        []string
-			Labels     map[string]string
-		}
-		Size int64
-	}
-	out := mustDocker(t, "image", "inspect", "--format", "{{json .}}", s.product)
-	if err := json.Unmarshal([]byte(out), &cfg); err != nil {
-		t.Fatalf("docker image inspect %s: %v", s.product, err)
-	}
+	cfg := inspectImage(t, s.product)
 	if want := []string{"/pidone", "--"}; !slices.Equal(cfg.Config.Entrypoint, want) {
 		t.Errorf("ENTRYPOINT: got %q, want %q", cfg.Config.Entrypoint, want)
 	}
 	if len(cfg.Config.Cmd) != 0 {
 		t.Errorf("CMD: got %q, want none (the command is the user's)", cfg.Config.Cmd)
 	}
-	for _, key := range []string{"title", "description", "version", "source", "licenses"} {
-		if v := cfg.Config.Labels["org.opencontainers.image."+key]; strings.TrimSpace(v) == "" {
-			t.Errorf("label org.opencontainers.image.%s is missing", key)
-		}
+	// make image builds for the binary's platform, this machine's.
+	if cfg.Architecture != runtime.GOARCH || cfg.Os != "linux" {
+		t.Errorf("docker records platform %s/%s, want linux/%s", cfg.Os, cfg.Architecture, runtime.GOARCH)
 	}
+	checkLabels(t, s.product, cfg.Config.Labels, os.Getenv("PIDONE_VERSION"), os.Getenv("PIDONE_COMMIT"))
 
 	files := imageFiles(t, s.product)
 	var names []string
@@ -52,14 +45,8 @@ func testProductImage(t *testing.T, s *suite) {
 		t.Errorf("files in the image: got %q, want only \"pidone\"", names)
 	}
 	if bin, ok := files["pidone"]; ok {
-		f, err := elf.NewFile(bytes.NewReader(bin))
-		if err != nil {
-			t.Fatalf("/pidone is not an ELF file: %v", err)
-		}
-		for _, p := range f.Progs {
-			if p.Type == elf.PT_INTERP {
-				t.Errorf("/pidone has a program interpreter: it is not statically linked")
-			}
+		if err := binary.Check(bin, runtime.GOARCH); err != nil {
+			t.Errorf("/pidone: %v", err)
 		}
 		t.Logf("/pidone in %s: %d bytes (%.2f MiB); image size %d bytes", s.product, len(bin), float64(len(bin))/(1<<20), cfg.Size)
 	}

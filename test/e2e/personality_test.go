@@ -1,17 +1,21 @@
 package e2e
 
 import (
+	"bytes"
+	"debug/buildinfo"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pidone/pidone/test/internal/binary"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,10 +31,11 @@ import (
 type impl struct {
 	name string // "pidone" or "real"
 	path string // "" when not installed
+	err  error  // why the program on PATH cannot stand for the real peer
 }
 
 // impls returns pidone installed as peer (a symlink named like it) and the
-// real peer from PATH.
+// real peer from PATH (realPeer).
 func impls(t *testing.T, peer string) []impl {
 	t.Helper()
 	pidone, _ := bins(t)
@@ -45,8 +50,51 @@ func impls(t *testing.T, peer string) []impl {
 	if err := os.Symlink(pidone, link); err != nil {
 		t.Fatal(err)
 	}
-	real, _ := exec.LookPath(peer)
-	return []impl{{"pidone", link}, {"real", real}}
+	real, err := realPeer(t, peer)
+	return []impl{{"pidone", link, nil}, {"real", real, err}}
+}
+
+// realPeer finds the real program named peer on PATH for the side-by-side
+// halves: "" when none is installed, or an error when what PATH finds under
+// that name is pidone itself (a link left by `make install LINKS=peers`, a
+// copy, another build). The real half would then compare pidone with
+// itself, and its personality answers with the peer's own --version line,
+// so this looks at the file instead: the same file as the pidone under
+// test, the same bytes, or a Go program whose main package is pidone's.
+func realPeer(t *testing.T, peer string) (string, error) {
+	t.Helper()
+	path, err := exec.LookPath(peer)
+	if err != nil {
+		return "", nil
+	}
+	pidone, _ := bins(t)
+	refuse := func(why string) (string, error) {
+		return "", fmt.Errorf("%s on PATH is %s, not the real %s: %s. The side-by-side test would compare pidone with itself; "+
+			"remove it (make uninstall) or put the real %s first on PATH (`make e2e-peers` installs it from Debian)",
+			peer, path, peer, why, peer)
+	}
+	resolved, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return refuse(fmt.Sprintf("it cannot be resolved (%v)", err))
+	}
+	peerInfo, err := os.Stat(resolved)
+	if err != nil {
+		return refuse(err.Error())
+	}
+	if pidoneInfo, err := os.Stat(pidone); err == nil && os.SameFile(peerInfo, pidoneInfo) {
+		return refuse(fmt.Sprintf("it is %s, the pidone under test (same inode)", pidone))
+	}
+	peerBytes, err := os.ReadFile(resolved)
+	if err != nil {
+		return refuse(err.Error())
+	}
+	if pidoneBytes, err := os.ReadFile(pidone); err == nil && bytes.Equal(peerBytes, pidoneBytes) {
+		return refuse(fmt.Sprintf("%s has the same bytes as %s, the pidone under test", resolved, pidone))
+	}
+	if info, err := buildinfo.Read(bytes.NewReader(peerBytes)); err == nil && info.Path == binary.Module {
+		return refuse(fmt.Sprintf("%s is a Go program built from %s (%s): another pidone", resolved, binary.Module, info.Main.Version))
+	}
+	return path, nil
 }
 
 // forEach runs f as a subtest for each implementation of peer.
@@ -54,6 +102,9 @@ func forEach(t *testing.T, peer string, f func(t *testing.T, bin string)) {
 	t.Helper()
 	for _, im := range impls(t, peer) {
 		t.Run(im.name, func(t *testing.T) {
+			if im.err != nil {
+				t.Fatal(im.err)
+			}
 			if im.path == "" {
 				t.Skipf("%s is not installed (Debian package %s; `make e2e-peers` installs it as root): only pidone's half ran",
 					peer, strings.TrimSuffix(peer, "-static"))
@@ -455,4 +506,55 @@ func hostPids(t *testing.T, init int, nsPids ...int) map[int]int {
 		}
 	}
 	return got
+}
+
+// TestRealPeerRefusesPidone: a "real" peer on PATH that is pidone (a link to
+// the binary under test, a copy of it, another pidone build) is refused
+// with its path named, and a program that is not pidone is taken.
+func TestRealPeerRefusesPidone(t *testing.T) {
+	pidone, workload := bins(t)
+	dir := t.TempDir()
+	pidoneBytes, err := os.ReadFile(pidone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, b []byte) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(pidone, filepath.Join(dir, "tini")); err != nil { // make install LINKS=peers
+		t.Fatal(err)
+	}
+	write("dumb-init", pidoneBytes)                                       // a copy
+	write("catatonit", append(slices.Clone(pidoneBytes), 0))              // another build
+	write("docker-init", []byte("#!/bin/sh\necho tini version 0.19.0\n")) // not pidone
+	workloadBytes, err := os.ReadFile(workload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("tini-static", workloadBytes) // a Go program of pidone's module, but not pidone
+	t.Setenv("PATH", dir)
+
+	for _, tc := range []struct {
+		peer, why string // why: "" if the peer is taken
+	}{
+		{"tini", "same inode"},
+		{"dumb-init", "same bytes"},
+		{"catatonit", "another pidone"},
+		{"docker-init", ""},
+		{"tini-static", ""},
+		{"no-such-peer", ""},
+	} {
+		path, err := realPeer(t, tc.peer)
+		switch {
+		case tc.why == "" && err != nil:
+			t.Errorf("%s: refused: %v", tc.peer, err)
+		case tc.why == "" && tc.peer != "no-such-peer" && path != filepath.Join(dir, tc.peer):
+			t.Errorf("%s: path %q, want %s", tc.peer, path, filepath.Join(dir, tc.peer))
+		case tc.why != "" && (err == nil || !strings.Contains(err.Error(), tc.why) || !strings.Contains(err.Error(), filepath.Join(dir, tc.peer))):
+			t.Errorf("%s: got path %q, error %v; want a refusal naming %s and saying %q", tc.peer, path, err, filepath.Join(dir, tc.peer), tc.why)
+		}
+	}
 }
