@@ -112,7 +112,7 @@ func run(args []string, signals chan os.Signal) int {
 		JobControl:     supervisor.JobFollow,
 		ListenPID:      true,
 	}, signals, func(e *supervisor.StartError) int {
-		log.Error("cannot run command", "command", e.Command, "error", e.Err)
+		log.Error("cannot run command", startFailureAttrs(e)...)
 		return e.ExitCode()
 	})
 }
