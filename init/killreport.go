@@ -1,7 +1,9 @@
 package supervisor
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -91,16 +93,24 @@ func comm(pid int) string {
 
 // logKill says, before the first SIGKILL, what it will hit and why: a WARN
 // when processes are still alive, an INFO when nothing is left to kill.
+// Under a peer's name (no StopOnRequest) it stays at INFO: the peers kill
+// what is left without a word when their child exits, and their users'
+// logs keep the peers' lines.
 func (lp *loop) logKill(before phase, byTimer bool) {
 	reason := killReason(before, byTimer, lp.cfg.Grace)
+	level := slog.LevelWarn
+	if !lp.cfg.StopOnRequest {
+		level = slog.LevelInfo
+	}
+	ctx := context.Background()
 	procs, ok := lp.sw.victims()
 	switch {
 	case !ok:
-		lp.log.Warn("killing every remaining process (SIGKILL)", "reason", reason, "processes", "unknown: /proc is not this PID namespace's")
+		lp.log.Log(ctx, level, "killing every remaining process (SIGKILL)", "reason", reason, "processes", "unknown: /proc is not this PID namespace's")
 	case len(procs) == 0:
 		lp.log.Info("killing every remaining process (SIGKILL): none is left", "reason", reason)
 	default:
-		lp.log.Warn("killing the remaining processes (SIGKILL)", "reason", reason,
+		lp.log.Log(ctx, level, "killing the remaining processes (SIGKILL)", "reason", reason,
 			"count", len(procs), "processes", describeVictims(procs))
 	}
 }

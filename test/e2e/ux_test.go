@@ -168,3 +168,24 @@ func TestDelayedSignalIsLoggedAtInfo(t *testing.T) {
 		t.Errorf("exit code %d, want 5", code)
 	}
 }
+
+// Under a peer's name the kill of what is left stays quiet, as the peer is:
+// tini exits when its child does, and the kernel kills the rest unlogged.
+func TestKillWarningIsPidonesOwn(t *testing.T) {
+	t.Parallel()
+	_, workload := bins(t)
+	tini := impls(t, "tini")[0].path
+	// tini forwards SIGTERM to the main child alone, which exits 7; the
+	// lingerers it leaves ignore SIGTERM, and tini's rules kill them at
+	// once.
+	p := startAs(t, nil, tini, "--", workload, "lingerers", "-ignore", "-code", "7")
+	lingerPids(t, p)
+	p.signal(syscall.SIGTERM)
+	if code := p.exitCode(exitTimeout); code != 7 {
+		t.Errorf("exit code %d, want 7", code)
+	}
+	p.stderr.WaitEOF(t, exitTimeout)
+	if log := strings.Join(p.stderr.Snapshot(), "\n"); strings.Contains(log, "SIGKILL") {
+		t.Errorf("pidone as tini logged its kill at tini's default verbosity:\n%s", log)
+	}
+}
