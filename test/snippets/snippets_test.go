@@ -340,6 +340,9 @@ func (e *env) checkShell(t *testing.T, s snippet, used []int) {
 	if usesDocker {
 		e.needDocker(t)
 	}
+	if strings.Contains(s.text, "pidone:dev") {
+		e.projectImage(t)
+	}
 	for _, m := range regexp.MustCompile(`docker build [^\n]*-t\s+(\S+)`).FindAllStringSubmatch(s.text, -1) {
 		if !slices.Contains(images, m[1]) {
 			t.Fatalf("%v: builds image %s, which the test does not rename: add it to images", s, m[1])
