@@ -278,9 +278,17 @@ func findShort(table []option, c byte) (option, bool) {
 
 const usageLine = "usage: pidone [options] [--] command [args...]\n       pidone --pause [options]"
 
+// helpSummary is what pidone does, for --help and the man page
+// (manpage_test.go).
+const helpSummary = "Runs command as the main child, reaps every orphan, forwards signals to the\n" +
+	"child's process group and exits with the child's status (signal S: 128+S).\n" +
+	"SIGTERM or SIGINT (or what -r turns into one) stops every process below\n" +
+	"pidone: the signal, --grace, then SIGKILL; pidone exits once none is left.\n" +
+	"The same happens to what is left when the main child exits."
+
 func printHelp(w io.Writer, table []option) {
 	fmt.Fprintln(w, usageLine)
-	fmt.Fprintln(w, "\nRuns command as the main child, reaps every orphan, forwards signals to the\nchild's process group and exits with the child's status (signal S: 128+S).\nSIGTERM or SIGINT (or what -r turns into one) stops every process below\npidone: the signal, --grace, then SIGKILL; pidone exits once none is left.\nThe same happens to what is left when the main child exits.\n\nOptions:")
+	fmt.Fprintf(w, "\n%s\n\nOptions:\n", helpSummary)
 	for _, o := range table {
 		names := ""
 		if o.short != 0 {
