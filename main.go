@@ -108,7 +108,7 @@ func run(args []string, signals chan os.Signal) int {
 		ListenPID:      true,
 		ChildSignals:   childSignals("pidone", entry.Signals()),
 	}, signals, func(e *supervisor.StartError) int {
-		log.Error("cannot run command", "command", e.Command, "error", e.Err)
+		log.Error("cannot run command", startFailureAttrs(e)...)
 		return e.ExitCode()
 	})
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -145,12 +146,17 @@ var pidoneOptions = []option{
 
 // usageError is a command-line mistake; main answers it with the usage line
 // and exitUsage.
-type usageError struct{ msg string }
+type usageError struct {
+	msg string
+	// unknownLong is the name of an unknown long option, for a "did you
+	// mean" line in pidone's own mode.
+	unknownLong string
+}
 
 func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error {
-	return &usageError{fmt.Sprintf(format, a...)}
+	return &usageError{msg: fmt.Sprintf(format, a...)}
 }
 
 // parseArgs reads pidone's own command line: options up to "--" or the
@@ -159,6 +165,14 @@ func usagef(format string, a ...any) error {
 func parseArgs(args []string, table []option) (*settings, error) {
 	s := defaultSettings()
 	if err := parseInto(s, args, table); err != nil {
+		// Only here, in pidone's own mode: under a peer's name the
+		// messages are the peer's (personality.go).
+		var ue *usageError
+		if errors.As(err, &ue) && ue.unknownLong != "" {
+			if near := closestOption(ue.unknownLong, table); near != "" {
+				ue.msg += "\ndid you mean --" + near + "?"
+			}
+		}
 		return nil, err
 	}
 	switch {
@@ -223,7 +237,7 @@ func parseLong(s *settings, table []option, args []string, i int) (int, error) {
 		}
 		return i, nil
 	}
-	return i, usagef("unknown option --%s", name)
+	return i, &usageError{msg: fmt.Sprintf("unknown option --%s", name), unknownLong: name}
 }
 
 func parseShorts(s *settings, table []option, args []string, i int) (int, error) {
@@ -264,9 +278,17 @@ func findShort(table []option, c byte) (option, bool) {
 
 const usageLine = "usage: pidone [options] [--] command [args...]\n       pidone --pause [options]"
 
+// helpSummary is what pidone does, for --help and the man page
+// (manpage_test.go).
+const helpSummary = "Runs command as the main child, reaps every orphan, forwards signals to the\n" +
+	"child's process group and exits with the child's status (signal S: 128+S).\n" +
+	"SIGTERM or SIGINT (or what -r turns into one) stops every process below\n" +
+	"pidone: the signal, --grace, then SIGKILL; pidone exits once none is left.\n" +
+	"The same happens to what is left when the main child exits."
+
 func printHelp(w io.Writer, table []option) {
 	fmt.Fprintln(w, usageLine)
-	fmt.Fprintln(w, "\nRuns command as the main child, reaps every orphan, forwards signals to the\nchild's process group and exits with the child's status (signal S: 128+S).\nSIGTERM or SIGINT (or what -r turns into one) stops every process below\npidone: the signal, --grace, then SIGKILL; pidone exits once none is left.\nThe same happens to what is left when the main child exits.\n\nOptions:")
+	fmt.Fprintf(w, "\n%s\n\nOptions:\n", helpSummary)
 	for _, o := range table {
 		names := ""
 		if o.short != 0 {
@@ -283,5 +305,6 @@ func printHelp(w io.Writer, table []option) {
 		}
 		fmt.Fprintf(w, "  %-26s %s\n", names, o.help)
 	}
-	fmt.Fprintln(w, "\nExit codes: the child's; 127 command not found; 126 not executable;\n2 usage error; 125 pidone itself failed.")
+	fmt.Fprintf(w, "\nControl verbs (workers mode, through --pidfile):\n  pidone ctl %s [--pidfile PATH]   (pidone ctl --help)\n", ctlVerbList())
+	fmt.Fprintln(w, "\nExit codes: the child's; 127 command not found; 126 not executable;\n2 usage error; 125 pidone itself failed.\nMore: the pidone(1) man page, README.md and docs/ (docs/faq.md: common questions).")
 }

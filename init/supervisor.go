@@ -323,8 +323,11 @@ func (lp *loop) run(ev event) (code int, done bool) {
 	queue := []event{ev}
 	for len(queue) > 0 {
 		ev, queue = queue[0], queue[1:]
-		before := lp.m.phase
+		before, heldBefore := lp.m.phase, len(lp.m.held)
 		actions := lp.m.handle(ev, time.Now())
+		if ev.kind == evSignal && len(lp.m.held) > heldBefore {
+			lp.log.Info("holding signal (--delay)", "signal", forward.Name(ev.signal), "delay", lp.cfg.Delays[ev.signal])
+		}
 		// Before acting: an orphan reaped after the stop signal went out
 		// must poke the loop, or a process it forked would miss the stop.
 		lp.wantOrphans.Store(lp.m.wantsReaped())
@@ -345,7 +348,7 @@ func (lp *loop) run(ev event) (code int, done bool) {
 				lp.sw.catchUp(a.signal)
 			case actKillAll:
 				if before != killing {
-					lp.log.Info("killing every remaining process", "after", before)
+					lp.logKill(before, ev.kind == evTick)
 				}
 				lp.sw.killAll()
 			case actContinueMain:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/pidone/pidone/forward"
@@ -41,17 +42,75 @@ const CtlStopTimeout = 30 * time.Second
 // EnvPidfile is read by pidone ctl when --pidfile is not given.
 const EnvPidfile = "PIDONE_PIDFILE"
 
-const ctlUsage = `usage: pidone ctl stop|restart|status|reload [--pidfile PATH] [--timeout DURATION]
+// CtlVerb is one verb of pidone ctl, with the help `pidone ctl VERB --help`
+// prints; the man page is generated from the same table (docs/pidone.1).
+type CtlVerb struct {
+	Name    string
+	Summary string // one line, for the verb list
+	Help    string // what it does, and its exit codes
+}
 
-  status    say whether the master is running (exit 0 running, 1 dead but
-            pidfile left, 3 not running, 4 unknown)
-  stop      stop the master (SIGTERM) and wait until it is gone
-  reload    send the master its reload signal
-  restart   restart every worker without stopping the master (a replace reload)
+// CtlVerbs lists the verbs in the order the help shows them.
+var CtlVerbs = []CtlVerb{
+	{"status", "say whether the master is running",
+		"Prints \"running (pid N)\", \"not running; stale pidfile ...\", \"not running\" or\n" +
+			"\"unknown: ...\". Exit status (LSB): 0 running, 1 not running but the pidfile\n" +
+			"is left, 3 not running, 4 unknown (the lock is held, but there is no pidfile\n" +
+			"yet or its pid does not run pidone)."},
+	{"stop", "stop the master (SIGTERM) and wait until it is gone",
+		"Sends the master SIGTERM and waits until it has exited, at most --timeout.\n" +
+			"Exit status: 0 stopped or not running; 1 refused, failed or timed out.\n" +
+			"A master that is PID 1 of this PID namespace takes this command with it."},
+	{"reload", "send the master its reload signal",
+		"Sends the master its reload signal (--reload-signal, default SIGHUP).\n" +
+			"Exit status: 0 sent; 7 not running; 1 refused or failed."},
+	{"restart", "replace every worker, keeping the master",
+		"Sends the master its restart signal (--restart-signal, default SIGUSR2):\n" +
+			"every worker is replaced by a new generation, the master stays.\n" +
+			"Exit status: 0 sent; 7 not running; 1 refused or failed."},
+	{"help", "print this help, or a verb's (pidone ctl help VERB)",
+		"Prints the help of pidone ctl, or of one verb. Exit status 0."},
+}
 
-  --pidfile PATH      the master's --pidfile (default $PIDONE_PIDFILE)
-  --timeout DURATION  how long stop waits (default 30s)
-`
+// CtlOptions are the options every verb takes: name, value, help.
+var CtlOptions = [][3]string{
+	{"pidfile", "PATH", "the master's --pidfile (default $" + EnvPidfile + ")"},
+	{"timeout", "DURATION", fmt.Sprintf("how long stop waits (default %v)", CtlStopTimeout)},
+}
+
+const ctlUsageLine = "usage: pidone ctl VERB [--pidfile PATH] [--timeout DURATION]"
+
+// ctlHelp is the help of pidone ctl: every verb and the options.
+func ctlHelp() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\nControls a workers-mode master (pidone --workers ... --pidfile PATH)\nthrough its pidfile.\n\nVerbs:\n", ctlUsageLine)
+	for _, v := range CtlVerbs {
+		fmt.Fprintf(&b, "  %-9s %s\n", v.Name, v.Summary)
+	}
+	b.WriteString(ctlOptionsHelp())
+	b.WriteString("\n'pidone ctl VERB --help' says more about a verb.\n")
+	return b.String()
+}
+
+func ctlOptionsHelp() string {
+	var b strings.Builder
+	b.WriteString("\nOptions:\n")
+	for _, o := range CtlOptions {
+		fmt.Fprintf(&b, "  %-19s %s\n", "--"+o[0]+" "+o[1], o[2])
+	}
+	return b.String()
+}
+
+// verbHelp is the help of one verb, or "" if there is no such verb.
+func verbHelp(name string) string {
+	for _, v := range CtlVerbs {
+		if v.Name == name {
+			return fmt.Sprintf("usage: pidone ctl %s [--pidfile PATH] [--timeout DURATION]\n\n%s: %s.\n%s\n%s",
+				v.Name, v.Name, v.Summary, v.Help, ctlOptionsHelp())
+		}
+	}
+	return ""
+}
 
 // Ctl runs `pidone ctl args...` and returns its exit code.
 //
@@ -67,8 +126,13 @@ func Ctl(args []string, stdout, stderr io.Writer) int {
 	// The verb may come before or after the options.
 	var words []string
 	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			fmt.Fprintf(stderr, "pidone ctl: %v\n%s", err, ctlUsage)
+		err := fs.Parse(rest)
+		if errors.Is(err, flag.ErrHelp) {
+			// -h, -help or --help, after the verb or before it.
+			return ctlPrintHelp(append(words, fs.Args()...), stdout, stderr)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "pidone ctl: %v\n%s\nTry 'pidone ctl --help' for more information.\n", err, ctlUsageLine)
 			return CtlUsage
 		}
 		if fs.NArg() == 0 {
@@ -77,11 +141,13 @@ func Ctl(args []string, stdout, stderr io.Writer) int {
 		words, rest = append(words, fs.Arg(0)), fs.Args()[1:]
 	}
 	switch {
-	case len(words) == 1 && (words[0] == "help" || words[0] == "-h"):
-		fmt.Fprint(stdout, ctlUsage)
-		return CtlOK
+	case len(words) > 0 && words[0] == "help":
+		return ctlPrintHelp(words[1:], stdout, stderr)
 	case len(words) != 1:
-		fmt.Fprintf(stderr, "pidone ctl: want one verb, got %q\n%s", words, ctlUsage)
+		fmt.Fprintf(stderr, "pidone ctl: want one verb, got %q\n%s\nTry 'pidone ctl --help' for more information.\n", words, ctlUsageLine)
+		return CtlUsage
+	case verbHelp(words[0]) == "":
+		fmt.Fprintf(stderr, "pidone ctl: unknown verb %q\n%s\nTry 'pidone ctl --help' for more information.\n", words[0], ctlUsageLine)
 		return CtlUsage
 	case *pidfile == "":
 		fmt.Fprintf(stderr, "pidone ctl: no pidfile: give --pidfile PATH or set %s\n", EnvPidfile)
@@ -160,8 +226,21 @@ func Ctl(args []string, stdout, stderr io.Writer) int {
 		say("%s requested (%s to pid %d)", words[0], forward.Name(sig), p.pid)
 		return CtlOK
 	}
-	complain("unknown verb %q", words[0])
-	fmt.Fprint(stderr, ctlUsage)
+	panic("pidone ctl: verb " + words[0] + " is in CtlVerbs but not handled")
+}
+
+// ctlPrintHelp prints the help of the verb words names, or of pidone ctl
+// when it names none (or "help"); an unknown verb is a usage error.
+func ctlPrintHelp(words []string, stdout, stderr io.Writer) int {
+	if len(words) == 0 || words[0] == "help" {
+		fmt.Fprint(stdout, ctlHelp())
+		return CtlOK
+	}
+	if h := verbHelp(words[0]); h != "" {
+		fmt.Fprint(stdout, h)
+		return CtlOK
+	}
+	fmt.Fprintf(stderr, "pidone ctl: unknown verb %q\n%s\nTry 'pidone ctl --help' for more information.\n", words[0], ctlUsageLine)
 	return CtlUsage
 }
 

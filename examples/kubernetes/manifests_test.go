@@ -1,216 +1,215 @@
-// Package kubernetes checks the example manifests next to it: that they are
-// valid YAML for the fields they use (parsed strictly: an unknown or
-// misspelt field, a duplicate key or a second document is an error), and
-// that what they say about pidone holds: pidone is the command, its grace
-// period ends before the kubelet's, and the sidecar pod shares its PID
-// namespace.
-//
-// It is a module of its own so that the YAML parser never becomes a
-// dependency of pidone itself.
 package kubernetes
 
 import (
-	"bytes"
-	"errors"
-	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"gopkg.in/yaml.v3"
+	corev1 "k8s.io/api/core/v1"
 )
 
-// The subset of the Kubernetes API the examples use, with its field names.
-// A field missing here fails the strict parse: add it when an example
-// needs it.
-
-type objectMeta struct {
-	Name   string            `yaml:"name"`
-	Labels map[string]string `yaml:"labels"`
-}
-
-type containerPort struct {
-	Name          string `yaml:"name"`
-	ContainerPort int    `yaml:"containerPort"`
-}
-
-type container struct {
-	Name    string          `yaml:"name"`
-	Image   string          `yaml:"image"`
-	Command []string        `yaml:"command"`
-	Args    []string        `yaml:"args"`
-	Ports   []containerPort `yaml:"ports"`
-}
-
-type podSpec struct {
-	TerminationGracePeriodSeconds *int64      `yaml:"terminationGracePeriodSeconds"`
-	ShareProcessNamespace         *bool       `yaml:"shareProcessNamespace"`
-	Containers                    []container `yaml:"containers"`
-}
-
-type podTemplate struct {
-	Metadata objectMeta `yaml:"metadata"`
-	Spec     podSpec    `yaml:"spec"`
-}
-
-type labelSelector struct {
-	MatchLabels map[string]string `yaml:"matchLabels"`
-}
-
-type deploymentSpec struct {
-	Replicas *int32        `yaml:"replicas"`
-	Selector labelSelector `yaml:"selector"`
-	Template podTemplate   `yaml:"template"`
-}
-
-type deployment struct {
-	APIVersion string         `yaml:"apiVersion"`
-	Kind       string         `yaml:"kind"`
-	Metadata   objectMeta     `yaml:"metadata"`
-	Spec       deploymentSpec `yaml:"spec"`
-}
-
-type pod struct {
-	APIVersion string     `yaml:"apiVersion"`
-	Kind       string     `yaml:"kind"`
-	Metadata   objectMeta `yaml:"metadata"`
-	Spec       podSpec    `yaml:"spec"`
-}
-
-// decodeStrict parses file, which must hold exactly one YAML document,
-// into v, rejecting fields v does not have.
-func decodeStrict(t *testing.T, file string, v any) {
+// pidoneBin is the real static binary (make build). The check runs it, so
+// it is required: without it the examples' pidone options would go
+// unchecked.
+func pidoneBin(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile(file)
+	bin := os.Getenv("PIDONE_BIN")
+	if bin == "" {
+		bin, _ = filepath.Abs("../../bin/pidone")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("pidone binary %s: %v (run through `make k8s-examples`, or set PIDONE_BIN)", bin, err)
+	}
+	return bin
+}
+
+// TestExamples decodes every manifest here strictly into the k8s.io/api
+// types and checks it against pidone itself and the conventions the
+// examples stand for.
+func TestExamples(t *testing.T) {
+	bin := pidoneBin(t)
+	files, err := filepath.Glob("*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no manifests found (%v)", err)
+	}
+	for _, file := range files {
+		t.Run(file, func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			objs, err := Decode(data)
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			for _, obj := range objs {
+				spec, ok := PodSpec(obj)
+				if !ok {
+					continue
+				}
+				invocations, err := Check(spec)
+				if err != nil {
+					t.Errorf("%s: %v", file, err)
+				}
+				if len(invocations) == 0 {
+					t.Errorf("%s: no container runs /pidone", file)
+				}
+				for _, p := range invocations {
+					if err := RunPidone(bin, t.TempDir(), p); err != nil {
+						t.Errorf("%s: container %s: %v", file, p.Container, err)
+					}
+				}
+				restricted(t, file, spec)
+			}
+		})
+	}
+}
+
+// restricted checks the Pod Security Standard "restricted" fields and
+// resources on every container: the examples are what people copy.
+func restricted(t *testing.T, file string, spec *corev1.PodSpec) {
+	t.Helper()
+	psc := spec.SecurityContext
+	podNonRoot := psc != nil && psc.RunAsNonRoot != nil && *psc.RunAsNonRoot
+	podSeccomp := psc != nil && psc.SeccompProfile != nil && psc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault
+	for _, c := range append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...) {
+		sc := c.SecurityContext
+		if sc == nil {
+			t.Errorf("%s: container %s has no securityContext", file, c.Name)
+			continue
+		}
+		checks := []struct {
+			ok   bool
+			what string
+		}{
+			{podNonRoot || sc.RunAsNonRoot != nil && *sc.RunAsNonRoot, "runAsNonRoot: true"},
+			{podSeccomp || sc.SeccompProfile != nil && sc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault, "seccompProfile RuntimeDefault"},
+			{sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation, "allowPrivilegeEscalation: false"},
+			{sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem, "readOnlyRootFilesystem: true"},
+			{sc.Capabilities != nil && len(sc.Capabilities.Drop) == 1 && sc.Capabilities.Drop[0] == "ALL", "capabilities drop ALL"},
+			{len(c.Resources.Requests) > 0 && c.Resources.Limits.Memory() != nil && !c.Resources.Limits.Memory().IsZero(), "resource requests and a memory limit"},
+		}
+		for _, ch := range checks {
+			if !ch.ok {
+				t.Errorf("%s: container %s lacks %s", file, c.Name, ch.what)
+			}
+		}
+	}
+}
+
+// The sidecar example is what its comment says: a shared PID namespace and
+// pidone in a native sidecar.
+func TestSidecarPodIsANativeSidecarInASharedPIDNamespace(t *testing.T) {
+	data, err := os.ReadFile("sidecar-pod.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
-		t.Fatalf("%s: %v", file, err)
+	objs, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		t.Fatalf("%s: want exactly one YAML document, found more (err %v)", file, err)
+	pod, ok := objs[0].(*corev1.Pod)
+	if !ok || len(objs) != 1 {
+		t.Fatalf("sidecar-pod.yaml: want one Pod, got %T (%d objects)", objs[0], len(objs))
 	}
-}
-
-// pidoneCommand is a container's pidone invocation: its options, up to
-// "--", and the command it runs (the rest of command, then args).
-type pidoneCommand struct {
-	options []string
-	child   []string
-	grace   time.Duration
-	hasW    bool
-}
-
-// parsePidone reads the pidone options the examples use; any other option
-// fails the test, so a typo cannot hide.
-func parsePidone(t *testing.T, c container) pidoneCommand {
-	t.Helper()
-	if len(c.Command) == 0 || c.Command[0] != "/pidone" {
-		t.Fatalf("container %s: command %q does not start with /pidone", c.Name, c.Command)
+	if pod.Spec.ShareProcessNamespace == nil || !*pod.Spec.ShareProcessNamespace {
+		t.Error("shareProcessNamespace is not true: pidone would be PID 1, not a subreaper")
 	}
-	argv := append(slices.Clone(c.Command[1:]), c.Args...)
-	end := slices.Index(argv, "--")
-	if end < 0 {
-		t.Fatalf("container %s: %q has no \"--\" between pidone's options and the command", c.Name, argv)
-	}
-	p := pidoneCommand{options: argv[:end], child: argv[end+1:]}
-	for i := 0; i < len(p.options); i++ {
-		opt := p.options[i]
-		switch {
-		case opt == "-w" || opt == "--warn-on-reap":
-			p.hasW = true
-		case opt == "--grace" || strings.HasPrefix(opt, "--grace="):
-			v, ok := strings.CutPrefix(opt, "--grace=")
-			if !ok {
-				if i+1 >= len(p.options) {
-					t.Fatalf("container %s: --grace without a value", c.Name)
-				}
-				i++
-				v = p.options[i]
+	native := 0
+	for _, c := range pod.Spec.InitContainers {
+		p, isPidone := PidoneOf(c)
+		if isPidone && c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			native++
+			if !slices.Contains(p.Options, "-w") && !slices.Contains(p.Options, "--warn-on-reap") {
+				t.Errorf("sidecar %s: no -w, but the comment says it logs every reaped orphan", c.Name)
 			}
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				t.Fatalf("container %s: --grace %q is not a positive duration", c.Name, v)
+		}
+	}
+	if native != 1 {
+		t.Errorf("want one native sidecar (init container, restartPolicy Always) running pidone, got %d", native)
+	}
+}
+
+// Check refuses what it is there to catch: each case breaks one rule of a
+// correct pod spec.
+func TestCheckRefuses(t *testing.T) {
+	always := corev1.ContainerRestartPolicyAlways
+	seconds := func(n int64) *int64 { return &n }
+	app := func(command ...string) corev1.Container {
+		return corev1.Container{Name: "app", Command: command, Args: []string{"/app"}}
+	}
+	tests := []struct {
+		doc  string
+		spec corev1.PodSpec
+		want string // in the error; "" for none
+	}{
+		{"fits", corev1.PodSpec{TerminationGracePeriodSeconds: seconds(30),
+			Containers: []corev1.Container{app("/pidone", "--delay", "TERM:5s", "--grace", "20s", "--")}}, ""},
+		{"grace plus delay too long", corev1.PodSpec{TerminationGracePeriodSeconds: seconds(30),
+			Containers: []corev1.Container{app("/pidone", "--delay", "SIGTERM:10s", "--grace=20s", "--")}}, "more than terminationGracePeriodSeconds"},
+		{"default grace against the default period", corev1.PodSpec{
+			Containers: []corev1.Container{app("/pidone", "--")}}, ""},
+		{"no --", corev1.PodSpec{Containers: []corev1.Container{app("/pidone", "-w")}}, `no "--"`},
+		{"relative command", corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Command: []string{"/pidone", "--", "app"}}}}, "absolute command path"},
+		{"termination log without policy", corev1.PodSpec{
+			Containers: []corev1.Container{app("/pidone", "--termination-log", "/dev/termination-log", "--")}}, "without terminationMessagePolicy"},
+		{"termination log elsewhere", corev1.PodSpec{
+			Containers: []corev1.Container{func() corev1.Container {
+				c := app("/pidone", "--termination-log", "/tmp/x", "--")
+				c.TerminationMessagePolicy = corev1.TerminationMessageReadFile
+				return c
+			}()}}, "the kubelet reads /dev/termination-log"},
+		{"sidecar after the app does not fit", corev1.PodSpec{TerminationGracePeriodSeconds: seconds(30),
+			InitContainers: []corev1.Container{{Name: "side", RestartPolicy: &always, Command: []string{"/pidone", "--grace", "10s", "--", "/side"}}},
+			Containers:     []corev1.Container{app("/pidone", "--grace", "20s", "--")}}, "sidecar side"},
+		{"preStop sleep counts", corev1.PodSpec{TerminationGracePeriodSeconds: seconds(30),
+			Containers: []corev1.Container{func() corev1.Container {
+				c := app("/pidone", "--grace", "20s", "--")
+				c.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 10}}}
+				return c
+			}()}}, "preStop 10s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.doc, func(t *testing.T) {
+			_, err := Check(&tt.spec)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Check: %v, want no error", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("Check: %v, want an error containing %q", err, tt.want)
 			}
-			p.grace = d
-		default:
-			t.Fatalf("container %s: pidone option %q is not one the examples are checked for", c.Name, opt)
-		}
-	}
-	if len(p.child) == 0 || !strings.HasPrefix(p.child[0], "/") {
-		t.Fatalf("container %s: pidone runs %q, want an absolute command path", c.Name, p.child)
-	}
-	return p
-}
-
-// graceBelowKubelet checks that pidone's grace period ends before the
-// kubelet's SIGKILL, with a second to spare for pidone's own exit.
-func graceBelowKubelet(t *testing.T, spec podSpec, p pidoneCommand) {
-	t.Helper()
-	if spec.TerminationGracePeriodSeconds == nil {
-		t.Fatal("terminationGracePeriodSeconds is not set: the examples state it next to --grace")
-	}
-	kubelet := time.Duration(*spec.TerminationGracePeriodSeconds) * time.Second
-	if p.grace == 0 {
-		t.Fatal("pidone --grace is not set: the examples state it next to terminationGracePeriodSeconds")
-	}
-	if p.grace+time.Second > kubelet {
-		t.Errorf("pidone --grace %v does not end a second before terminationGracePeriodSeconds %v", p.grace, kubelet)
+		})
 	}
 }
 
-func TestDeployment(t *testing.T) {
-	var d deployment
-	decodeStrict(t, "deployment.yaml", &d)
-	if d.APIVersion != "apps/v1" || d.Kind != "Deployment" {
-		t.Fatalf("got %s %s, want apps/v1 Deployment", d.APIVersion, d.Kind)
+// Strict decoding catches what a hand-written check would miss.
+func TestDecodeIsStrict(t *testing.T) {
+	tests := []struct{ doc, yaml, want string }{
+		{"misspelt field", "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: a\n      comand: [x]\n", `unknown field "comand"`},
+		{"wrong type", "apiVersion: v1\nkind: Pod\nspec:\n  terminationGracePeriodSeconds: soon\n", "terminationGracePeriodSeconds"},
+		{"duplicate key", "apiVersion: v1\nkind: Pod\nkind: Pod\n", `"kind" already set`},
+		{"unknown kind", "apiVersion: v1\nkind: Teapot\n", "not a kind"},
 	}
-	if len(d.Spec.Selector.MatchLabels) == 0 {
-		t.Error("spec.selector.matchLabels is empty")
-	}
-	for k, v := range d.Spec.Selector.MatchLabels {
-		if d.Spec.Template.Metadata.Labels[k] != v {
-			t.Errorf("selector %s=%s does not match the pod template's labels %v", k, v, d.Spec.Template.Metadata.Labels)
+	for _, tt := range tests {
+		_, err := Decode([]byte(tt.yaml))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Decode: %v, want an error containing %q", tt.doc, err, tt.want)
 		}
-	}
-	spec := d.Spec.Template.Spec
-	if len(spec.Containers) != 1 {
-		t.Fatalf("got %d containers, want 1", len(spec.Containers))
-	}
-	p := parsePidone(t, spec.Containers[0])
-	graceBelowKubelet(t, spec, p)
-	if spec.ShareProcessNamespace != nil && *spec.ShareProcessNamespace {
-		t.Error("the Deployment example shares the PID namespace: pidone would not be PID 1")
 	}
 }
 
-func TestSidecarPod(t *testing.T) {
-	var p pod
-	decodeStrict(t, "sidecar-pod.yaml", &p)
-	if p.APIVersion != "v1" || p.Kind != "Pod" {
-		t.Fatalf("got %s %s, want v1 Pod", p.APIVersion, p.Kind)
-	}
-	if p.Spec.ShareProcessNamespace == nil || !*p.Spec.ShareProcessNamespace {
-		t.Fatal("shareProcessNamespace is not true: pidone would be PID 1, not a sidecar subreaper")
-	}
-	var sidecars []container
-	for _, c := range p.Spec.Containers {
-		if len(c.Command) > 0 && c.Command[0] == "/pidone" {
-			sidecars = append(sidecars, c)
+// RunPidone is only a check if pidone's parser can refuse: a misspelt
+// option must fail it.
+func TestRunPidoneRefusesWhatPidoneRefuses(t *testing.T) {
+	bin := pidoneBin(t)
+	for _, opts := range [][]string{{"--grce", "20s"}, {"--delay", "TERM"}, {"--grace", "-1s"}} {
+		if err := RunPidone(bin, t.TempDir(), Pidone{Options: opts}); err == nil {
+			t.Errorf("RunPidone with %q: no error, want pidone's usage error", opts)
 		}
 	}
-	if len(sidecars) != 1 || len(p.Spec.Containers) < 2 {
-		t.Fatalf("want one pidone sidecar beside other containers, got %d of %d containers", len(sidecars), len(p.Spec.Containers))
+	if err := RunPidone(bin, t.TempDir(), Pidone{Options: []string{"--termination-log", "/dev/termination-log"}}); err != nil {
+		t.Errorf("RunPidone with a termination log: %v", err)
 	}
-	cmd := parsePidone(t, sidecars[0])
-	if !cmd.hasW {
-		t.Error("the sidecar's pidone has no -w: the example says it logs every reaped orphan")
-	}
-	graceBelowKubelet(t, p.Spec, cmd)
 }

@@ -1,0 +1,116 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// What the final SIGKILL is about to hit, for the log: at the default log
+// level an operator must see that pidone killed something, and what, since a
+// process that needed SIGKILL did not shut down cleanly (docs/lifecycle.md).
+
+// maxNamed caps how many processes the kill line names.
+const maxNamed = 8
+
+// killReason says why pidone goes straight to SIGKILL.
+func killReason(before phase, byTimer bool, grace time.Duration) string {
+	switch {
+	case before == stopping && byTimer:
+		return fmt.Sprintf("the grace period (--grace %v) is over", grace)
+	case before == stopping:
+		return "a second stop request"
+	}
+	return "no grace period (--grace 0)"
+}
+
+// victims lists the processes below pidone that are alive (zombies are
+// already dead and only wait to be reaped): as PID 1 every process of the
+// namespace but pidone, as a subreaper its descendants. ok is false when
+// /proc cannot tell.
+func (s *sweeper) victims() (procs []procInfo, ok bool) {
+	if s.procErr != nil {
+		return nil, false
+	}
+	// As PID 1 the sweeper needs no /proc (kill(-1)), so nothing checked
+	// yet that /proc is this namespace's and not the host's.
+	if s.pid1 && procIsOurs(s.self) != nil {
+		return nil, false
+	}
+	all, err := readProcs()
+	if err != nil {
+		return nil, false
+	}
+	below := map[int]bool{s.self: true}
+	if !s.pid1 {
+		// Parents come before children only by luck in /proc's order,
+		// so grow the set until it stops growing.
+		for grown := true; grown; {
+			grown = false
+			for _, p := range all {
+				if !below[p.pid] && below[p.ppid] {
+					below[p.pid], grown = true, true
+				}
+			}
+		}
+	}
+	for _, p := range all {
+		if p.pid == s.self || p.state == "Z" || (!s.pid1 && !below[p.pid]) {
+			continue
+		}
+		procs = append(procs, p)
+	}
+	return procs, true
+}
+
+// describeVictims renders procs as "12 (sleep), 14 (nginx)", naming at
+// most maxNamed and counting the rest.
+func describeVictims(procs []procInfo) string {
+	var parts []string
+	for i, p := range procs {
+		if i == maxNamed {
+			parts = append(parts, fmt.Sprintf("and %d more", len(procs)-maxNamed))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%d (%s)", p.pid, comm(p.pid)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// comm is the process's command name (/proc/PID/comm), or "?" once it is
+// gone.
+func comm(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// logKill says, before the first SIGKILL, what it will hit and why: a WARN
+// when processes are still alive, an INFO when nothing is left to kill.
+// Under a peer's name (no StopOnRequest) it stays at INFO: the peers kill
+// what is left without a word when their child exits, and their users'
+// logs keep the peers' lines.
+func (lp *loop) logKill(before phase, byTimer bool) {
+	reason := killReason(before, byTimer, lp.cfg.Grace)
+	level := slog.LevelWarn
+	if !lp.cfg.StopOnRequest {
+		level = slog.LevelInfo
+	}
+	ctx := context.Background()
+	procs, ok := lp.sw.victims()
+	switch {
+	case !ok:
+		lp.log.Log(ctx, level, "killing every remaining process (SIGKILL)", "reason", reason, "processes", "unknown: /proc is not this PID namespace's")
+	case len(procs) == 0:
+		lp.log.Info("killing every remaining process (SIGKILL): none is left", "reason", reason)
+	default:
+		lp.log.Log(ctx, level, "killing the remaining processes (SIGKILL)", "reason", reason,
+			"count", len(procs), "processes", describeVictims(procs))
+	}
+}

@@ -1,0 +1,35 @@
+# The docs as a reader uses them (issue 12): every fenced block of README.md
+# and docs/*.md built, decoded or run (test/snippets, a module of its own so
+# the Kubernetes API and the TOML parser never enter pidone's
+# dependencies), and the man page checked against the option table.
+#
+#   make docs-test     the snippet test (part of make test)
+#   make man           rewrite docs/pidone.1 from the option table
+#   make man-check     docs/pidone.1 is current and renders without warnings (part of make test)
+
+.PHONY: docs-test man man-check
+
+TESTS += docs-test man-check
+
+# The Kubernetes examples' check runs the real pidone with each manifest's
+# options (examples/kubernetes/manifest.go).
+k8s-examples: $(PIDONE)
+
+# No engine: the blocks that need Docker are skipped, one loud line each,
+# and one here; with CI=true the test fails them instead.
+docs-test: $(PIDONE) $(WORKLOAD)
+	@$(DOCKER) info >/dev/null 2>&1 || [ "$$CI" = true ] || \
+		echo "##### docs-test: no Docker engine answers ('$(DOCKER) info' failed): the Dockerfile and docker blocks will be SKIPPED #####" >&2
+	cd test/snippets && PIDONE_BIN=$(abspath $(PIDONE)) WORKLOAD_BIN=$(abspath $(WORKLOAD)) \
+		$(GO) test -count=1 -timeout 9m -v ./... 2>&1 | tee $(abspath $(BIN))/docs-test.log \
+		| grep -E '^(\s*--- (FAIL|SKIP)|PASS|FAIL|ok|panic|\s+\S+_test.go|.*#####)' ; exit $${PIPESTATUS[0]}
+
+# groff's -ww shows every warning; -z renders without output.
+man:
+	$(GO) test -count=1 -run '^TestManPage$$' . -update
+
+man-check:
+	$(GO) test -count=1 -run '^TestManPage$$' .
+	@command -v groff >/dev/null || $(call apt_install,groff-base)
+	@warn=$$(groff -man -Tutf8 -ww -z docs/pidone.1 2>&1); \
+		if [ -n "$$warn" ]; then echo "docs/pidone.1: groff warnings:" >&2; echo "$$warn" >&2; exit 1; fi
