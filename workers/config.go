@@ -14,6 +14,7 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/pidone/pidone/forward"
+	"github.com/pidone/pidone/internal/clip"
 	"golang.org/x/sys/unix"
 )
 
@@ -152,13 +153,36 @@ func (p *Process) needsHelper() bool {
 	return len(p.Rlimits) > 0 || p.NoNewPrivileges || p.User != nil && p.User.Umask != nil
 }
 
+// Limits on what the command line and a configuration may ask for
+// (docs/workers.md, "Limits"). A configuration is read again on every
+// reload by a master that is serving, so no input may cost it more than a
+// small, fixed amount of memory and time.
+const (
+	// MaxConfigSize is the largest --config file or bundle config.json
+	// pidone reads: 1 MiB. Real ones are a few KB (an OCI config.json
+	// written by runc spec is about 3 KB).
+	MaxConfigSize = 1 << 20
+	// MaxConfigDepth is the deepest nesting of arrays and objects in a
+	// configuration. pidone's own schema needs 5 levels
+	// (groups.web.process.rlimits[0]) and an OCI spec about 7
+	// (linux.seccomp.syscalls[0].args[0]).
+	MaxConfigDepth = 64
+	// MaxWorkers bounds --workers and the workers of all groups together.
+	// The master holds a pidfd per worker, two per slot while --reload
+	// replace overlaps the generations, beside pidone's own few; and each
+	// worker is a process in the container's pids limit (often 1024 to
+	// 4096 in Kubernetes). 1024 workers of one command is far beyond what
+	// any machine runs usefully; a larger number is a typo.
+	MaxWorkers = 1024
+)
+
 // Load returns the worker groups the options describe, reading the
 // configuration file or bundle if there is one. A reload calls it again; an
 // error leaves the running workers alone.
 func (o *Options) Load() ([]*GroupSpec, error) {
 	switch {
 	case o.ConfigPath != "":
-		data, err := os.ReadFile(o.ConfigPath)
+		data, _, err := readConfigFile(o.ConfigPath, "--config", false)
 		if err != nil {
 			return nil, err
 		}
@@ -175,6 +199,96 @@ func (o *Options) Load() ([]*GroupSpec, error) {
 		return o.single(proc)
 	}
 	return o.single(Process{Args: o.Command})
+}
+
+// readConfigFile reads the file a configuration option names (--config;
+// --spec with bundle: a file, or a bundle directory's config.json) and
+// returns its contents and the name of the file read.
+//
+// Only a regular file is read. The open cannot block (O_NONBLOCK: opening a
+// FIFO for reading otherwise waits for a writer, for ever), and whatever it
+// opened is checked before a byte is read: a FIFO, /dev/zero or
+// /dev/urandom would block or never end. At most MaxConfigSize+1 bytes are
+// read, so a file that grows while it is read costs no more.
+func readConfigFile(path, option string, bundle bool) ([]byte, string, error) {
+	const flags = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC | unix.O_NOCTTY
+	want := "a regular file"
+	if bundle {
+		want = "a regular file or a bundle directory"
+	}
+	fd, err := unix.Open(path, flags, 0)
+	if err != nil {
+		return nil, path, fmt.Errorf("%s %s: %w", option, path, err)
+	}
+	defer func() { unix.Close(fd) }()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, path, fmt.Errorf("%s %s: %w", option, path, os.NewSyscallError("fstat", err))
+	}
+	name := path
+	if bundle && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		name = filepath.Join(path, "config.json")
+		cfd, err := unix.Openat(fd, "config.json", flags, 0)
+		if err != nil {
+			return nil, name, fmt.Errorf("%s %s: %s: %w", option, path, name, err)
+		}
+		unix.Close(fd)
+		fd = cfd
+		if err := unix.Fstat(fd, &st); err != nil {
+			return nil, name, fmt.Errorf("%s %s: %w", option, name, os.NewSyscallError("fstat", err))
+		}
+		want = "a regular file"
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, name, fmt.Errorf("refusing %s %s: %s is %s, not %s", option, path, name, fileKind(st.Mode), want)
+	}
+	data, err := readAtMost(fd, MaxConfigSize+1, st.Size)
+	switch {
+	case err != nil:
+		return nil, name, fmt.Errorf("%s %s: %w", option, name, os.NewSyscallError("read", err))
+	case len(data) > MaxConfigSize:
+		return nil, name, fmt.Errorf("refusing %s %s: larger than %d bytes (1 MiB), the limit for a configuration", option, name, MaxConfigSize)
+	}
+	return data, name, nil
+}
+
+// readAtMost reads fd up to EOF or limit bytes, whichever comes first;
+// size is what fstat said (0 for most /proc and /sys files).
+func readAtMost(fd, limit int, size int64) ([]byte, error) {
+	buf := make([]byte, 0, min(max(size+1, 4096), int64(limit)))
+	for len(buf) < limit {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(cap(buf), limit-len(buf)))
+		}
+		n, err := unix.Read(fd, buf[len(buf):min(cap(buf), limit)])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, err
+		case n == 0:
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
+	return buf, nil
+}
+
+// fileKind names the type of file in a stat mode, for messages.
+func fileKind(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return "a directory"
+	case unix.S_IFIFO:
+		return "a named pipe (FIFO)"
+	case unix.S_IFCHR:
+		return "a character device"
+	case unix.S_IFBLK:
+		return "a block device"
+	case unix.S_IFSOCK:
+		return "a socket"
+	}
+	return "not a regular file"
 }
 
 // single is the one group "main" of the command line or an OCI bundle.
@@ -222,11 +336,15 @@ type namedGroup struct {
 // in that order.
 type groupList []namedGroup
 
+// maxGroupName is the longest group name.
+const maxGroupName = 64
+
 // groupName reports whether name follows the rule that decodeJSON's error
 // states: ASCII letters, digits, '_', '.' and '-', starting with a letter or
-// digit. Written out by hand so that the binary does not link regexp.
+// digit, at most maxGroupName bytes (it is in every log line and worker
+// environment). Written out by hand so that the binary does not link regexp.
 func groupName(name string) bool {
-	if name == "" || !isLetter(name[0]) && !isDigit(name[0]) {
+	if name == "" || len(name) > maxGroupName || !isLetter(name[0]) && !isDigit(name[0]) {
 		return false
 	}
 	for i := 1; i < len(name); i++ {
@@ -244,11 +362,11 @@ func (l *groupList) decodeJSON(node any) error {
 	}
 	for _, name := range obj.keys {
 		if !groupName(name) {
-			return pathErrorf(join("", name), "group names are letters, digits, '_', '.' and '-', starting with a letter or digit")
+			return pathErrorf(keyStep(name), "group names are letters, digits, '_', '.' and '-', starting with a letter or digit, at most %d bytes", maxGroupName)
 		}
 		g := namedGroup{name: name}
-		if err := assign(join("", name), obj.vals[name], reflect.ValueOf(&g.fileGroup).Elem()); err != nil {
-			return err
+		if err := assign(obj.vals[name], reflect.ValueOf(&g.fileGroup).Elem()); err != nil {
+			return within(keyStep(name), err)
 		}
 		*l = append(*l, g)
 	}
@@ -266,11 +384,15 @@ func (o *Options) parseConfig(data []byte) ([]*GroupSpec, error) {
 		return nil, pathErrorf("groups", "at least one group is needed")
 	}
 	var groups []*GroupSpec
+	total := 0
 	for _, g := range fc.Groups {
 		path := join("groups", g.name)
 		spec, err := o.group(path, g)
 		if err != nil {
 			return nil, err
+		}
+		if total += spec.Count; total > MaxWorkers {
+			return nil, pathErrorf(path, "the groups up to this one have %d workers in all, above the limit of %d", total, MaxWorkers)
 		}
 		groups = append(groups, spec)
 	}
@@ -329,7 +451,7 @@ func (p *ociProcess) decodeJSON(node any) error {
 	if obj, ok := node.(*object); ok {
 		_, p.hasUser = obj.vals["user"]
 	}
-	return assign("", node, reflect.ValueOf(&p.Process).Elem())
+	return assign(node, reflect.ValueOf(&p.Process).Elem())
 }
 
 // worker checks an OCI process and turns it into a Process. Fields pidone
@@ -409,14 +531,17 @@ var rlimitResources = map[string]int{
 // linux, hooks, ...) are the container runtime's business and were applied
 // to the container pidone runs in; their names are checked, their contents
 // are not.
-func loadBundleProcess(path string) (Process, error) {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		path = filepath.Join(path, "config.json")
-	}
-	data, err := os.ReadFile(path)
+func loadBundleProcess(bundle string) (Process, error) {
+	data, path, err := readConfigFile(bundle, "--spec", true)
 	if err != nil {
 		return Process{}, err
 	}
+	return parseBundleProcess(path, data)
+}
+
+// parseBundleProcess is loadBundleProcess once the file is read; path names
+// it in errors.
+func parseBundleProcess(path string, data []byte) (Process, error) {
 	node, err := parseTree(data)
 	if err != nil {
 		return Process{}, fmt.Errorf("%s: %w", path, err)
@@ -435,8 +560,8 @@ func loadBundleProcess(path string) (Process, error) {
 	if obj.vals["process"] == nil {
 		return Process{}, fmt.Errorf("%s: %w", path, pathErrorf("process", "missing"))
 	}
-	if err := assign("process", obj.vals["process"], reflect.ValueOf(&p).Elem()); err != nil {
-		return Process{}, fmt.Errorf("%s: %w", path, err)
+	if err := assign(obj.vals["process"], reflect.ValueOf(&p).Elem()); err != nil {
+		return Process{}, fmt.Errorf("%s: %w", path, within("process", err))
 	}
 	w, err := p.worker("process")
 	if err != nil {
@@ -451,14 +576,17 @@ type Count struct {
 	Auto bool
 }
 
-// ParseCount reads --workers: a positive number or "auto".
+// ParseCount reads --workers: a number from 1 to MaxWorkers, or "auto".
 func ParseCount(s string) (Count, error) {
 	if s == "auto" {
 		return Count{Auto: true}, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		return Count{}, fmt.Errorf("worker count %q is not a positive number or auto", s)
+	switch {
+	case err != nil && errors.Is(err, strconv.ErrRange), err == nil && n > MaxWorkers:
+		return Count{}, fmt.Errorf("worker count %s is above the limit of %d workers", clip.String(s), MaxWorkers)
+	case err != nil || n < 1:
+		return Count{}, fmt.Errorf("worker count %s is not a positive number or auto", clip.Quote(s))
 	}
 	return Count{N: n}, nil
 }
@@ -468,23 +596,24 @@ func (c *Count) decodeJSON(node any) error {
 	switch n := node.(type) {
 	case string:
 		if n != "auto" {
-			return fmt.Errorf("want a positive number or \"auto\", not %q", n)
+			return fmt.Errorf("want a number from 1 to %d or \"auto\", not %s", MaxWorkers, clip.Quote(n))
 		}
 		*c = Count{Auto: true}
 	case json.Number:
 		*c, err = ParseCount(string(n))
 	default:
-		err = fmt.Errorf("want a positive number or \"auto\", not %s", describeNode(node))
+		err = fmt.Errorf("want a number from 1 to %d or \"auto\", not %s", MaxWorkers, describeNode(node))
 	}
 	return err
 }
 
-// resolve returns the number of workers; def when none was given.
+// resolve returns the number of workers; def when none was given. auto is
+// the CPUs this container may use, at most MaxWorkers.
 func (c Count) resolve(def int) (int, error) {
 	switch {
 	case c.Auto:
 		n, _, err := CPUs()
-		return n, err
+		return min(n, MaxWorkers), err
 	case c.N > 0:
 		return c.N, nil
 	}
