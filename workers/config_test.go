@@ -387,7 +387,7 @@ func TestDecoderCostIsLinear(t *testing.T) {
 	keyed.WriteString("0" + strings.Repeat("}", 60) + "}")
 	for _, tc := range []struct {
 		doc, json, want string
-		perByte       uint64 // allocation allowed per input byte
+		perByte         uint64 // allocation allowed per input byte
 	}{
 		{"30,000 deep, refused before anything is built", `{"groups": ` + strings.Repeat("[", 30000) + strings.Repeat("]", 30000) + "}", "nested deeper than 64 levels", 1},
 		{"a 32 KB key over 20,000 array elements", wide, "group names are letters", 128},

@@ -191,6 +191,7 @@ func readNode(dec *json.Decoder) (any, error) {
 	}
 	return tok, nil
 }
+
 // position turns a byte offset into a 1-based line and column.
 func position(data []byte, offset int64) (line, col int) {
 	if offset > int64(len(data)) {
