@@ -10,6 +10,7 @@ import (
 
 	"github.com/pidone/pidone/forward"
 	supervisor "github.com/pidone/pidone/init"
+	"github.com/pidone/pidone/internal/clip"
 	"github.com/pidone/pidone/logging"
 	"github.com/pidone/pidone/workers"
 	"golang.org/x/sys/unix"
@@ -80,7 +81,7 @@ var pidoneOptions = []option{
 	{'e', "remap-exit", "CODE", "report child exit CODE as 0 (repeatable)", func(s *settings, v string) error {
 		code, err := strconv.Atoi(v)
 		if err != nil || code < 0 || code > 255 {
-			return fmt.Errorf("exit code %q is not a number from 0 to 255", v)
+			return fmt.Errorf("exit code %s is not a number from 0 to 255", clip.Quote(v))
 		}
 		s.remapExit = append(s.remapExit, code)
 		return nil
@@ -119,9 +120,9 @@ var pidoneOptions = []option{
 		d, err := time.ParseDuration(v)
 		switch {
 		case err != nil:
-			return fmt.Errorf("%q is not a duration such as 500ms, 5s or 1m", v)
+			return fmt.Errorf("%s is not a duration such as 500ms, 5s or 1m", clip.Quote(v))
 		case d < 0:
-			return fmt.Errorf("%q is negative", v)
+			return fmt.Errorf("%s is negative", clip.Quote(v))
 		}
 		s.grace, s.graceSet = d, true
 		return nil
@@ -164,7 +165,7 @@ func parseArgs(args []string, table []option) (*settings, error) {
 	switch {
 	case s.showHelp || s.showVersion:
 	case s.pause && len(s.command) > 0:
-		return nil, usagef("--pause runs no command, but %q was given", s.command[0])
+		return nil, usagef("--pause runs no command, but %s was given", clip.Quote(s.command[0]))
 	case s.pause && s.waitAll:
 		return nil, usagef("--wait-all has no meaning with --pause")
 	case s.pause && s.workers != nil:

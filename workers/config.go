@@ -486,11 +486,11 @@ func (p *ociProcess) worker(path string) (Process, error) {
 	}
 	for i, kv := range w.Env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-			return Process{}, pathErrorf(fmt.Sprintf("%s.env[%d]", path, i), "want NAME=VALUE, not %q", kv)
+			return Process{}, pathErrorf(fmt.Sprintf("%s.env[%d]", path, i), "want NAME=VALUE, not %s", clip.Quote(kv))
 		}
 	}
 	if w.Cwd != "" && !filepath.IsAbs(w.Cwd) {
-		return Process{}, pathErrorf(join(path, "cwd"), "must be an absolute path, not %q", w.Cwd)
+		return Process{}, pathErrorf(join(path, "cwd"), "must be an absolute path, not %s", clip.Quote(w.Cwd))
 	}
 	if p.hasUser {
 		w.User = &User{UID: p.User.UID, GID: p.User.GID, AdditionalGids: p.User.AdditionalGids, Umask: p.User.Umask}
@@ -504,7 +504,7 @@ func (p *ociProcess) worker(path string) (Process, error) {
 		res, ok := rlimitResources[rl.Type]
 		switch {
 		case !ok:
-			return Process{}, pathErrorf(at+".type", "unknown rlimit %q", rl.Type)
+			return Process{}, pathErrorf(at+".type", "unknown rlimit %s", clip.Quote(rl.Type))
 		case seen[rl.Type]:
 			return Process{}, pathErrorf(at+".type", "%s given twice", rl.Type)
 		case rl.Soft > rl.Hard:
@@ -624,7 +624,7 @@ func (c Count) resolve(def int) (int, error) {
 func ParseRestart(s string) (Restart, error) {
 	i := slices.Index([]string{"always", "on-failure", "never"}, s)
 	if i < 0 {
-		return 0, fmt.Errorf("unknown restart policy %q (want always, on-failure or never)", s)
+		return 0, fmt.Errorf("unknown restart policy %s (want always, on-failure or never)", clip.Quote(s))
 	}
 	return Restart(i), nil
 }
@@ -641,7 +641,7 @@ func (r *Restart) decodeJSON(node any) (err error) {
 func ParseThrottle(s string) (Throttle, error) {
 	i := slices.Index([]string{"backoff", "hmain"}, s)
 	if i < 0 {
-		return 0, fmt.Errorf("unknown throttle %q (want backoff or hmain)", s)
+		return 0, fmt.Errorf("unknown throttle %s (want backoff or hmain)", clip.Quote(s))
 	}
 	return Throttle(i), nil
 }
@@ -658,7 +658,7 @@ func (t *Throttle) decodeJSON(node any) (err error) {
 func ParseReload(s string) (ReloadMode, error) {
 	i := slices.Index([]string{"signal", "replace"}, s)
 	if i < 0 {
-		return 0, fmt.Errorf("unknown reload mode %q (want signal or replace)", s)
+		return 0, fmt.Errorf("unknown reload mode %s (want signal or replace)", clip.Quote(s))
 	}
 	return ReloadMode(i), nil
 }
@@ -671,11 +671,11 @@ func ParseGiveUp(s string) (GiveUp, error) {
 	cs, ws, ok := strings.Cut(s, "/")
 	n, err := strconv.Atoi(cs)
 	if !ok || err != nil || n < 1 {
-		return GiveUp{}, fmt.Errorf("give-up %q is not COUNT/WINDOW (like 5/60s) or off", s)
+		return GiveUp{}, fmt.Errorf("give-up %s is not COUNT/WINDOW (like 5/60s) or off", clip.Quote(s))
 	}
 	w, err := ParseDuration(ws)
 	if err != nil || w <= 0 {
-		return GiveUp{}, fmt.Errorf("give-up %q: the window must be a positive duration (like 60s)", s)
+		return GiveUp{}, fmt.Errorf("give-up %s: the window must be a positive duration (like 60s)", clip.Quote(s))
 	}
 	return GiveUp{Count: n, Window: w}, nil
 }
@@ -694,7 +694,7 @@ func ParseCodes(s string) ([]int, error) {
 	for _, f := range strings.Split(s, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || c < 0 || c > 255 {
-			return nil, fmt.Errorf("exit code %q is not a number from 0 to 255", f)
+			return nil, fmt.Errorf("exit code %s is not a number from 0 to 255", clip.Quote(f))
 		}
 		codes = append(codes, c)
 	}
@@ -705,7 +705,7 @@ func ParseCodes(s string) ([]int, error) {
 func ParseDuration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration like 100ms, 5s or 1m", s)
+		return 0, fmt.Errorf("%s is not a duration like 100ms, 5s or 1m", clip.Quote(s))
 	}
 	return d, nil
 }
