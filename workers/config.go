@@ -15,6 +15,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/pidone/pidone/forward"
 	"github.com/pidone/pidone/internal/clip"
+	"github.com/pidone/pidone/internal/safefile"
 	"golang.org/x/sys/unix"
 )
 
@@ -205,90 +206,52 @@ func (o *Options) Load() ([]*GroupSpec, error) {
 // --spec with bundle: a file, or a bundle directory's config.json) and
 // returns its contents and the name of the file read.
 //
-// Only a regular file is read. The open cannot block (O_NONBLOCK: opening a
-// FIFO for reading otherwise waits for a writer, for ever), and whatever it
-// opened is checked before a byte is read: a FIFO, /dev/zero or
-// /dev/urandom would block or never end. At most MaxConfigSize+1 bytes are
-// read, so a file that grows while it is read costs no more.
+// Only a regular file is read (internal/safefile): the open cannot block,
+// what it opened is checked before a byte is read, and at most
+// MaxConfigSize+1 bytes are read, so a FIFO, /dev/zero or a file that grows
+// while it is read cost nothing.
 func readConfigFile(path, option string, bundle bool) ([]byte, string, error) {
-	const flags = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC | unix.O_NOCTTY
 	want := "a regular file"
 	if bundle {
 		want = "a regular file or a bundle directory"
 	}
-	fd, err := unix.Open(path, flags, 0)
+	fd, st, err := safefile.Open(unix.AT_FDCWD, path, 0)
 	if err != nil {
-		return nil, path, fmt.Errorf("%s %s: %w", option, path, err)
+		return nil, path, optionError(option, err)
 	}
 	defer func() { unix.Close(fd) }()
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, path, fmt.Errorf("%s %s: %w", option, path, os.NewSyscallError("fstat", err))
-	}
 	name := path
-	if bundle && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+	if bundle && safefile.IsDir(st.Mode) {
 		name = filepath.Join(path, "config.json")
-		cfd, err := unix.Openat(fd, "config.json", flags, 0)
+		cfd, cst, err := safefile.Open(fd, "config.json", 0)
 		if err != nil {
-			return nil, name, fmt.Errorf("%s %s: %s: %w", option, path, name, err)
+			return nil, name, optionError(option+" "+path+":", &os.PathError{Op: "open", Path: name, Err: errors.Unwrap(err)})
 		}
 		unix.Close(fd)
-		fd = cfd
-		if err := unix.Fstat(fd, &st); err != nil {
-			return nil, name, fmt.Errorf("%s %s: %w", option, name, os.NewSyscallError("fstat", err))
-		}
-		want = "a regular file"
+		fd, st, want = cfd, cst, "a regular file"
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, name, fmt.Errorf("refusing %s %s: %s is %s, not %s", option, path, name, fileKind(st.Mode), want)
-	}
-	data, err := readAtMost(fd, MaxConfigSize+1, st.Size)
+	data, err := safefile.ReadOpened(fd, st, name, MaxConfigSize)
+	var notRegular *safefile.NotRegularError
+	var tooLarge *safefile.TooLargeError
 	switch {
-	case err != nil:
-		return nil, name, fmt.Errorf("%s %s: %w", option, name, os.NewSyscallError("read", err))
-	case len(data) > MaxConfigSize:
+	case errors.As(err, &notRegular):
+		return nil, name, fmt.Errorf("refusing %s %s: %s is %s, not %s", option, path, name, safefile.Kind(st.Mode), want)
+	case errors.As(err, &tooLarge):
 		return nil, name, fmt.Errorf("refusing %s %s: larger than %d bytes (1 MiB), the limit for a configuration", option, name, MaxConfigSize)
+	case err != nil:
+		return nil, name, optionError(option, err)
 	}
 	return data, name, nil
 }
 
-// readAtMost reads fd up to EOF or limit bytes, whichever comes first;
-// size is what fstat said (0 for most /proc and /sys files).
-func readAtMost(fd, limit int, size int64) ([]byte, error) {
-	buf := make([]byte, 0, min(max(size+1, 4096), int64(limit)))
-	for len(buf) < limit {
-		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, min(cap(buf), limit-len(buf)))
-		}
-		n, err := unix.Read(fd, buf[len(buf):min(cap(buf), limit)])
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return nil, err
-		case n == 0:
-			return buf, nil
-		}
-		buf = buf[:len(buf)+n]
+// optionError puts what in front of the error an *os.PathError holds
+// ("--config /x: no such file or directory"), without the operation.
+func optionError(what string, err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s %s: %w", what, pe.Path, pe.Err)
 	}
-	return buf, nil
-}
-
-// fileKind names the type of file in a stat mode, for messages.
-func fileKind(mode uint32) string {
-	switch mode & unix.S_IFMT {
-	case unix.S_IFDIR:
-		return "a directory"
-	case unix.S_IFIFO:
-		return "a named pipe (FIFO)"
-	case unix.S_IFCHR:
-		return "a character device"
-	case unix.S_IFBLK:
-		return "a block device"
-	case unix.S_IFSOCK:
-		return "a socket"
-	}
-	return "not a regular file"
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // single is the one group "main" of the command line or an OCI bundle.

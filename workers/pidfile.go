@@ -11,6 +11,7 @@ import (
 
 	"github.com/pidone/pidone/forward"
 	"github.com/pidone/pidone/internal/clip"
+	"github.com/pidone/pidone/internal/safefile"
 	"golang.org/x/sys/unix"
 )
 
@@ -165,7 +166,7 @@ func checkPidfilePath(path string) error {
 // path (a master flocks the pidfile it writes). Testing takes a shared lock
 // for an instant, which never conflicts with another test.
 func pidfileLocked(path string) bool {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	fd, _, err := safefile.Open(unix.AT_FDCWD, path, unix.O_NOFOLLOW)
 	if err != nil {
 		return false
 	}
@@ -251,24 +252,9 @@ func (p *Pidfile) Release(pid int) error {
 // Only a regular file is read, without blocking, and at most
 // maxPidfileSize bytes.
 func readPid(path string) (int, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	b, err := safefile.ReadRegular(path, maxPidfileSize, unix.O_NOFOLLOW)
 	if err != nil {
-		return 0, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return 0, &os.PathError{Op: "fstat", Path: path, Err: err}
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return 0, fmt.Errorf("%s is %s, not a pidfile", path, fileKind(st.Mode))
-	}
-	b, err := readAtMost(fd, maxPidfileSize+1, st.Size)
-	switch {
-	case err != nil:
-		return 0, &os.PathError{Op: "read", Path: path, Err: err}
-	case len(b) > maxPidfileSize:
-		return 0, fmt.Errorf("%s is larger than %d bytes: not a pidfile", path, maxPidfileSize)
+		return 0, err
 	}
 	pid, err := parsePid(b)
 	if err != nil {
