@@ -11,6 +11,7 @@ import (
 	"github.com/pidone/pidone/forward"
 	supervisor "github.com/pidone/pidone/init"
 	"github.com/pidone/pidone/internal/clip"
+	"github.com/pidone/pidone/internal/user"
 	"github.com/pidone/pidone/logging"
 	"github.com/pidone/pidone/workers"
 	"golang.org/x/sys/unix"
@@ -38,6 +39,14 @@ type settings struct {
 	rewrites forward.Rewrites
 	delays   forward.Delays
 	pause    bool
+
+	// --user and --no-new-privs (internal/user): the credential the main
+	// child runs as, resolved while parsing; pidone keeps its own.
+	userUID    uint32
+	userGID    uint32
+	userGroups []uint32 // supplementary groups, set exactly (never nil when userSet)
+	userSet    bool
+	noNewPrivs bool
 
 	// Only the peer personalities set these (options_tini.go, ...).
 	showLicense    bool
@@ -128,7 +137,19 @@ var pidoneOptions = []option{
 		return nil
 	}},
 	{0, "wait-all", "", "when the main child exits, wait for every other process to exit on its own", func(s *settings, _ string) error { s.waitAll = true; return nil }},
-	{0, "termination-log", "PATH", "write why the main child ended to PATH (Kubernetes' terminationMessagePath)", func(s *settings, v string) error { s.termLog = v; return nil }},
+	{0, "termination-log", "PATH", "write why the main child ended to PATH (Kubernetes' terminationMessagePath)", func(s *settings, v string) (err error) {
+		s.termLog, err = parsePath(v)
+		return err
+	}},
+	{0, "user", "USER[:GROUP]", "run the command as USER (a name in the image's /etc/passwd, or a number) and GROUP; pidone keeps its own identity", func(s *settings, v string) error {
+		c, err := user.Resolve(v, userRoot)
+		if err != nil {
+			return err
+		}
+		s.userUID, s.userGID, s.userGroups, s.userSet = c.UID, c.GID, c.Groups, true
+		return nil
+	}},
+	{0, "no-new-privs", "", "start the command with no_new_privs: setuid binaries and file capabilities give it nothing", func(s *settings, _ string) error { s.noNewPrivs = true; return nil }},
 	{0, "pause", "", "run no command: reap what is re-parented to pidone, exit 0 on TERM or INT (a pod's pause process)", func(s *settings, _ string) error { s.pause = true; return nil }},
 	{'v', "", "", "more log output (repeatable: -v info, -vv debug)", func(s *settings, _ string) error { s.verbosity++; return nil }},
 	{0, "log-level", "LEVEL", "debug, info, warn (default) or error; overrides -v", func(s *settings, v string) error {
@@ -143,6 +164,10 @@ var pidoneOptions = []option{
 	{0, "version", "", "print the version and exit", func(s *settings, _ string) error { s.showVersion = true; return nil }},
 	{'h', "help", "", "print this help and exit", func(s *settings, _ string) error { s.showHelp = true; return nil }},
 }
+
+// userRoot is where --user finds etc/passwd and etc/group: the container's
+// root, or a fake one in the tests.
+var userRoot = "/"
 
 // usageError is a command-line mistake; main answers it with the usage line
 // and exitUsage.
@@ -170,6 +195,8 @@ func parseArgs(args []string, table []option) (*settings, error) {
 		return nil, usagef("--wait-all has no meaning with --pause")
 	case s.pause && s.workers != nil:
 		return nil, usagef("--pause cannot be combined with workers mode")
+	case (s.userSet || s.noNewPrivs) && (s.pause || s.workers != nil):
+		return nil, usagef("--user and --no-new-privs apply to the main command; workers take the user and noNewPrivileges of their OCI process (docs/workers.md)")
 	case len(s.command) == 0 && !s.pause && !s.workersNeedNoCommand():
 		return nil, usagef("no command given")
 	}
