@@ -201,4 +201,3 @@ func FuzzParseLockInfo(f *testing.F) {
 		}
 	})
 }
-
