@@ -10,7 +10,10 @@ import (
 // a rewrite or a delay goes through. None may panic; what they accept is
 // in range; what they echo is cut (internal/clip).
 
-const maxMessage = 300
+// maxMessage bounds an error message: it names at most two values, each
+// cut to 64 bytes (internal/clip), which %q may spell with 4 characters a
+// byte (\x01), and a length note.
+const maxMessage = 2*(4*64+30) + 200
 
 func checkMessage(t *testing.T, err error) {
 	t.Helper()

@@ -12,10 +12,10 @@ import (
 // runs their seeds; `make fuzz` runs each for $(FUZZTIME). None may panic,
 // and none may allocate more than a bounded amount per input byte.
 
-// maxMessage is the longest error message any parser may return for a
-// value: what they echo is cut to 64 bytes (internal/clip), JSON paths
-// included, 64 levels at most.
-const maxMessage = 8 << 10
+// maxMessage is the longest error message any parser may return: what
+// they echo is cut to 64 bytes (internal/clip), which %q may spell with 4
+// characters a byte, and a JSON path has at most 64 such steps.
+const maxMessage = 64*(4*64+40) + 1000
 
 func checkMessage(t *testing.T, err error) {
 	t.Helper()
