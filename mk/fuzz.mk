@@ -9,6 +9,9 @@
 #
 # A crasher is written to testdata/fuzz/FuzzX/ of its package and the run
 # stops; fix the bug and keep the file: it is a seed case from then on.
+# Go's fuzzing engine sometimes ends a run that found nothing with "context
+# deadline exceeded" as the time runs out (seen once in 17 runs of 60 s);
+# that alone is reported and not counted as a failure.
 
 FUZZTIME ?= 20s
 FUZZ     ?= .
@@ -23,7 +26,11 @@ fuzz:
 			echo "## $$pkg $$target ($(FUZZTIME))"; \
 			mkdir -p $(BIN); \
 			if ! $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg >$(BIN)/fuzz.log 2>&1; then \
-				cat $(BIN)/fuzz.log; exit 1; \
+				if grep -q 'context deadline exceeded' $(BIN)/fuzz.log && ! grep -q 'Failing input' $(BIN)/fuzz.log; then \
+					echo "fuzz: $$target: the engine's own 'context deadline exceeded' as FUZZTIME ran out, no failing input: not a finding"; \
+				else \
+					cat $(BIN)/fuzz.log; exit 1; \
+				fi; \
 			fi; \
 			grep -E '^fuzz: elapsed: .*execs' $(BIN)/fuzz.log | tail -n 1; \
 		done; \
