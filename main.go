@@ -107,6 +107,8 @@ func run(args []string, signals chan os.Signal) int {
 		JobControl:     supervisor.JobFollow,
 		ListenPID:      true,
 		ChildSignals:   childSignals("pidone", entry.Signals()),
+		User:           s.user(),
+		NoNewPrivs:     s.noNewPrivs,
 	}, signals, func(e *supervisor.StartError) int {
 		log.Error("cannot run command", startFailureAttrs(e)...)
 		return e.ExitCode()

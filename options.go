@@ -11,7 +11,10 @@ import (
 
 	"github.com/pidone/pidone/forward"
 	supervisor "github.com/pidone/pidone/init"
+	"github.com/pidone/pidone/internal/clip"
+	"github.com/pidone/pidone/internal/user"
 	"github.com/pidone/pidone/logging"
+	"github.com/pidone/pidone/spawn"
 	"github.com/pidone/pidone/workers"
 	"golang.org/x/sys/unix"
 )
@@ -39,6 +42,14 @@ type settings struct {
 	delays   forward.Delays
 	pause    bool
 
+	// --user and --no-new-privs (internal/user): the credential the main
+	// child runs as, resolved while parsing; pidone keeps its own.
+	userUID    uint32
+	userGID    uint32
+	userGroups []uint32 // supplementary groups, set exactly (never nil when userSet)
+	userSet    bool
+	noNewPrivs bool
+
 	// Only the peer personalities set these (options_tini.go, ...).
 	showLicense    bool
 	signalGroup    bool // tini -g, catatonit -g: the opposite of singleChild
@@ -51,6 +62,14 @@ type settings struct {
 // defaultSettings is what an empty command line means.
 func defaultSettings() *settings {
 	return &settings{logFormat: "text", grace: supervisor.DefaultGrace}
+}
+
+// user is the identity --user asks for the main child, or nil.
+func (s *settings) user() *spawn.Credential {
+	if !s.userSet {
+		return nil
+	}
+	return &spawn.Credential{UID: s.userUID, GID: s.userGID, Groups: s.userGroups}
 }
 
 func (s *settings) level() slog.Level {
@@ -81,7 +100,7 @@ var pidoneOptions = []option{
 	{'e', "remap-exit", "CODE", "report child exit CODE as 0 (repeatable)", func(s *settings, v string) error {
 		code, err := strconv.Atoi(v)
 		if err != nil || code < 0 || code > 255 {
-			return fmt.Errorf("exit code %q is not a number from 0 to 255", v)
+			return fmt.Errorf("exit code %s is not a number from 0 to 255", clip.Quote(v))
 		}
 		s.remapExit = append(s.remapExit, code)
 		return nil
@@ -120,15 +139,27 @@ var pidoneOptions = []option{
 		d, err := time.ParseDuration(v)
 		switch {
 		case err != nil:
-			return fmt.Errorf("%q is not a duration such as 500ms, 5s or 1m", v)
+			return fmt.Errorf("%s is not a duration such as 500ms, 5s or 1m", clip.Quote(v))
 		case d < 0:
-			return fmt.Errorf("%q is negative", v)
+			return fmt.Errorf("%s is negative", clip.Quote(v))
 		}
 		s.grace, s.graceSet = d, true
 		return nil
 	}},
 	{0, "wait-all", "", "when the main child exits, wait for every other process to exit on its own", func(s *settings, _ string) error { s.waitAll = true; return nil }},
-	{0, "termination-log", "PATH", "write why the main child ended to PATH (Kubernetes' terminationMessagePath)", func(s *settings, v string) error { s.termLog = v; return nil }},
+	{0, "termination-log", "PATH", "write why the main child ended to PATH (Kubernetes' terminationMessagePath)", func(s *settings, v string) (err error) {
+		s.termLog, err = parsePath(v)
+		return err
+	}},
+	{0, "user", "USER[:GROUP]", "run the command as USER (a name in the image's /etc/passwd, or a number) and GROUP; pidone keeps its own identity", func(s *settings, v string) error {
+		c, err := user.Resolve(v, userRoot)
+		if err != nil {
+			return err
+		}
+		s.userUID, s.userGID, s.userGroups, s.userSet = c.UID, c.GID, c.Groups, true
+		return nil
+	}},
+	{0, "no-new-privs", "", "start the command with no_new_privs: setuid binaries and file capabilities give it nothing", func(s *settings, _ string) error { s.noNewPrivs = true; return nil }},
 	{0, "pause", "", "run no command: reap what is re-parented to pidone, exit 0 on TERM or INT (a pod's pause process)", func(s *settings, _ string) error { s.pause = true; return nil }},
 	{'v', "", "", "more log output (repeatable: -v info, -vv debug)", func(s *settings, _ string) error { s.verbosity++; return nil }},
 	{0, "log-level", "LEVEL", "debug, info, warn (default) or error; overrides -v", func(s *settings, v string) error {
@@ -143,6 +174,10 @@ var pidoneOptions = []option{
 	{0, "version", "", "print the version and exit", func(s *settings, _ string) error { s.showVersion = true; return nil }},
 	{'h', "help", "", "print this help and exit", func(s *settings, _ string) error { s.showHelp = true; return nil }},
 }
+
+// userRoot is where --user finds etc/passwd and etc/group: the container's
+// root, or a fake one in the tests.
+var userRoot = "/"
 
 // usageError is a command-line mistake; main answers it with the usage line
 // and exitUsage.
@@ -178,11 +213,13 @@ func parseArgs(args []string, table []option) (*settings, error) {
 	switch {
 	case s.showHelp || s.showVersion:
 	case s.pause && len(s.command) > 0:
-		return nil, usagef("--pause runs no command, but %q was given", s.command[0])
+		return nil, usagef("--pause runs no command, but %s was given", clip.Quote(s.command[0]))
 	case s.pause && s.waitAll:
 		return nil, usagef("--wait-all has no meaning with --pause")
 	case s.pause && s.workers != nil:
 		return nil, usagef("--pause cannot be combined with workers mode")
+	case (s.userSet || s.noNewPrivs) && (s.pause || s.workers != nil):
+		return nil, usagef("--user and --no-new-privs apply to the main command; workers take the user and noNewPrivileges of their OCI process (docs/workers.md)")
 	case len(s.command) == 0 && !s.pause && !s.workersNeedNoCommand():
 		return nil, usagef("no command given")
 	}

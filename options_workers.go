@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -42,7 +43,14 @@ func workerOption[T any](long, value, help string, parse func(string) (T, error)
 	}}
 }
 
-func parseString(s string) (string, error) { return s, nil }
+// parsePath reads an option's path: an empty one is a mistake (an unset
+// shell variable, --pidfile "$PIDFILE"), never a way to say "none".
+func parsePath(s string) (string, error) {
+	if s == "" {
+		return "", errors.New("the path is empty")
+	}
+	return s, nil
+}
 
 // parseCatchable reads a signal the master must receive itself.
 func parseCatchable(s string) (unix.Signal, error) {
@@ -57,11 +65,11 @@ var workerOptions = []option{
 	workerOption("workers", "N|auto", "workers mode: keep N workers of the command running (auto: the CPUs this container may use)",
 		workers.ParseCount, func(o *workers.Options, c workers.Count) { o.Count = c }),
 	workerOption("config", "FILE", "workers mode: the worker groups of a JSON file (docs/workers.md)",
-		parseString, func(o *workers.Options, p string) { o.ConfigPath = p }),
+		parsePath, func(o *workers.Options, p string) { o.ConfigPath = p }),
 	workerOption("spec", "BUNDLE", "workers mode: run the process of an OCI bundle's config.json (file or bundle directory)",
-		parseString, func(o *workers.Options, p string) { o.SpecPath = p }),
+		parsePath, func(o *workers.Options, p string) { o.SpecPath = p }),
 	workerOption("pidfile", "PATH", "workers mode: write the master's pid to PATH, locked through PATH.lock",
-		parseString, func(o *workers.Options, p string) { o.Pidfile = p }),
+		parsePath, func(o *workers.Options, p string) { o.Pidfile = p }),
 	workerOption("restart", "POLICY", "respawn a worker after always (default), on-failure or never",
 		workers.ParseRestart, func(o *workers.Options, r workers.Restart) { o.Policy.Restart = r }),
 	workerOption("throttle", "RULE", "respawn pacing: backoff (default) or hmain (libhv's rule)",

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pidone/pidone/internal/clip"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,7 +33,7 @@ func (r Rewrites) Apply(sig unix.Signal) (unix.Signal, bool) {
 func ParseRewrite(rule string) (from, to unix.Signal, err error) {
 	f, t, ok := strings.Cut(rule, ":")
 	if !ok {
-		return 0, 0, fmt.Errorf("rewrite %q is not FROM:TO", rule)
+		return 0, 0, fmt.Errorf("rewrite %s is not FROM:TO", clip.Quote(rule))
 	}
 	if from, err = parseReceivable(f); err != nil {
 		return 0, 0, err
@@ -56,7 +57,7 @@ type Delays map[unix.Signal]time.Duration
 func ParseDelay(rule string) (unix.Signal, time.Duration, error) {
 	s, d, ok := strings.Cut(rule, ":")
 	if !ok {
-		return 0, 0, fmt.Errorf("delay %q is not SIGNAL:DURATION", rule)
+		return 0, 0, fmt.Errorf("delay %s is not SIGNAL:DURATION", clip.Quote(rule))
 	}
 	sig, err := parseReceivable(s)
 	if err != nil {
@@ -64,10 +65,10 @@ func ParseDelay(rule string) (unix.Signal, time.Duration, error) {
 	}
 	dur, err := time.ParseDuration(strings.TrimSpace(d))
 	if err != nil {
-		return 0, 0, fmt.Errorf("delay %q: %q is not a duration such as 500ms or 5s", rule, d)
+		return 0, 0, fmt.Errorf("delay %s: %s is not a duration such as 500ms or 5s", clip.Quote(rule), clip.Quote(d))
 	}
 	if dur < 0 {
-		return 0, 0, fmt.Errorf("delay %q: the duration is negative", rule)
+		return 0, 0, fmt.Errorf("delay %s: the duration is negative", clip.Quote(rule))
 	}
 	return sig, dur, nil
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pidone/pidone/internal/clip"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,12 +66,14 @@ func ForwardableSignals() []unix.Signal {
 
 // Parse reads a signal the way a user writes it: TERM, SIGTERM, term, 15,
 // RTMIN, RTMIN+3, SIGRTMAX-2. Any number from 1 to 64 is accepted; whether the
-// signal can be caught or sent is for the caller to decide.
+// signal can be caught or sent is for the caller to decide. Numbers and
+// offsets are plain decimal digits: strconv.Atoi alone would also take
+// "+15" and make RTMIN++3 read as RTMIN+3.
 func Parse(s string) (unix.Signal, error) {
 	name := strings.ToUpper(strings.TrimSpace(s))
-	if n, err := strconv.Atoi(name); err == nil {
+	if n, ok := decimal(name); ok {
 		if n < 1 || n > maxSignal {
-			return 0, fmt.Errorf("signal number %d out of range 1-%d", n, maxSignal)
+			return 0, fmt.Errorf("signal number %s out of range 1-%d", clip.String(name), maxSignal)
 		}
 		return unix.Signal(n), nil
 	}
@@ -81,7 +84,25 @@ func Parse(s string) (unix.Signal, error) {
 	if sig := unix.SignalNum("SIG" + name); sig != 0 {
 		return sig, nil
 	}
-	return 0, fmt.Errorf("unknown signal %q", s)
+	return 0, fmt.Errorf("unknown signal %s", clip.Quote(s))
+}
+
+// decimal reads a non-empty string of decimal digits; a number too large
+// for an int reads as -1 (out of any range).
+func decimal(s string) (int, bool) {
+	if s == "" {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return -1, true
+	}
+	return n, true
 }
 
 // parseRealtime reads RTMIN, RTMIN+N, RTMAX and RTMAX-N.
@@ -101,8 +122,8 @@ func parseRealtime(name string) (unix.Signal, bool) {
 		if sign < 0 {
 			want = "-"
 		}
-		n, err := strconv.Atoi(strings.TrimPrefix(rest, want))
-		if !strings.HasPrefix(rest, want) || err != nil || n < 0 {
+		n, ok := decimal(strings.TrimPrefix(rest, want))
+		if !strings.HasPrefix(rest, want) || !ok || n < 0 {
 			return 0, false
 		}
 		offset = n

@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -33,11 +34,42 @@ func TestParse(t *testing.T) {
 		{"-1", 0, false},
 		{"NOSUCH", 0, false},
 		{"", 0, false},
+		// Only plain digits: Atoi alone took a sign, so RTMIN++3 was RTMIN+3.
+		{"RTMIN++3", 0, false},
+		{"RTMIN+-3", 0, false},
+		{"RTMAX--1", 0, false},
+		{"RTMAX-+1", 0, false},
+		{"RTMIN+", 0, false},
+		{"RTMAX-", 0, false},
+		{"RTMIN+ 3", 0, false},
+		{"RTMIN3", 0, false},
+		{"RTMIN+0", 34, true},
+		{"RTMAX-0", 64, true},
+		{"RTMIN+99999999999999999999", 0, false},
+		{"+15", 0, false},
+		{"-0", 0, false},
+		{"1_5", 0, false},
+		{"015", unix.SIGTERM, true},
+		{"99999999999999999999", 0, false},
 	} {
 		got, err := Parse(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("Parse(%q) = %d, %v; want %d, ok=%v", tc.in, got, err, tc.want, tc.ok)
 		}
+	}
+}
+
+func TestParseErrorsCutWhatTheyEcho(t *testing.T) {
+	long := strings.Repeat("X", 100_000)
+	for _, in := range []string{long, "SIG" + long, "RTMIN+" + long, strings.Repeat("9", 100_000)} {
+		_, err := Parse(in)
+		if err == nil || len(err.Error()) > 200 {
+			t.Errorf("Parse(%d bytes): an error of %d bytes, want at most 200: %.120q", len(in), len(err.Error()), err)
+		}
+	}
+	_, err := Parse(long)
+	if want := `unknown signal "` + strings.Repeat("X", 64) + `"... (100000 bytes)`; err == nil || err.Error() != want {
+		t.Errorf("Parse(100 KB): %v, want %q", err, want)
 	}
 }
 

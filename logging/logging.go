@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/pidone/pidone/internal/clip"
 	"github.com/pidone/pidone/internal/sigsys"
 	"golang.org/x/sys/unix"
 )
@@ -39,7 +40,7 @@ func NewTo(w io.Writer, o Options) *slog.Logger {
 func ParseLevel(s string) (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
-		return 0, fmt.Errorf("unknown log level %q (want debug, info, warn or error)", s)
+		return 0, fmt.Errorf("unknown log level %s (want debug, info, warn or error)", clip.Quote(s))
 	}
 	return l, nil
 }
@@ -47,7 +48,7 @@ func ParseLevel(s string) (slog.Level, error) {
 // ParseFormat checks a --log-format value.
 func ParseFormat(s string) (string, error) {
 	if s != "text" && s != "json" {
-		return "", fmt.Errorf("unknown log format %q (want text or json)", s)
+		return "", fmt.Errorf("unknown log format %s (want text or json)", clip.Quote(s))
 	}
 	return s, nil
 }

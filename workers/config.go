@@ -14,6 +14,8 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/pidone/pidone/forward"
+	"github.com/pidone/pidone/internal/clip"
+	"github.com/pidone/pidone/internal/safefile"
 	"golang.org/x/sys/unix"
 )
 
@@ -145,13 +147,36 @@ type Rlimit struct {
 	Soft, Hard uint64
 }
 
+// Limits on what the command line and a configuration may ask for
+// (docs/workers.md, "Limits"). A configuration is read again on every
+// reload by a master that is serving, so no input may cost it more than a
+// small, fixed amount of memory and time.
+const (
+	// MaxConfigSize is the largest --config file or bundle config.json
+	// pidone reads: 1 MiB. Real ones are a few KB (an OCI config.json
+	// written by runc spec is about 3 KB).
+	MaxConfigSize = 1 << 20
+	// MaxConfigDepth is the deepest nesting of arrays and objects in a
+	// configuration. pidone's own schema needs 5 levels
+	// (groups.web.process.rlimits[0]) and an OCI spec about 7
+	// (linux.seccomp.syscalls[0].args[0]).
+	MaxConfigDepth = 64
+	// MaxWorkers bounds --workers and the workers of all groups together.
+	// The master holds a pidfd per worker, two per slot while --reload
+	// replace overlaps the generations, beside pidone's own few; and each
+	// worker is a process in the container's pids limit (often 1024 to
+	// 4096 in Kubernetes). 1024 workers of one command is far beyond what
+	// any machine runs usefully; a larger number is a typo.
+	MaxWorkers = 1024
+)
+
 // Load returns the worker groups the options describe, reading the
 // configuration file or bundle if there is one. A reload calls it again; an
 // error leaves the running workers alone.
 func (o *Options) Load() ([]*GroupSpec, error) {
 	switch {
 	case o.ConfigPath != "":
-		data, err := os.ReadFile(o.ConfigPath)
+		data, _, err := readConfigFile(o.ConfigPath, "--config", false)
 		if err != nil {
 			return nil, err
 		}
@@ -168,6 +193,58 @@ func (o *Options) Load() ([]*GroupSpec, error) {
 		return o.single(proc)
 	}
 	return o.single(Process{Args: o.Command})
+}
+
+// readConfigFile reads the file a configuration option names (--config;
+// --spec with bundle: a file, or a bundle directory's config.json) and
+// returns its contents and the name of the file read.
+//
+// Only a regular file is read (internal/safefile): the open cannot block,
+// what it opened is checked before a byte is read, and at most
+// MaxConfigSize+1 bytes are read, so a FIFO, /dev/zero or a file that grows
+// while it is read cost nothing.
+func readConfigFile(path, option string, bundle bool) ([]byte, string, error) {
+	want := "a regular file"
+	if bundle {
+		want = "a regular file or a bundle directory"
+	}
+	fd, st, err := safefile.Open(unix.AT_FDCWD, path, 0)
+	if err != nil {
+		return nil, path, optionError(option, err)
+	}
+	defer func() { unix.Close(fd) }()
+	name := path
+	if bundle && safefile.IsDir(st.Mode) {
+		name = filepath.Join(path, "config.json")
+		cfd, cst, err := safefile.Open(fd, "config.json", 0)
+		if err != nil {
+			return nil, name, optionError(option+" "+path+":", &os.PathError{Op: "open", Path: name, Err: errors.Unwrap(err)})
+		}
+		unix.Close(fd)
+		fd, st, want = cfd, cst, "a regular file"
+	}
+	data, err := safefile.ReadOpened(fd, st, name, MaxConfigSize)
+	var notRegular *safefile.NotRegularError
+	var tooLarge *safefile.TooLargeError
+	switch {
+	case errors.As(err, &notRegular):
+		return nil, name, fmt.Errorf("refusing %s %s: %s is %s, not %s", option, path, name, safefile.Kind(st.Mode), want)
+	case errors.As(err, &tooLarge):
+		return nil, name, fmt.Errorf("refusing %s %s: larger than %d bytes (1 MiB), the limit for a configuration", option, name, MaxConfigSize)
+	case err != nil:
+		return nil, name, optionError(option, err)
+	}
+	return data, name, nil
+}
+
+// optionError puts what in front of the error an *os.PathError holds
+// ("--config /x: no such file or directory"), without the operation.
+func optionError(what string, err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s %s: %w", what, pe.Path, pe.Err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // single is the one group "main" of the command line or an OCI bundle.
@@ -215,11 +292,15 @@ type namedGroup struct {
 // in that order.
 type groupList []namedGroup
 
+// maxGroupName is the longest group name.
+const maxGroupName = 64
+
 // groupName reports whether name follows the rule that decodeJSON's error
 // states: ASCII letters, digits, '_', '.' and '-', starting with a letter or
-// digit. Written out by hand so that the binary does not link regexp.
+// digit, at most maxGroupName bytes (it is in every log line and worker
+// environment). Written out by hand so that the binary does not link regexp.
 func groupName(name string) bool {
-	if name == "" || !isLetter(name[0]) && !isDigit(name[0]) {
+	if name == "" || len(name) > maxGroupName || !isLetter(name[0]) && !isDigit(name[0]) {
 		return false
 	}
 	for i := 1; i < len(name); i++ {
@@ -237,11 +318,11 @@ func (l *groupList) decodeJSON(node any) error {
 	}
 	for _, name := range obj.keys {
 		if !groupName(name) {
-			return pathErrorf(join("", name), "group names are letters, digits, '_', '.' and '-', starting with a letter or digit")
+			return pathErrorf(keyStep(name), "group names are letters, digits, '_', '.' and '-', starting with a letter or digit, at most %d bytes", maxGroupName)
 		}
 		g := namedGroup{name: name}
-		if err := assign(join("", name), obj.vals[name], reflect.ValueOf(&g.fileGroup).Elem()); err != nil {
-			return err
+		if err := assign(obj.vals[name], reflect.ValueOf(&g.fileGroup).Elem()); err != nil {
+			return within(keyStep(name), err)
 		}
 		*l = append(*l, g)
 	}
@@ -259,11 +340,15 @@ func (o *Options) parseConfig(data []byte) ([]*GroupSpec, error) {
 		return nil, pathErrorf("groups", "at least one group is needed")
 	}
 	var groups []*GroupSpec
+	total := 0
 	for _, g := range fc.Groups {
 		path := join("groups", g.name)
 		spec, err := o.group(path, g)
 		if err != nil {
 			return nil, err
+		}
+		if total += spec.Count; total > MaxWorkers {
+			return nil, pathErrorf(path, "the groups up to this one have %d workers in all, above the limit of %d", total, MaxWorkers)
 		}
 		groups = append(groups, spec)
 	}
@@ -322,7 +407,7 @@ func (p *ociProcess) decodeJSON(node any) error {
 	if obj, ok := node.(*object); ok {
 		_, p.hasUser = obj.vals["user"]
 	}
-	return assign("", node, reflect.ValueOf(&p.Process).Elem())
+	return assign(node, reflect.ValueOf(&p.Process).Elem())
 }
 
 // worker checks an OCI process and turns it into a Process. Fields pidone
@@ -357,11 +442,11 @@ func (p *ociProcess) worker(path string) (Process, error) {
 	}
 	for i, kv := range w.Env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-			return Process{}, pathErrorf(fmt.Sprintf("%s.env[%d]", path, i), "want NAME=VALUE, not %q", kv)
+			return Process{}, pathErrorf(fmt.Sprintf("%s.env[%d]", path, i), "want NAME=VALUE, not %s", clip.Quote(kv))
 		}
 	}
 	if w.Cwd != "" && !filepath.IsAbs(w.Cwd) {
-		return Process{}, pathErrorf(join(path, "cwd"), "must be an absolute path, not %q", w.Cwd)
+		return Process{}, pathErrorf(join(path, "cwd"), "must be an absolute path, not %s", clip.Quote(w.Cwd))
 	}
 	if p.hasUser {
 		w.User = &User{UID: p.User.UID, GID: p.User.GID, AdditionalGids: p.User.AdditionalGids, Umask: p.User.Umask}
@@ -375,7 +460,7 @@ func (p *ociProcess) worker(path string) (Process, error) {
 		res, ok := rlimitResources[rl.Type]
 		switch {
 		case !ok:
-			return Process{}, pathErrorf(at+".type", "unknown rlimit %q", rl.Type)
+			return Process{}, pathErrorf(at+".type", "unknown rlimit %s", clip.Quote(rl.Type))
 		case seen[rl.Type]:
 			return Process{}, pathErrorf(at+".type", "%s given twice", rl.Type)
 		case rl.Soft > rl.Hard:
@@ -402,14 +487,17 @@ var rlimitResources = map[string]int{
 // linux, hooks, ...) are the container runtime's business and were applied
 // to the container pidone runs in; their names are checked, their contents
 // are not.
-func loadBundleProcess(path string) (Process, error) {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		path = filepath.Join(path, "config.json")
-	}
-	data, err := os.ReadFile(path)
+func loadBundleProcess(bundle string) (Process, error) {
+	data, path, err := readConfigFile(bundle, "--spec", true)
 	if err != nil {
 		return Process{}, err
 	}
+	return parseBundleProcess(path, data)
+}
+
+// parseBundleProcess is loadBundleProcess once the file is read; path names
+// it in errors.
+func parseBundleProcess(path string, data []byte) (Process, error) {
 	node, err := parseTree(data)
 	if err != nil {
 		return Process{}, fmt.Errorf("%s: %w", path, err)
@@ -428,8 +516,8 @@ func loadBundleProcess(path string) (Process, error) {
 	if obj.vals["process"] == nil {
 		return Process{}, fmt.Errorf("%s: %w", path, pathErrorf("process", "missing"))
 	}
-	if err := assign("process", obj.vals["process"], reflect.ValueOf(&p).Elem()); err != nil {
-		return Process{}, fmt.Errorf("%s: %w", path, err)
+	if err := assign(obj.vals["process"], reflect.ValueOf(&p).Elem()); err != nil {
+		return Process{}, fmt.Errorf("%s: %w", path, within("process", err))
 	}
 	w, err := p.worker("process")
 	if err != nil {
@@ -444,14 +532,17 @@ type Count struct {
 	Auto bool
 }
 
-// ParseCount reads --workers: a positive number or "auto".
+// ParseCount reads --workers: a number from 1 to MaxWorkers, or "auto".
 func ParseCount(s string) (Count, error) {
 	if s == "auto" {
 		return Count{Auto: true}, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		return Count{}, fmt.Errorf("worker count %q is not a positive number or auto", s)
+	switch {
+	case err != nil && errors.Is(err, strconv.ErrRange), err == nil && n > MaxWorkers:
+		return Count{}, fmt.Errorf("worker count %s is above the limit of %d workers", clip.String(s), MaxWorkers)
+	case err != nil || n < 1:
+		return Count{}, fmt.Errorf("worker count %s is not a positive number or auto", clip.Quote(s))
 	}
 	return Count{N: n}, nil
 }
@@ -461,23 +552,24 @@ func (c *Count) decodeJSON(node any) error {
 	switch n := node.(type) {
 	case string:
 		if n != "auto" {
-			return fmt.Errorf("want a positive number or \"auto\", not %q", n)
+			return fmt.Errorf("want a number from 1 to %d or \"auto\", not %s", MaxWorkers, clip.Quote(n))
 		}
 		*c = Count{Auto: true}
 	case json.Number:
 		*c, err = ParseCount(string(n))
 	default:
-		err = fmt.Errorf("want a positive number or \"auto\", not %s", describeNode(node))
+		err = fmt.Errorf("want a number from 1 to %d or \"auto\", not %s", MaxWorkers, describeNode(node))
 	}
 	return err
 }
 
-// resolve returns the number of workers; def when none was given.
+// resolve returns the number of workers; def when none was given. auto is
+// the CPUs this container may use, at most MaxWorkers.
 func (c Count) resolve(def int) (int, error) {
 	switch {
 	case c.Auto:
 		n, _, err := CPUs()
-		return n, err
+		return min(n, MaxWorkers), err
 	case c.N > 0:
 		return c.N, nil
 	}
@@ -488,7 +580,7 @@ func (c Count) resolve(def int) (int, error) {
 func ParseRestart(s string) (Restart, error) {
 	i := slices.Index([]string{"always", "on-failure", "never"}, s)
 	if i < 0 {
-		return 0, fmt.Errorf("unknown restart policy %q (want always, on-failure or never)", s)
+		return 0, fmt.Errorf("unknown restart policy %s (want always, on-failure or never)", clip.Quote(s))
 	}
 	return Restart(i), nil
 }
@@ -505,7 +597,7 @@ func (r *Restart) decodeJSON(node any) (err error) {
 func ParseThrottle(s string) (Throttle, error) {
 	i := slices.Index([]string{"backoff", "hmain"}, s)
 	if i < 0 {
-		return 0, fmt.Errorf("unknown throttle %q (want backoff or hmain)", s)
+		return 0, fmt.Errorf("unknown throttle %s (want backoff or hmain)", clip.Quote(s))
 	}
 	return Throttle(i), nil
 }
@@ -522,7 +614,7 @@ func (t *Throttle) decodeJSON(node any) (err error) {
 func ParseReload(s string) (ReloadMode, error) {
 	i := slices.Index([]string{"signal", "replace"}, s)
 	if i < 0 {
-		return 0, fmt.Errorf("unknown reload mode %q (want signal or replace)", s)
+		return 0, fmt.Errorf("unknown reload mode %s (want signal or replace)", clip.Quote(s))
 	}
 	return ReloadMode(i), nil
 }
@@ -535,11 +627,11 @@ func ParseGiveUp(s string) (GiveUp, error) {
 	cs, ws, ok := strings.Cut(s, "/")
 	n, err := strconv.Atoi(cs)
 	if !ok || err != nil || n < 1 {
-		return GiveUp{}, fmt.Errorf("give-up %q is not COUNT/WINDOW (like 5/60s) or off", s)
+		return GiveUp{}, fmt.Errorf("give-up %s is not COUNT/WINDOW (like 5/60s) or off", clip.Quote(s))
 	}
 	w, err := ParseDuration(ws)
 	if err != nil || w <= 0 {
-		return GiveUp{}, fmt.Errorf("give-up %q: the window must be a positive duration (like 60s)", s)
+		return GiveUp{}, fmt.Errorf("give-up %s: the window must be a positive duration (like 60s)", clip.Quote(s))
 	}
 	return GiveUp{Count: n, Window: w}, nil
 }
@@ -558,7 +650,7 @@ func ParseCodes(s string) ([]int, error) {
 	for _, f := range strings.Split(s, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || c < 0 || c > 255 {
-			return nil, fmt.Errorf("exit code %q is not a number from 0 to 255", f)
+			return nil, fmt.Errorf("exit code %s is not a number from 0 to 255", clip.Quote(f))
 		}
 		codes = append(codes, c)
 	}
@@ -569,7 +661,7 @@ func ParseCodes(s string) ([]int, error) {
 func ParseDuration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration like 100ms, 5s or 1m", s)
+		return 0, fmt.Errorf("%s is not a duration like 100ms, 5s or 1m", clip.Quote(s))
 	}
 	return d, nil
 }

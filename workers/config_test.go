@@ -1,10 +1,12 @@
 package workers
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -91,7 +93,7 @@ func TestConfigErrorsNameTheJSONPath(t *testing.T) {
 		{"duplicate key", `{"groups": {"web": {"count": 1, "count": 2, ` + proc + `}}}`, "groups.web.count: duplicate key"},
 		{"duplicate group", `{"groups": {"web": {` + proc + `}, "web": {` + proc + `}}}`, "groups.web: duplicate key"},
 		{"count zero", `{"groups": {"web": {"count": 0, ` + proc + `}}}`, "groups.web.count: "},
-		{"count wrong type", `{"groups": {"web": {"count": true, ` + proc + `}}}`, "groups.web.count: want a positive number"},
+		{"count wrong type", `{"groups": {"web": {"count": true, ` + proc + `}}}`, "groups.web.count: want a number from 1 to 1024"},
 		{"bad restart", `{"groups": {"web": {"restart": "sometimes", ` + proc + `}}}`, `groups.web.restart: unknown restart policy "sometimes"`},
 		{"bad duration", `{"groups": {"web": {"grace": "5 sec", ` + proc + `}}}`, "groups.web.grace: "},
 		{"duration as number", `{"groups": {"web": {"grace": 5, ` + proc + `}}}`, "groups.web.grace: want a string"},
@@ -235,7 +237,7 @@ func nameInputs() []string {
 		}
 		all = append(all, string(b))
 	}
-	return append(all, "é", "aé", "a\n", "\na", "web-1", "Web_1.v2", strings.Repeat("a", 1000))
+	return append(all, "é", "aé", "a\n", "\na", "web-1", "Web_1.v2", strings.Repeat("a", 64), strings.Repeat("a", 65), strings.Repeat("a", 1000))
 }
 
 func TestPlainKeyMatchesRegexp(t *testing.T) {
@@ -247,7 +249,7 @@ func TestPlainKeyMatchesRegexp(t *testing.T) {
 			t.Errorf("plainKey(%q) = %v, want %v", key, got, want)
 		}
 	}
-	old := regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+	old := regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`)
 	inputs, accepted := nameInputs(), 0
 	for _, key := range inputs {
 		got, want := plainKey(key), old.MatchString(key)
@@ -273,7 +275,7 @@ func TestGroupNameMatchesRegexp(t *testing.T) {
 			t.Errorf("groupName(%q) = %v, want %v", name, got, want)
 		}
 	}
-	old := regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	old := regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 	inputs, accepted := nameInputs(), 0
 	for _, name := range inputs {
 		got, want := groupName(name), old.MatchString(name)
@@ -287,5 +289,178 @@ func TestGroupNameMatchesRegexp(t *testing.T) {
 	// The comparison proves little unless both outcomes are common.
 	if accepted < len(inputs)/100 || accepted > len(inputs)*99/100 {
 		t.Errorf("the regexp accepted %d of %d inputs: the generated inputs no longer test both outcomes", accepted, len(inputs))
+	}
+}
+
+// TestConfigFilesAreBounded: only regular files (or a bundle directory) are
+// read, never more than MaxConfigSize bytes, never blocking.
+func TestConfigFilesAreBounded(t *testing.T) {
+	dir := t.TempDir()
+	good := `{"groups": {"web": {"process": {"args": ["x"]}}}}`
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Before this was fixed, open(2) of the FIFO blocked for ever: a
+	// writer that opens it at the end lets a blocked open return.
+	t.Cleanup(func() {
+		if fd, err := unix.Open(fifo, unix.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+			unix.Close(fd)
+		}
+	})
+	bundleFifo := filepath.Join(dir, "bundle-fifo")
+	os.Mkdir(bundleFifo, 0o755)
+	unix.Mkfifo(filepath.Join(bundleFifo, "config.json"), 0o644)
+	bundleDir := filepath.Join(dir, "bundle-dir")
+	os.MkdirAll(filepath.Join(bundleDir, "config.json"), 0o755)
+	bundleBig := filepath.Join(dir, "bundle-big")
+	os.Mkdir(bundleBig, 0o755)
+	os.WriteFile(filepath.Join(bundleBig, "config.json"), []byte(`{"process": {"args": ["x"]}}`+strings.Repeat(" ", MaxConfigSize)), 0o644)
+	exact := good + strings.Repeat(" ", MaxConfigSize-len(good))
+
+	for _, tc := range []struct {
+		doc  string
+		opts Options
+		want string // "" loads
+	}{
+		{"a regular file", Options{ConfigPath: file("good.json", good)}, ""},
+		{"exactly the size limit", Options{ConfigPath: file("exact.json", exact)}, ""},
+		{"one byte more", Options{ConfigPath: file("big.json", exact+" ")}, "big.json: larger than 1048576 bytes (1 MiB), the limit for a configuration"},
+		{"a FIFO with no writer", Options{ConfigPath: fifo}, "refusing --config " + fifo + ": " + fifo + " is a named pipe (FIFO), not a regular file"},
+		{"/dev/zero", Options{ConfigPath: "/dev/zero"}, "refusing --config /dev/zero: /dev/zero is a character device, not a regular file"},
+		{"/dev/urandom", Options{ConfigPath: "/dev/urandom"}, "is a character device, not a regular file"},
+		{"a directory", Options{ConfigPath: dir}, "is a directory, not a regular file"},
+		{"missing", Options{ConfigPath: filepath.Join(dir, "none.json")}, "--config " + filepath.Join(dir, "none.json") + ": no such file or directory"},
+		{"too deep", Options{ConfigPath: file("deep.json", `{"groups": `+strings.Repeat("[", 70)+strings.Repeat("]", 70)+"}")}, "deep.json: line 1, column 75: nested deeper than 64 levels"},
+		{"spec /dev/zero", Options{SpecPath: "/dev/zero"}, "is a character device, not a regular file or a bundle directory"},
+		{"spec FIFO", Options{SpecPath: fifo}, "is a named pipe (FIFO), not a regular file or a bundle directory"},
+		{"bundle whose config.json is a FIFO", Options{SpecPath: bundleFifo}, "refusing --spec " + bundleFifo + ": " + bundleFifo + "/config.json is a named pipe (FIFO), not a regular file"},
+		{"bundle whose config.json is a directory", Options{SpecPath: bundleDir}, "config.json is a directory, not a regular file"},
+		{"bundle whose config.json is too big", Options{SpecPath: bundleBig}, "config.json: larger than 1048576 bytes"},
+		{"bundle without config.json", Options{SpecPath: dir}, "--spec " + dir + ": " + dir + "/config.json: no such file"},
+	} {
+		t.Run(tc.doc, func(t *testing.T) {
+			o := DefaultOptions()
+			o.ConfigPath, o.SpecPath = tc.opts.ConfigPath, tc.opts.SpecPath
+			done := make(chan error, 1)
+			go func() {
+				_, err := o.Load()
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("Load did not return within 10s")
+			}
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Load: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Load: %v\nwant an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestDecoderCostIsLinear: the worst documents within the limits cost a
+// bounded amount per input byte. A JSON path string built for every node
+// made a deep document (or a long key over a wide array) quadratic: a
+// 60 KB file nested 30,000 deep took 2 GB.
+func TestDecoderCostIsLinear(t *testing.T) {
+	longKey := strings.Repeat("k", 32<<10)
+	wide := `{"groups": {"` + longKey + `": {"process": {"args": [` + strings.Repeat(`"x",`, 20000) + `"x"]}}}}`
+	var keyed strings.Builder
+	keyed.WriteString(`{"groups": `)
+	for range 60 {
+		keyed.WriteString(`{"` + strings.Repeat("k", 8<<10) + `": `)
+	}
+	keyed.WriteString("0" + strings.Repeat("}", 60) + "}")
+	for _, tc := range []struct {
+		doc, json, want string
+		perByte         uint64 // allocation allowed per input byte
+	}{
+		{"30,000 deep, refused before anything is built", `{"groups": ` + strings.Repeat("[", 30000) + strings.Repeat("]", 30000) + "}", "nested deeper than 64 levels", 1},
+		{"a 32 KB key over 20,000 array elements", wide, "group names are letters", 128},
+		{"60 levels of 8 KB keys", keyed.String(), "group names are letters", 128},
+		{"1 MiB of empty strings", "[" + strings.Repeat(`"",`, MaxConfigSize/3-1) + `""]`, "want an object", 128},
+		{"1 MiB of empty objects", "[" + strings.Repeat(`{},`, MaxConfigSize/3-1) + `{}]`, "want an object", 128},
+	} {
+		t.Run(tc.doc, func(t *testing.T) {
+			o := DefaultOptions()
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			_, err := o.parseConfig([]byte(tc.json))
+			runtime.ReadMemStats(&after)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error containing %q", err, tc.want)
+			}
+			alloc, limit := after.TotalAlloc-before.TotalAlloc, tc.perByte*uint64(len(tc.json))+64<<10
+			t.Logf("%d bytes of input, %d bytes allocated", len(tc.json), alloc)
+			if alloc > limit {
+				t.Errorf("%d bytes of input allocated %d bytes, more than %d", len(tc.json), alloc, limit)
+			}
+		})
+	}
+}
+
+func TestParseTreeDepth(t *testing.T) {
+	at := func(d int) string { return strings.Repeat("[", d) + strings.Repeat("]", d) }
+	if _, err := parseTree([]byte(at(MaxConfigDepth))); err != nil {
+		t.Errorf("%d levels: %v", MaxConfigDepth, err)
+	}
+	for _, tc := range []struct{ json, want string }{
+		{at(MaxConfigDepth + 1), "line 1, column 65: nested deeper than 64 levels"},
+		{`{"a": "` + strings.Repeat("[", 100) + `", "b": ` + at(65) + `}`, "column 179: nested deeper"},
+		{"[\n" + strings.Repeat(`{"x":`, 64) + "1", "line 2, column 316: nested deeper"},
+	} {
+		if _, err := parseTree([]byte(tc.json)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%.40s...: got %v, want an error containing %q", tc.json, err, tc.want)
+		}
+	}
+	// Brackets in strings (escaped quotes included) are not nesting.
+	if _, err := parseTree([]byte(`["\"` + strings.Repeat("[", 100) + `"]`)); err != nil {
+		t.Errorf("brackets in a string counted: %v", err)
+	}
+}
+
+func TestWorkerCountIsBounded(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string
+	}{
+		{"1024", ""},
+		{"1025", "worker count 1025 is above the limit of 1024 workers"},
+		{"99999999999999999999999", "is above the limit of 1024 workers"},
+		{"0", "not a positive number or auto"},
+		{strings.Repeat("x", 100000), `worker count "` + strings.Repeat("x", 64) + `"... (100000 bytes) is not`},
+	} {
+		_, err := ParseCount(tc.in)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || err.Error() != tc.want && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("ParseCount(%.20q): %v, want %q", tc.in, err, tc.want)
+		}
+	}
+	group := func(name string, n int) string {
+		return fmt.Sprintf(`%q: {"count": %d, "process": {"args": ["x"]}}`, name, n)
+	}
+	o := DefaultOptions()
+	if _, err := o.parseConfig([]byte(`{"groups": {` + group("a", 1000) + "," + group("b", 24) + `}}`)); err != nil {
+		t.Errorf("1024 workers in all: %v", err)
+	}
+	_, err := o.parseConfig([]byte(`{"groups": {` + group("a", 1000) + "," + group("b", 25) + `}}`))
+	if want := "groups.b: the groups up to this one have 1025 workers in all, above the limit of 1024"; err == nil || err.Error() != want {
+		t.Errorf("1025 workers in all: %v, want %q", err, want)
+	}
+	_, err = o.parseConfig([]byte(`{"groups": {` + group("a", 5000) + `}}`))
+	if want := "groups.a.count: worker count 5000 is above the limit of 1024 workers"; err == nil || err.Error() != want {
+		t.Errorf("count 5000: %v, want %q", err, want)
 	}
 }

@@ -268,7 +268,7 @@ type probe struct {
 // master were running. flock(2) offers no way to test without taking.
 func probeMaster(path string) probe {
 	p := probe{info: readLockInfo(nil)}
-	f, err := os.OpenFile(path+".lock", os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	f, err := os.OpenFile(path+".lock", os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	held := false
 	switch {
 	case err == nil:
@@ -285,6 +285,9 @@ func probeMaster(path string) probe {
 	case !errors.Is(err, os.ErrNotExist):
 		return probe{state: probeUnknown, detail: fmt.Sprintf("cannot open the lock: %v", err)}
 	}
+	// A master also locks the pidfile it wrote: its lock file may have
+	// been removed by hand (pidfile.go).
+	held = held || pidfileLocked(path)
 	pid, perr := readPid(path)
 	_, statErr := os.Lstat(path)
 	switch {

@@ -10,12 +10,13 @@ import (
 	"strings"
 
 	"github.com/pidone/pidone/forward"
+	"github.com/pidone/pidone/internal/clip"
+	"github.com/pidone/pidone/internal/safefile"
 	"golang.org/x/sys/unix"
 )
 
-// The pidfile follows FreeBSD pidfile(3), with the lock kept beside the
-// pidfile rather than on it, so the pidfile itself can be replaced
-// atomically:
+// The pidfile follows FreeBSD pidfile(3), with a lock file beside the
+// pidfile, so the pidfile itself can be replaced atomically:
 //
 //   - PATH.lock is created and flock(2)ed by the master for its whole life.
 //     A held lock means "running"; a pidfile without a held lock is stale,
@@ -24,31 +25,42 @@ import (
 //     dies, however it dies.
 //   - PATH is written after the workers started, through a temporary file
 //     in the same directory and rename(2), so a reader never sees it half
-//     written.
-//   - On exit PATH is removed only if it still holds our pid.
+//     written. The temporary file is flocked before the rename, so PATH is
+//     locked too from the moment it appears: a lock file deleted by hand
+//     (it looks like litter) does not let a second master start while the
+//     first one's pidfile names it. Either lock held means "running".
+//   - On exit PATH is removed only if it is still the file we wrote and
+//     still holds our pid.
 //   - The lock file also records the master's reload and restart signals,
 //     so `pidone ctl` sends the ones this master listens to.
 //
 // Symlinks are refused at both paths, and so is a directory anybody may
 // write to without the sticky bit: there, another user could swap our files
-// for links to files of their choosing.
+// for links to files of their choosing. Files are opened with O_NONBLOCK,
+// so a FIFO put in their place cannot block a master or ctl.
 
 // Pidfile is a master's locked pidfile.
 type Pidfile struct {
-	path string
-	lock *os.File
+	path    string
+	lock    *os.File // PATH.lock, flocked
+	written *os.File // the file last renamed to PATH, flocked; nil before Write
 }
 
 // RunningError says that another master holds the pidfile's lock.
 type RunningError struct {
 	Path string
 	Pid  int // 0 when its pidfile is not written yet
+	// PidfileLocked: the lock file was free, but the pidfile is locked.
+	PidfileLocked bool
 }
 
 func (e *RunningError) Error() string {
 	who := "another pidone master"
 	if e.Pid > 0 {
 		who += fmt.Sprintf(" (pid %d)", e.Pid)
+	}
+	if e.PidfileLocked {
+		return fmt.Sprintf("%s is running with pidfile %s: the pidfile is locked (its lock file %s was removed by hand?)", who, e.Path, e.Path+".lock")
 	}
 	return fmt.Sprintf("%s is running with pidfile %s: its lock %s is held", who, e.Path, e.Path+".lock")
 }
@@ -103,6 +115,14 @@ func AcquirePidfile(path string, info lockInfo) (*Pidfile, error) {
 			f.Close()
 			continue
 		}
+		if pidfileLocked(path) {
+			// Our lock file replaced one removed by hand while a master
+			// runs: take it away again, it locks nothing.
+			os.Remove(lockPath)
+			f.Close()
+			pid, _ := readPid(path)
+			return nil, &RunningError{Path: path, Pid: pid, PidfileLocked: true}
+		}
 		p := &Pidfile{path: path, lock: f}
 		if err := p.record(info); err != nil {
 			f.Close()
@@ -142,6 +162,22 @@ func checkPidfilePath(path string) error {
 	return nil
 }
 
+// pidfileLocked reports whether somebody holds a lock on the pidfile at
+// path (a master flocks the pidfile it writes). Testing takes a shared lock
+// for an instant, which never conflicts with another test.
+func pidfileLocked(path string) bool {
+	fd, _, err := safefile.Open(unix.AT_FDCWD, path, unix.O_NOFOLLOW)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	if err := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		return errors.Is(err, unix.EWOULDBLOCK)
+	}
+	unix.Flock(fd, unix.LOCK_UN)
+	return false
+}
+
 func sameFile(f *os.File, path string) bool {
 	a, err1 := f.Stat()
 	b, err2 := os.Lstat(path)
@@ -161,83 +197,123 @@ func (p *Pidfile) record(info lockInfo) error {
 // Path is the pidfile's absolute path.
 func (p *Pidfile) Path() string { return p.path }
 
-// Write puts pid into the pidfile atomically.
+// Write puts pid into the pidfile atomically, and keeps it locked.
 func (p *Pidfile) Write(pid int) error {
 	tmp, err := os.CreateTemp(filepath.Dir(p.path), "."+filepath.Base(p.path)+".*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename, ENOENT
-	_, err = tmp.WriteString(strconv.Itoa(pid) + "\n")
+	// Nobody else knows the file yet: the lock is free.
+	err = unix.Flock(int(tmp.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	if err == nil {
+		_, err = tmp.WriteString(strconv.Itoa(pid) + "\n")
+	}
 	if err == nil {
 		err = tmp.Chmod(0o644)
 	}
 	if err == nil {
 		err = tmp.Sync()
 	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
 	if err == nil {
 		err = os.Rename(tmp.Name(), p.path)
 	}
-	return err
+	if err != nil {
+		tmp.Close()
+		return err
+	}
+	if p.written != nil {
+		p.written.Close()
+	}
+	p.written = tmp
+	return nil
 }
 
-// Release removes the pidfile if it still holds pid, removes the lock file
-// if it is still ours, and drops the lock.
+// Release removes the pidfile if it is still the one we wrote and still
+// holds pid, removes the lock file if it is still ours, and drops the locks.
 func (p *Pidfile) Release(pid int) error {
 	var errs []error
-	if got, err := readPid(p.path); err == nil && got == pid {
-		errs = append(errs, os.Remove(p.path))
+	if p.written != nil && sameFile(p.written, p.path) {
+		if got, err := readPid(p.path); err == nil && got == pid {
+			errs = append(errs, os.Remove(p.path))
+		}
 	}
 	if sameFile(p.lock, p.lock.Name()) {
 		errs = append(errs, os.Remove(p.lock.Name()))
+	}
+	if p.written != nil {
+		errs = append(errs, p.written.Close())
 	}
 	errs = append(errs, p.lock.Close())
 	return errors.Join(errs...)
 }
 
 // readPid reads a pidfile: one positive decimal number and a newline.
+// Only a regular file is read, without blocking, and at most
+// maxPidfileSize bytes.
 func readPid(path string) (int, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	b, err := safefile.ReadRegular(path, maxPidfileSize, unix.O_NOFOLLOW)
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 64))
+	pid, err := parsePid(b)
 	if err != nil {
-		return 0, err
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid < 1 {
-		return 0, fmt.Errorf("%s does not hold a pid: %q", path, b)
+		return 0, fmt.Errorf("%s %v", path, err)
 	}
 	return pid, nil
 }
 
+// parsePid reads a pidfile's contents: a pid from 1 to 2^22 (the kernel's
+// PID_MAX_LIMIT) in decimal digits, with blanks around it allowed.
+func parsePid(b []byte) (int, error) {
+	s := strings.TrimSpace(string(b))
+	ok := s != "" && len(s) <= 7
+	for i := 0; ok && i < len(s); i++ {
+		ok = s[i] >= '0' && s[i] <= '9'
+	}
+	pid, _ := strconv.Atoi(s)
+	if !ok || pid < 1 || pid > pidMaxLimit {
+		return 0, fmt.Errorf("does not hold a pid: %s", clip.Quote(string(b)))
+	}
+	return pid, nil
+}
+
+// maxPidfileSize is the most a pidfile may hold: a pid and some blanks.
+const maxPidfileSize = 64
+
+// pidMaxLimit is the largest pid Linux can give (PID_MAX_LIMIT, 4194304).
+const pidMaxLimit = 1 << 22
+
 // readLockInfo reads what a master recorded in its lock file (nil: none);
 // missing entries keep the defaults.
 func readLockInfo(f *os.File) lockInfo {
-	info := lockInfo{ReloadSignal: unix.SIGHUP, RestartSignal: unix.SIGUSR2}
 	if f == nil {
-		return info
+		return parseLockInfo(nil)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, 4096))
 	if err != nil {
-		return info
+		return parseLockInfo(nil)
 	}
+	return parseLockInfo(b)
+}
+
+// parseLockInfo reads a lock file's contents; what it does not understand
+// keeps the defaults.
+func parseLockInfo(b []byte) lockInfo {
+	info := lockInfo{ReloadSignal: unix.SIGHUP, RestartSignal: unix.SIGUSR2}
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, _ := strings.Cut(line, "=")
 		switch k {
 		case "pid":
-			info.Pid, _ = strconv.Atoi(v)
+			if pid, err := parsePid([]byte(v)); err == nil {
+				info.Pid = pid
+			}
 		case "reload-signal":
-			if s, err := forward.Parse(v); err == nil {
+			if s, err := forward.Parse(v); err == nil && forward.Forwardable(s) {
 				info.ReloadSignal = s
 			}
 		case "restart-signal":
-			if s, err := forward.Parse(v); err == nil {
+			if s, err := forward.Parse(v); err == nil && forward.Forwardable(s) {
 				info.RestartSignal = s
 			}
 		}

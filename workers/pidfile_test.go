@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -192,5 +193,101 @@ func TestProbeMaster(t *testing.T) {
 	pf.record(lockInfo{Pid: 1, ReloadSignal: unix.SIGHUP, RestartSignal: unix.SIGUSR2})
 	if p := probeMaster(path); p.state != probeUnknown || !strings.Contains(p.detail, "holds the lock") {
 		t.Errorf("lock and pidfile disagree: %+v; want unknown", p)
+	}
+}
+
+// TestDeletedLockFileDoesNotLetASecondMasterIn: the pidfile a master wrote
+// is locked too, so removing PATH.lock by hand (it looks like litter) does
+// not let a second master start over a running one.
+func TestDeletedLockFileDoesNotLetASecondMasterIn(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.pid")
+	first, err := AcquirePidfile(path, testInfo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Write(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path + ".lock"); err != nil {
+		t.Fatal(err)
+	}
+
+	second, err := AcquirePidfile(path, testInfo)
+	var re *RunningError
+	if !errors.As(err, &re) || re.Pid != os.Getpid() || !re.PidfileLocked || ExitCode(err) != ExitRunning {
+		second.Release(0)
+		t.Fatalf("second acquire with the lock file removed: %v; want a RunningError naming pid %d", err, os.Getpid())
+	}
+	if !strings.Contains(err.Error(), "the pidfile is locked") {
+		t.Errorf("message %q does not say why", err)
+	}
+	if _, err := os.Stat(path + ".lock"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused master left a lock file: %v", err)
+	}
+	// ctl still finds the first master (the test binary is "pidone" here:
+	// its /proc/PID/exe is our own).
+	if p := probeMaster(path); p.state != probeRunning || p.pid != os.Getpid() {
+		t.Errorf("ctl probe with the lock file removed: %+v; want running", p)
+	}
+
+	if err := first.Release(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left after release: %v", left)
+	}
+	third, err := AcquirePidfile(path, testInfo)
+	if err != nil {
+		t.Fatalf("acquire after the first released: %v", err)
+	}
+	third.Release(0)
+}
+
+func TestReadPidIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.pid")
+	if err := unix.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // before the fix, open(2) blocked for a writer
+		if fd, err := unix.Open(fifo, unix.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+			unix.Close(fd)
+		}
+	})
+	big := filepath.Join(dir, "big.pid")
+	os.WriteFile(big, []byte("12"+strings.Repeat(" ", 1<<20)), 0o644)
+	done := make(chan error, 2)
+	go func() { _, err := readPid(fifo); done <- err }()
+	go func() { _, err := readPid(big); done <- err }()
+	for range 2 {
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Errorf("a FIFO or a 1 MiB file read as a pid")
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("readPid blocked")
+		}
+	}
+}
+
+func TestParsePid(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int // 0: refused
+	}{
+		{"1\n", 1}, {"4242", 4242}, {" 17 \n", 17}, {"4194304\n", 4194304}, {"0017\n", 17},
+		{"", 0}, {"\n", 0}, {"0\n", 0}, {"-1\n", 0}, {"+5\n", 0}, {"4194305\n", 0}, {"99999999999999999999\n", 0},
+		{"12 13\n", 0}, {"12\n13\n", 0}, {"0x10\n", 0}, {"１２\n", 0},
+	} {
+		got, err := parsePid([]byte(tc.in))
+		if got != tc.want || (err == nil) != (tc.want != 0) {
+			t.Errorf("parsePid(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+		}
+	}
+	_, err := parsePid([]byte(strings.Repeat("x", 1000)))
+	if err == nil || len(err.Error()) > 120 {
+		t.Errorf("parsePid(1000 bytes): %v; want an error that does not echo them all", err)
 	}
 }
