@@ -41,10 +41,11 @@ const CtlStopTimeout = 30 * time.Second
 // EnvPidfile is read by pidone ctl when --pidfile is not given.
 const EnvPidfile = "PIDONE_PIDFILE"
 
-const ctlUsage = `usage: pidone ctl stop|restart|status|reload [--pidfile PATH] [--timeout DURATION]
+const ctlUsage = `usage: pidone ctl stop|restart|status|reload [--pidfile PATH] [--timeout DURATION] [--json]
 
   status    say whether the master is running (exit 0 running, 1 dead but
-            pidfile left, 3 not running, 4 unknown)
+            pidfile left, 3 not running, 4 unknown), and each worker's pid,
+            generation, readiness and restarts (--json: as JSON)
   stop      stop the master (SIGTERM) and wait until it is gone
   reload    send the master its reload signal
   restart   restart every worker without stopping the master (a replace reload)
@@ -64,6 +65,7 @@ func Ctl(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	pidfile := fs.String("pidfile", os.Getenv(EnvPidfile), "")
 	timeout := fs.Duration("timeout", CtlStopTimeout, "")
+	asJSON := fs.Bool("json", false, "")
 	// The verb may come before or after the options.
 	var words []string
 	for rest := args; ; {
@@ -93,19 +95,7 @@ func Ctl(args []string, stdout, stderr io.Writer) int {
 
 	switch words[0] {
 	case "status":
-		switch p.state {
-		case probeRunning:
-			say("running (pid %d)", p.pid)
-			return CtlOK
-		case probeStale:
-			say("not running; stale pidfile %s %s", *pidfile, p.detail)
-			return StatusDead
-		case probeNotRunning:
-			say("not running")
-			return StatusNotRunning
-		}
-		say("unknown: %s", p.detail)
-		return StatusUnknown
+		return ctlStatus(p, *pidfile, *asJSON, stdout)
 	case "stop":
 		switch p.state {
 		case probeNotRunning, probeStale:

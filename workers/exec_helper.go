@@ -14,7 +14,8 @@ import (
 )
 
 // The exec helper applies what syscall.ForkExec cannot set in a child:
-// resource limits, the umask and no_new_privs.
+// resource limits, the umask, no_new_privs, and LISTEN_PID (the child's own
+// pid, for the sockets of --listen).
 //
 // prlimit(2) on the worker after it started would race the worker itself: it
 // may read or use its limits before we set them (a server sizing its fd
@@ -49,7 +50,7 @@ func IsExecHelper(args []string) bool {
 
 // helperArgs builds the helper's argv for a worker: settings as KEY=VALUE
 // words, "--", then the resolved path and the command's argv.
-func helperArgs(p *Process, path string) []string {
+func helperArgs(p *Process, path string, listenPID bool) []string {
 	args := []string{helperName}
 	for _, rl := range p.Rlimits {
 		args = append(args, fmt.Sprintf("rlimit=%d:%d:%d", rl.Resource, rl.Soft, rl.Hard))
@@ -65,6 +66,9 @@ func helperArgs(p *Process, path string) []string {
 	}
 	if p.NoNewPrivileges {
 		args = append(args, "nnp=1")
+	}
+	if listenPID {
+		args = append(args, "listenpid=1")
 	}
 	return append(append(args, "--", path), p.Args...)
 }
@@ -163,6 +167,8 @@ func helperStep(key, value string) error {
 		return os.NewSyscallError("chdir", unix.Chdir(value))
 	case "nnp":
 		return os.NewSyscallError("prctl(PR_SET_NO_NEW_PRIVS)", unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+	case "listenpid":
+		return os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
 	}
 	return fmt.Errorf("unknown setting %q", key)
 }

@@ -163,23 +163,31 @@ func (p *Pidfile) Path() string { return p.path }
 
 // Write puts pid into the pidfile atomically.
 func (p *Pidfile) Write(pid int) error {
-	tmp, err := os.CreateTemp(filepath.Dir(p.path), "."+filepath.Base(p.path)+".*")
+	return writeAtomic(p.path, []byte(strconv.Itoa(pid)+"\n"), true)
+}
+
+// writeAtomic replaces path with data through a temporary file in the same
+// directory and rename(2), so that a reader sees the old content or the
+// new, never a part; with sync the new content is on disk before it is
+// visible.
+func writeAtomic(path string, data []byte, sync bool) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename, ENOENT
-	_, err = tmp.WriteString(strconv.Itoa(pid) + "\n")
+	_, err = tmp.Write(data)
 	if err == nil {
 		err = tmp.Chmod(0o644)
 	}
-	if err == nil {
+	if err == nil && sync {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), p.path)
+		err = os.Rename(tmp.Name(), path)
 	}
 	return err
 }

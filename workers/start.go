@@ -47,6 +47,9 @@ func spawnCode(err error) int {
 func startWorker(r *reap.Reaper, spec *GroupSpec, s *Slot) (pid, pidfd int, err error) {
 	p := &spec.Process
 	env := workerEnv(p.Env, spec, s)
+	// The group's listening sockets as fds 3.. and the variables that go
+	// with them (listen.go).
+	env, sockets, listenPID := handoff(spec, env)
 	path, err := lookPath(p.Args[0], envValue(env, "PATH"), p.Cwd)
 	if err != nil {
 		return 0, -1, err
@@ -54,11 +57,15 @@ func startWorker(r *reap.Reaper, spec *GroupSpec, s *Slot) (pid, pidfd int, err 
 	pidfd = -1
 	sys := &syscall.SysProcAttr{Setpgid: true, PidFD: &pidfd}
 	attr := &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}, Sys: sys}
+	for _, fd := range sockets {
+		attr.Files = append(attr.Files, uintptr(fd))
+	}
 	argv0, argv := path, p.Args
-	if p.needsHelper() {
+	if p.needsHelper() || listenPID {
 		// Identity and directory are the helper's to set, after the
-		// limits (exec_helper.go).
-		argv0, argv = "/proc/self/exe", helperArgs(p, path)
+		// limits (exec_helper.go); so is LISTEN_PID, the worker's own
+		// pid, which only the child knows.
+		argv0, argv = "/proc/self/exe", helperArgs(p, path, listenPID)
 	} else {
 		attr.Dir = p.Cwd
 		sys.Credential = credential(p)
