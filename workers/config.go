@@ -219,15 +219,15 @@ type fileConfig struct {
 }
 
 type fileGroup struct {
-	Count        *Count      `json:"count"`
-	Restart      *Restart    `json:"restart"`
-	Throttle     *Throttle   `json:"throttle"`
-	BackoffMin   *duration   `json:"backoffMin"`
-	BackoffMax   *duration   `json:"backoffMax"`
-	BackoffReset *duration   `json:"backoffReset"`
-	GiveUp       *GiveUp     `json:"giveUp"`
-	FatalExit    []int       `json:"fatalExit"`
-	StopSignal   *signal     `json:"stopSignal"`
+	Count        *Count       `json:"count"`
+	Restart      *Restart     `json:"restart"`
+	Throttle     *Throttle    `json:"throttle"`
+	BackoffMin   *duration    `json:"backoffMin"`
+	BackoffMax   *duration    `json:"backoffMax"`
+	BackoffReset *duration    `json:"backoffReset"`
+	GiveUp       *GiveUp      `json:"giveUp"`
+	FatalExit    []int        `json:"fatalExit"`
+	StopSignal   *signal      `json:"stopSignal"`
 	Grace        *duration    `json:"grace"`
 	Listen       []ListenSpec `json:"listen"`
 	Ready        *readyMode   `json:"ready"`

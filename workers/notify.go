@@ -88,6 +88,17 @@ func openNotifySocket() (*notifySocket, error) {
 // recvmsg(2) until a message comes, so an idle master does not wake up; it
 // returns only when the socket fails, after sending that error.
 func (n *notifySocket) read(out chan<- notification) {
+	for {
+		msg := n.receive()
+		out <- msg
+		if msg.err != nil {
+			return
+		}
+	}
+}
+
+// receive blocks until one datagram comes, and returns it.
+func (n *notifySocket) receive() notification {
 	buf := make([]byte, notifyBufferSize)
 	// Room for the credentials and for the most descriptors one message
 	// can carry (SCM_MAX_FD), so that every passed descriptor is seen and
@@ -95,14 +106,13 @@ func (n *notifySocket) read(out chan<- notification) {
 	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(253*4))
 	for {
 		nb, noob, flags, _, err := unix.Recvmsg(n.fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if errors.Is(err, unix.EINTR) {
+		switch {
+		case errors.Is(err, unix.EINTR):
 			continue
+		case err != nil:
+			return notification{err: os.NewSyscallError("recvmsg", err)}
 		}
-		if err != nil {
-			out <- notification{err: os.NewSyscallError("recvmsg", err)}
-			return
-		}
-		out <- parseDatagram(buf[:nb], oob[:noob], flags)
+		return parseDatagram(buf[:nb], oob[:noob], flags)
 	}
 }
 
