@@ -325,7 +325,7 @@ func inetSocket(typ int, sa unix.Sockaddr, v6only bool) (int, error) {
 	return fd, nil
 }
 
-// bindError says what a failed bind(2) means for the user.
+// bindError says what a failed bind(2) of an IP socket means for the user.
 func bindError(err error) error {
 	var hint string
 	switch {
@@ -385,8 +385,10 @@ func bindUnix(l ListenSpec) (*socket, error) {
 	switch {
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR):
 		return fail(fmt.Errorf("the directory %s does not exist (pidone does not create it)", filepath.Dir(path)))
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EROFS):
+		return fail(fmt.Errorf("%w: bind: pidone may not create %s in %s", err, filepath.Base(path), filepath.Dir(path)))
 	case err != nil:
-		return fail(bindError(err))
+		return fail(os.NewSyscallError("bind", err))
 	}
 	file, err := os.Lstat(path)
 	if err != nil {
