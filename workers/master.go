@@ -441,9 +441,10 @@ func (m *master) reloadInPlace(specs []*GroupSpec, now time.Time) {
 }
 
 // checkReplacement promotes a replacement generation once every slot of it
-// is ready (up for ready-after, or said READY=1), and abandons it as soon as one of its workers
-// dies (or fails to start) before that: the serving generation is kept. A
-// slot spawned more than once has died, whatever it is doing now.
+// is ready (up for ready-after, or said READY=1), and abandons it as soon as
+// one of its workers dies (or fails to start) before that: the serving
+// generation is kept. A slot spawned more than once has died, whatever it
+// is doing now.
 func (m *master) checkReplacement(now time.Time) {
 	if m.next == nil {
 		return
