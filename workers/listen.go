@@ -92,9 +92,9 @@ func ParseListen(s string) (ListenSpec, error) {
 	if options == "" {
 		return l, nil
 	}
+	stream := !strings.HasPrefix(network, "udp")
 	for _, opt := range strings.Split(options, ",") {
 		key, value, _ := strings.Cut(opt, "=")
-		stream := network != "udp" && network != "udp4" && network != "udp6"
 		switch {
 		case key == "backlog" && stream:
 			n, err := strconv.Atoi(value)
@@ -140,11 +140,11 @@ func parseHostPort(network, address string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%q is not HOST:PORT (IPv6 in brackets: [::1]:8080; every address: :8080)", address)
 	}
-	if p, err := strconv.ParseUint(port, 10, 16); err != nil {
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
 		return "", fmt.Errorf("port %q is not a number from 0 to 65535", port)
-	} else {
-		port = strconv.FormatUint(p, 10)
 	}
+	port = strconv.FormatUint(p, 10)
 	if host == "" {
 		return net.JoinHostPort("", port), nil
 	}
