@@ -308,3 +308,41 @@ func TestHandoff(t *testing.T) {
 		t.Errorf("handoff without sockets: env %q files %v listenPID %v", env, files, listenPID)
 	}
 }
+
+func TestBindUnixOwner(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "owned.sock")
+	s, err := bindSocket(mustParseListen(t, "unix:"+path+",owner=4321:4322"))
+	if os.Geteuid() != 0 {
+		// Without privilege chown to another user fails, and says so.
+		if err == nil || !strings.Contains(err.Error(), "operation not permitted") {
+			t.Errorf("owner=4321:4322 as uid %d: %v; want refused", os.Geteuid(), err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil || st.Uid != 4321 || st.Gid != 4322 {
+		t.Errorf("%s owned by %d:%d (%v); want 4321:4322", path, st.Uid, st.Gid, err)
+	}
+}
+
+func TestBindTCP6IsIPv6Only(t *testing.T) {
+	if _, err := os.Stat("/proc/net/if_inet6"); err != nil {
+		t.Skipf("no IPv6 in this network namespace: %v", err)
+	}
+	s, err := bindSocket(mustParseListen(t, "tcp6:[::1]:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	if v, _ := unix.GetsockoptInt(s.fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY); v != 1 {
+		t.Error("tcp6 socket is not IPV6_V6ONLY")
+	}
+	if !strings.HasPrefix(s.bound, "tcp6:[::1]:") {
+		t.Errorf("bound %q", s.bound)
+	}
+	acceptOne(t, "tcp6", strings.TrimPrefix(s.bound, "tcp6:"), s.fd)
+}
