@@ -92,6 +92,12 @@ var workerOptions = []option{
 		parseCatchable, func(o *workers.Options, s unix.Signal) { o.RestartSignal = s }),
 	workerOption("ready-after", "DURATION", "a new worker counts as up after this long (default 1s; --reload replace waits for it)",
 		workers.ParseDuration, func(o *workers.Options, d time.Duration) { o.ReadyAfter = d }),
+	workerOption("ready", "MODE", "when a new worker counts as up: after (default; --ready-after) or notify (it sends READY=1 to NOTIFY_SOCKET)",
+		workers.ParseReady, func(o *workers.Options, notify bool) { o.ReadyNotify = notify }),
+	workerOption("ready-timeout", "DURATION", "with --ready notify: a worker not ready this long after its start failed to start (default 60s; 0: no limit)",
+		workers.ParseDuration, func(o *workers.Options, d time.Duration) { o.ReadyTimeout = d }),
+	workerOption("listen", "[NAME=]SPEC", "bind SPEC (tcp:HOST:PORT, tcp6:[HOST]:PORT, udp:HOST:PORT, unix:/PATH[,mode=0660]) before any worker starts; every worker gets it as fd 3.. (LISTEN_FDS); repeatable",
+		workers.ParseListen, func(o *workers.Options, l workers.ListenSpec) { o.Listen = append(o.Listen, l) }),
 	workerOption("stop-signal", "SIG", "the signal that asks a worker to stop (default TERM)",
 		forward.Parse, func(o *workers.Options, s unix.Signal) { o.StopSignal = s }),
 	// --grace is pidone's own option (options.go), read in runWorkers:

@@ -19,9 +19,9 @@ BENCH_PEERS  := tini dumb-init catatonit
 BENCH_SRC    := $(shell find bench -name '*.go' 2>/dev/null) bench/go.mod bench/go.sum
 
 TESTS += bench-vet
-.PHONY: bench bench-peers bench-vet
+.PHONY: bench bench-peers bench-wrk bench-vet
 
-bench: bench-peers $(PIDONE) $(WORKLOAD) $(BENCHKID) $(PIDBENCH)
+bench: bench-peers bench-wrk $(PIDONE) $(WORKLOAD) $(BENCHKID) $(PIDBENCH)
 	$(PIDBENCH) -pidone $(PIDONE_BIN) -workload $(WORKLOAD) -benchkid $(BENCHKID) -out $(BENCH_OUT) \
 		$(if $(filter 1,$(BENCH_QUICK)),-quick) $(if $(BENCH_ONLY),-only $(BENCH_ONLY)) \
 		$(foreach v,$(BENCH_VARIANTS),-variant $(v))
@@ -33,6 +33,11 @@ bench-peers:
 		echo "installing$$missing"; \
 		apt-get install -y -q $$missing || { apt-get update -q && apt-get install -y -q $$missing; }; \
 	fi
+
+# wrk (Debian) loads the workers' shared sockets across replace reloads
+# (pidbench's listen group, docs/workers.md).
+bench-wrk:
+	@command -v wrk >/dev/null || { echo "installing wrk"; $(call apt_install,wrk); }
 
 # bench/ is its own module (it needs golang.org/x/image for the chart, which
 # pidone must not link), so the root `go vet ./...` does not see it.

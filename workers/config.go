@@ -50,6 +50,10 @@ type Options struct {
 	ReloadSignal  unix.Signal   // --reload-signal
 	RestartSignal unix.Signal   // --restart-signal (pidone ctl restart)
 	ReadyAfter    time.Duration // --ready-after
+	ReadyNotify   bool          // --ready notify
+	ReadyTimeout  time.Duration // --ready-timeout
+
+	Listen []ListenSpec // --listen, repeatable
 }
 
 // DefaultOptions returns the defaults of every workers option.
@@ -62,6 +66,7 @@ func DefaultOptions() Options {
 		ReloadSignal:  unix.SIGHUP,
 		RestartSignal: unix.SIGUSR2,
 		ReadyAfter:    time.Second,
+		ReadyTimeout:  defaultReadyTimeout,
 	}
 }
 
@@ -88,8 +93,11 @@ func (o *Options) Validate() error {
 	if err := o.Policy.Validate(); err != nil {
 		return err
 	}
-	if o.Grace < 0 || o.ReadyAfter < 0 {
-		return errors.New("--grace and --ready-after cannot be negative")
+	if o.Grace < 0 || o.ReadyAfter < 0 || o.ReadyTimeout < 0 {
+		return errors.New("--grace, --ready-after and --ready-timeout cannot be negative")
+	}
+	if err := checkListen(o.Listen); err != nil {
+		return err
 	}
 	own := map[unix.Signal]string{unix.SIGTERM: "stop", unix.SIGINT: "stop"}
 	for _, s := range []struct {
@@ -115,6 +123,15 @@ type GroupSpec struct {
 	StopSignal unix.Signal
 	Grace      time.Duration
 	Process    Process
+	// Listen is the sockets every worker of the group gets (listen.go).
+	Listen []ListenSpec
+	Ready  Readiness
+
+	// Filled in by the master before any worker of the group starts:
+	// the bound sockets of Listen, in order, and the NOTIFY_SOCKET
+	// address when Ready.Notify.
+	sockets      []*socket
+	notifySocket string
 }
 
 // Process is what a worker runs: the command line's command, or an OCI
@@ -256,6 +273,7 @@ func (o *Options) single(p Process) ([]*GroupSpec, error) {
 	return []*GroupSpec{{
 		Name: "main", Count: count, Policy: o.Policy,
 		StopSignal: o.StopSignal, Grace: o.Grace, Process: p,
+		Listen: o.Listen, Ready: o.readiness(),
 	}}, nil
 }
 
@@ -264,23 +282,28 @@ func (o *Options) single(p Process) ([]*GroupSpec, error) {
 //	{"groups": {"web": {"count": 4, "restart": "always", "throttle": "backoff",
 //	  "backoffMin": "100ms", "backoffMax": "30s", "backoffReset": "60s",
 //	  "giveUp": "5/60s", "fatalExit": [78], "stopSignal": "TERM", "grace": "5s",
+//	  "listen": ["web=tcp::8080"], "ready": "notify", "readyAfter": "1s", "readyTimeout": "60s",
 //	  "process": {OCI runtime-spec process}}}}
 type fileConfig struct {
 	Groups groupList `json:"groups"`
 }
 
 type fileGroup struct {
-	Count        *Count      `json:"count"`
-	Restart      *Restart    `json:"restart"`
-	Throttle     *Throttle   `json:"throttle"`
-	BackoffMin   *duration   `json:"backoffMin"`
-	BackoffMax   *duration   `json:"backoffMax"`
-	BackoffReset *duration   `json:"backoffReset"`
-	GiveUp       *GiveUp     `json:"giveUp"`
-	FatalExit    []int       `json:"fatalExit"`
-	StopSignal   *signal     `json:"stopSignal"`
-	Grace        *duration   `json:"grace"`
-	Process      *ociProcess `json:"process"`
+	Count        *Count       `json:"count"`
+	Restart      *Restart     `json:"restart"`
+	Throttle     *Throttle    `json:"throttle"`
+	BackoffMin   *duration    `json:"backoffMin"`
+	BackoffMax   *duration    `json:"backoffMax"`
+	BackoffReset *duration    `json:"backoffReset"`
+	GiveUp       *GiveUp      `json:"giveUp"`
+	FatalExit    []int        `json:"fatalExit"`
+	StopSignal   *signal      `json:"stopSignal"`
+	Grace        *duration    `json:"grace"`
+	Listen       []ListenSpec `json:"listen"`
+	Ready        *readyMode   `json:"ready"`
+	ReadyAfter   *duration    `json:"readyAfter"`
+	ReadyTimeout *duration    `json:"readyTimeout"`
+	Process      *ociProcess  `json:"process"`
 }
 
 type namedGroup struct {
@@ -356,7 +379,8 @@ func (o *Options) parseConfig(data []byte) ([]*GroupSpec, error) {
 }
 
 func (o *Options) group(path string, g namedGroup) (*GroupSpec, error) {
-	spec := &GroupSpec{Name: g.name, Policy: o.Policy, StopSignal: o.StopSignal, Grace: o.Grace}
+	spec := &GroupSpec{Name: g.name, Policy: o.Policy, StopSignal: o.StopSignal, Grace: o.Grace,
+		Listen: o.Listen, Ready: o.readiness()}
 	count := o.Count
 	if g.Count != nil {
 		count = *g.Count
@@ -376,6 +400,15 @@ func (o *Options) group(path string, g namedGroup) (*GroupSpec, error) {
 	setIf((*signal)(&spec.StopSignal), g.StopSignal)
 	if g.FatalExit != nil {
 		p.FatalExit = g.FatalExit
+	}
+	setIf((*bool)(&spec.Ready.Notify), (*bool)(g.Ready))
+	setIf((*duration)(&spec.Ready.After), g.ReadyAfter)
+	setIf((*duration)(&spec.Ready.Timeout), g.ReadyTimeout)
+	if g.Listen != nil {
+		spec.Listen = g.Listen
+		if err := checkListen(spec.Listen); err != nil {
+			return nil, pathErrorf(join(path, "listen"), "%v", err)
+		}
 	}
 	if err := p.Validate(); err != nil {
 		return nil, &PathError{Path: path, Err: err}

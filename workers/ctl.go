@@ -52,9 +52,12 @@ type CtlVerb struct {
 
 // CtlVerbs lists the verbs in the order the help shows them.
 var CtlVerbs = []CtlVerb{
-	{"status", "say whether the master is running",
+	{"status", "say whether the master is running, and how each worker is",
 		"Prints \"running (pid N)\", \"not running; stale pidfile ...\", \"not running\" or\n" +
-			"\"unknown: ...\". Exit status (LSB): 0 running, 1 not running but the pidfile\n" +
+			"\"unknown: ...\", then each worker's group, slot, pid, generation, readiness\n" +
+			"and restarts, and the listening sockets (from the master's status file,\n" +
+			"PIDFILE.status); with --json all of it as one JSON object.\n" +
+			"Exit status (LSB): 0 running, 1 not running but the pidfile\n" +
 			"is left, 3 not running, 4 unknown (the lock is held, but there is no pidfile\n" +
 			"yet or its pid does not run pidone)."},
 	{"stop", "stop the master (SIGTERM) and wait until it is gone",
@@ -76,9 +79,10 @@ var CtlVerbs = []CtlVerb{
 var CtlOptions = [][3]string{
 	{"pidfile", "PATH", "the master's --pidfile (default $" + EnvPidfile + ")"},
 	{"timeout", "DURATION", fmt.Sprintf("how long stop waits (default %v)", CtlStopTimeout)},
+	{"json", "", "status: print JSON"},
 }
 
-const ctlUsageLine = "usage: pidone ctl VERB [--pidfile PATH] [--timeout DURATION]"
+const ctlUsageLine = "usage: pidone ctl VERB [--pidfile PATH] [--timeout DURATION] [--json]"
 
 // ctlHelp is the help of pidone ctl: every verb and the options.
 func ctlHelp() string {
@@ -123,6 +127,7 @@ func Ctl(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	pidfile := fs.String("pidfile", os.Getenv(EnvPidfile), "")
 	timeout := fs.Duration("timeout", CtlStopTimeout, "")
+	asJSON := fs.Bool("json", false, "")
 	// The verb may come before or after the options.
 	var words []string
 	for rest := args; ; {
@@ -159,19 +164,7 @@ func Ctl(args []string, stdout, stderr io.Writer) int {
 
 	switch words[0] {
 	case "status":
-		switch p.state {
-		case probeRunning:
-			say("running (pid %d)", p.pid)
-			return CtlOK
-		case probeStale:
-			say("not running; stale pidfile %s %s", *pidfile, p.detail)
-			return StatusDead
-		case probeNotRunning:
-			say("not running")
-			return StatusNotRunning
-		}
-		say("unknown: %s", p.detail)
-		return StatusUnknown
+		return ctlStatus(p, *pidfile, *asJSON, stdout)
 	case "stop":
 		switch p.state {
 		case probeNotRunning, probeStale:

@@ -12,11 +12,15 @@
 //	config.go       options, the JSON configuration file, OCI process objects
 //	decode.go       strict JSON decoding with the JSON path of every error
 //	cpus.go         --workers auto: cgroup CPU limit, else sched affinity
-//	start.go        starting one worker (fork+exec through the reaper)
-//	exec_helper.go  rlimits, umask and no_new_privs, set race-free before exec
+//	start.go        starting one worker (spawn.Start through the reaper)
 //	master.go       the one event loop that owns every slot
 //	pidfile.go      lock, atomic write, identity check
 //	ctl.go          pidone ctl stop|restart|status|reload
+//	listen.go       --listen: sockets bound by the master, handed to workers (LISTEN_FDS)
+//	ready.go        --ready: when a worker counts as ready
+//	notify.go       sd_notify(3) both ways: NOTIFY_SOCKET for workers, pidone's own supervisor
+//	handoff.go      the master's side of sockets, readiness and the status file
+//	status.go       the status file and pidone ctl status per worker
 //
 // Every worker gets, on top of its environment:
 //
@@ -24,6 +28,8 @@
 //	PIDONE_WORKER_COUNT       the group's slot count when it started
 //	PIDONE_WORKER_GENERATION  the configuration generation (1, +1 per applied reload)
 //	PIDONE_WORKER_GROUP       the group name ("main" for a command or --spec)
+//	LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID   with --listen: the sockets at fds 3..
+//	NOTIFY_SOCKET             with --ready notify: where to send READY=1
 //
 // pidone ctl reads PIDONE_PIDFILE when --pidfile is not given.
 //

@@ -98,14 +98,18 @@ type master struct {
 	retiring []*worker
 	// byID finds the worker of a reaped exit by the spawn that started
 	// it, never by pid: a dead worker's pid may already belong to its
-	// replacement when its exit is read.
-	byID map[reap.SpawnID]*worker
+	// replacement when its exit is read. byPid names the worker that got
+	// a pid last, for what only knows the pid (a notification's sender).
+	byID  map[reap.SpawnID]*worker
+	byPid map[int]*worker
 
 	reloadAt   time.Time // a coalesced reload is due; zero if none
 	reloadMode ReloadMode
 	stopping   bool
 	fatal      error // why the master is stopping on its own
 	timer      *time.Timer
+
+	handoffState // sockets, readiness, status file (handoff.go)
 }
 
 // Run runs workers mode until it is stopped or every slot is given up, and
@@ -142,9 +146,15 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 		now:    time.Now,
 		jitter: rand.Float64,
 		byID:   map[reap.SpawnID]*worker{},
+		byPid:  map[int]*worker{},
 		timer:  time.NewTimer(time.Hour),
 	}
 	m.timer.Stop()
+	// Sockets are bound before any worker starts; a bind failure is exit 2.
+	defer m.release()
+	if err := m.prepare(specs, pidfile); err != nil {
+		return 0, err
+	}
 	m.reaper = reap.Start(func(e reap.Exit) {
 		level := slog.LevelDebug
 		if cfg.WarnOnReap {
@@ -180,6 +190,7 @@ func (m *master) loop(signals <-chan os.Signal) int {
 	for {
 		now := m.now()
 		m.step(now)
+		m.publish()
 		if done, code := m.finished(); done {
 			return code
 		}
@@ -188,7 +199,10 @@ func (m *master) loop(signals <-chan os.Signal) int {
 		case s := <-signals:
 			m.signal(s.(unix.Signal), m.now())
 		case e := <-m.reaper.Exits():
+			m.reaped(e, m.now())
 			m.exited(e, m.now())
+		case n := <-m.notes:
+			m.notified(n, m.now())
 		case <-m.timer.C:
 		}
 	}
@@ -213,6 +227,8 @@ func (m *master) step(now time.Time) {
 		case Kill:
 			m.log.Warn("worker did not stop within the grace period; killing it", m.attrs(w, "grace", w.spec.Grace)...)
 			m.send(w, unix.SIGKILL)
+		case ReadyTimeout:
+			m.readyTimedOut(w, now)
 		}
 	}
 	m.checkReplacement(now)
@@ -303,9 +319,10 @@ func (m *master) spawn(w *worker, now time.Time) {
 		m.settled(w, v)
 		return
 	}
-	w.Spawned(now, child.Pid, pidfd, m.opts.ReadyAfter)
+	m.spawned(w, now, child.Pid, pidfd)
 	w.spawn = child.ID
 	m.byID[child.ID] = w
+	m.byPid[child.Pid] = w
 	m.log.Info("worker started", m.attrs(w)...)
 }
 
@@ -315,6 +332,9 @@ func (m *master) exited(e reap.Exit, now time.Time) {
 		return // not ours: the reaper reports only what we spawned
 	}
 	delete(m.byID, e.Spawn)
+	if m.byPid[e.Pid] == w {
+		delete(m.byPid, e.Pid)
+	}
 	if w.PidFD >= 0 {
 		unix.Close(w.PidFD)
 	}
@@ -372,7 +392,7 @@ func (m *master) requestReload(now time.Time, mode ReloadMode) {
 // reload re-reads the configuration and applies it. A configuration that
 // does not load changes nothing: not a slot, not a signal.
 func (m *master) reload(now time.Time, mode ReloadMode) {
-	specs, err := m.opts.Load()
+	specs, err := m.load()
 	if err != nil {
 		m.log.Error("reload: configuration rejected; the workers are left as they are", "error", err)
 		return
@@ -440,9 +460,10 @@ func (m *master) reloadInPlace(specs []*GroupSpec, now time.Time) {
 }
 
 // checkReplacement promotes a replacement generation once every slot of it
-// has stayed up ready-after, and abandons it as soon as one of its workers
-// dies (or fails to start) before that: the serving generation is kept. A
-// slot spawned more than once has died, whatever it is doing now.
+// is ready (up for ready-after, or said READY=1), and abandons it as soon as
+// one of its workers dies (or fails to start) before that: the serving
+// generation is kept. A slot spawned more than once has died, whatever it
+// is doing now.
 func (m *master) checkReplacement(now time.Time) {
 	if m.next == nil {
 		return
@@ -453,7 +474,7 @@ func (m *master) checkReplacement(now time.Time) {
 			died := w.History.Spawns > 1 || w.History.Spawns == 1 && !w.Live()
 			switch {
 			case died:
-				m.abortReplacement(now, fmt.Sprintf("group %s slot %d died before it was up for %v", w.Group, w.Index, m.opts.ReadyAfter))
+				m.abortReplacement(now, fmt.Sprintf("group %s slot %d died before it was ready (%v)", w.Group, w.Index, w.spec.Ready))
 				return
 			case w.State != Running:
 				ready = false

@@ -199,34 +199,51 @@ func (p *Pidfile) Path() string { return p.path }
 
 // Write puts pid into the pidfile atomically, and keeps it locked.
 func (p *Pidfile) Write(pid int) error {
-	tmp, err := os.CreateTemp(filepath.Dir(p.path), "."+filepath.Base(p.path)+".*")
+	f, err := writeAtomic(p.path, []byte(strconv.Itoa(pid)+"\n"), true, true)
 	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename, ENOENT
-	// Nobody else knows the file yet: the lock is free.
-	err = unix.Flock(int(tmp.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-	if err == nil {
-		_, err = tmp.WriteString(strconv.Itoa(pid) + "\n")
-	}
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), p.path)
-	}
-	if err != nil {
-		tmp.Close()
 		return err
 	}
 	if p.written != nil {
 		p.written.Close()
 	}
-	p.written = tmp
+	p.written = f
 	return nil
+}
+
+// writeAtomic replaces path with data through a temporary file in the same
+// directory and rename(2), so that a reader sees the old content or the
+// new, never a part; with sync the new content is on disk before it is
+// visible. With keep the new file is flocked before anyone can see it and
+// returned open, holding the lock; else it is closed.
+func writeAtomic(path string, data []byte, sync, keep bool) (*os.File, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename, ENOENT
+	if keep {
+		// Nobody else knows the file yet: the lock is free.
+		err = unix.Flock(int(tmp.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	}
+	if err == nil {
+		_, err = tmp.Write(data)
+	}
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if err == nil && sync {
+		err = tmp.Sync()
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil || !keep {
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		return nil, err
+	}
+	return tmp, nil
 }
 
 // Release removes the pidfile if it is still the one we wrote and still

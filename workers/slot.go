@@ -4,12 +4,13 @@ import "time"
 
 // State is where a slot is in its life.
 //
-//	Idle ──due──▶ (spawn) ──▶ Starting ──ready-after──▶ Running
+//	Idle ──due──▶ (spawn) ──▶ Starting ──ready-after, or READY=1──▶ Running
 //	                 │            │                        │
 //	          spawn failed       died                     died
 //	                 ▼            ▼                        ▼
 //	              policy: BackingOff ──due──▶ (spawn)  |  GivenUp  |  Finished
 //	Starting, Running ──stop──▶ Stopping ──died──▶ Stopped  (SIGKILL when due)
+//	Starting ──no READY=1 by --ready-timeout──▶ Stopping ──died──▶ policy, as a failure
 //	Idle, BackingOff, GivenUp, Finished ──stop──▶ Stopped
 //	GivenUp, Finished ──revive (reload)──▶ Idle
 type State int
@@ -17,8 +18,8 @@ type State int
 // The states of a slot.
 const (
 	Idle       State = iota // not started yet; spawns when due
-	Starting                // running, but not yet for ready-after
-	Running                 // up for at least ready-after
+	Starting                // running, but not yet ready
+	Running                 // ready: up for ready-after, or said READY=1
 	BackingOff              // dead; respawns when due
 	GivenUp                 // dead for good (crash loop, fatal exit): until a reload
 	Finished                // exited as the restart policy allows: until a reload
@@ -40,6 +41,9 @@ const (
 	Spawn             // start a worker for the slot
 	SignalStop        // send the group's stop signal to the worker
 	Kill              // SIGKILL the worker's process group
+	// ReadyTimeout: the worker did not say READY=1 in time; the master
+	// stops it (Stop), and its death counts as a failure to start.
+	ReadyTimeout
 )
 
 // Slot is one worker position: index Index of its group, in generation Gen.
@@ -61,6 +65,13 @@ type Slot struct {
 	History History
 	// Reason says why the slot was given up or finished.
 	Reason string
+	// Spawns counts every spawn of the slot's life; unlike
+	// History.Spawns, a reload does not start it over. Restarts are
+	// Spawns-1.
+	Spawns int
+
+	awaitReady bool // started with --ready notify; no READY=1 yet
+	notReady   bool // being stopped because READY=1 did not come in time
 }
 
 // NewSlot returns a slot that spawns as soon as the master looks at it.
@@ -89,6 +100,10 @@ func (s *Slot) Tick(now time.Time) Action {
 	case Idle, BackingOff:
 		return Spawn
 	case Starting:
+		if s.awaitReady {
+			s.awaitReady, s.notReady = false, true
+			return ReadyTimeout
+		}
 		s.State = Running
 	case Stopping:
 		return Kill
@@ -99,28 +114,67 @@ func (s *Slot) Tick(now time.Time) Action {
 // Spawned records a started worker. It counts as running once it has stayed
 // up readyAfter.
 func (s *Slot) Spawned(now time.Time, pid, pidfd int, readyAfter time.Duration) {
-	s.History.Spawns++
-	s.Pid, s.PidFD, s.Started = pid, pidfd, now
+	s.launched(now, pid, pidfd)
 	s.State, s.Due = Starting, now.Add(readyAfter)
 	if readyAfter <= 0 {
 		s.State, s.Due = Running, time.Time{}
 	}
 }
 
+// SpawnedAwaitingReady records a worker started with --ready notify: it
+// counts as running once it says READY=1 (Ready). If it has not within
+// timeout (0: no limit), Tick asks for it to be stopped as failed.
+func (s *Slot) SpawnedAwaitingReady(now time.Time, pid, pidfd int, timeout time.Duration) {
+	s.launched(now, pid, pidfd)
+	s.State, s.Due, s.awaitReady = Starting, time.Time{}, true
+	if timeout > 0 {
+		s.Due = now.Add(timeout)
+	}
+}
+
+func (s *Slot) launched(now time.Time, pid, pidfd int) {
+	s.History.Spawns++
+	s.Spawns++
+	s.Pid, s.PidFD, s.Started = pid, pidfd, now
+}
+
+// Ready records READY=1 from the slot's worker, and reports whether it
+// made the slot running: it does only while the slot waits for it.
+func (s *Slot) Ready() bool {
+	if s.State != Starting || !s.awaitReady {
+		return false
+	}
+	s.State, s.Due, s.awaitReady = Running, time.Time{}, false
+	return true
+}
+
+// Restarts is how many times the slot's worker was started again.
+func (s *Slot) Restarts() int { return max(s.Spawns-1, 0) }
+
 // SpawnFailed records a spawn that produced no process (fork or exec
 // failed, the binary is missing). It counts as a spawn and as a death with
 // code, so the policy retries it like any crash.
 func (s *Slot) SpawnFailed(now time.Time, code int, p Policy, jitter func() float64) Verdict {
 	s.History.Spawns++
+	s.Spawns++
 	s.Started = now
 	return s.settle(now, code, p, jitter)
 }
 
 // Died records the death of the slot's worker with exit code (128+S for
 // signal S). A slot being stopped is done; any other applies the policy.
+//
+// A worker stopped because it did not say READY=1 in time failed to start,
+// however it exits: a clean exit on the stop signal counts as code 1, so
+// that --restart on-failure respawns it too.
 func (s *Slot) Died(now time.Time, code int, p Policy, jitter func() float64) Verdict {
-	s.Pid, s.PidFD = 0, -1
-	if s.State == Stopping {
+	s.Pid, s.PidFD, s.awaitReady = 0, -1, false
+	if s.notReady {
+		s.notReady = false
+		if code == 0 {
+			code = 1
+		}
+	} else if s.State == Stopping {
 		s.State, s.Due = Stopped, time.Time{}
 		return Verdict{Clean: true, Reason: "stopped"}
 	}
@@ -148,6 +202,9 @@ func (s *Slot) Stop(now time.Time, grace time.Duration) Action {
 		s.State, s.Due = Stopping, now.Add(grace)
 		return SignalStop
 	case Stopping:
+		// A stop asked for while a worker that was not ready in time
+		// is being stopped: the slot now stops for good.
+		s.notReady = false
 		return None
 	}
 	s.State, s.Due = Stopped, time.Time{}

@@ -48,9 +48,14 @@ func spawnCode(err error) int {
 func startWorker(r *reap.Reaper, spec *GroupSpec, s *Slot, sigs spawn.Signals) (child reap.Child, pidfd int, err error) {
 	p := &spec.Process
 	env := workerEnv(p.Env, spec, s)
+	// The group's listening sockets as fds 3.. and the variables that go
+	// with them (listen.go).
+	env, sockets, listenPID := handoff(spec, env)
 	a := &spawn.Attr{
 		Argv:       p.Args,
 		Env:        env,
+		Files:      append([]int{0, 1, 2}, sockets...),
+		ListenPID:  listenPID,
 		Dir:        p.Cwd,
 		Setpgid:    true,
 		Foreground: -1,

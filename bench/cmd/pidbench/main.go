@@ -15,7 +15,7 @@
 //	-out DIR         where results.md, results.json, results.png and logs go
 //	-quick           fewer repetitions: a smoke run of a minute or two
 //	-only LIST       comma-separated metric groups: reaping, latency,
-//	                 startup, idle, size, workers, docker
+//	                 startup, idle, size, workers, listen, docker
 //	-variant N=PATH  also measure another pidone build as "pidone-N", in
 //	                 the same interleaved rounds (repeatable): before/after
 //	                 figures for a change come from one run
@@ -44,6 +44,8 @@ type config struct {
 	dockerRounds               int
 	workerKills, workerReloads int
 	dockerStopTimeout          int
+	listenDuration             time.Duration
+	listenReloads              int
 
 	log *os.File
 }
@@ -117,6 +119,7 @@ func run() error {
 		cfg.idleSettle, cfg.idleWindow = time.Second, 5*time.Second
 		cfg.dockerRounds, cfg.dockerStopTimeout = 1, 10
 		cfg.workerKills, cfg.workerReloads = 10, 2
+		cfg.listenDuration, cfg.listenReloads = 10*time.Second, 5
 	} else {
 		cfg.stormRounds, cfg.stormOrphans = 5, 10000
 		cfg.latencyRounds = 2000
@@ -124,6 +127,7 @@ func run() error {
 		cfg.idleSettle, cfg.idleWindow = 2*time.Second, 20*time.Second
 		cfg.dockerRounds, cfg.dockerStopTimeout = 3, 10
 		cfg.workerKills, cfg.workerReloads = 40, 5
+		cfg.listenDuration, cfg.listenReloads = 30*time.Second, 20
 	}
 	flag.Visit(func(f *flag.Flag) {
 		// Explicit repetition counts override -quick and the defaults.
@@ -177,6 +181,7 @@ func run() error {
 		{"reaping", func() ([]row, error) { return stormRows(cfg, inits) }},
 		{"idle", func() ([]row, error) { return idleRows(cfg, inits) }},
 		{"workers", func() ([]row, error) { return workersRows(cfg) }},
+		{"listen", func() ([]row, error) { return listenRows(cfg) }},
 		{"docker", func() ([]row, error) { return dockerRows(cfg) }},
 	}
 	for _, s := range steps {

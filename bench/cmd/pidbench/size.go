@@ -4,7 +4,6 @@ import (
 	"debug/elf"
 	"math"
 	"os"
-	"os/exec"
 	"strings"
 )
 
@@ -85,6 +84,5 @@ func isStatic(path string) bool {
 // hasWorkers reports whether this pidone has the master-worker mode: its
 // --help lists --workers.
 func hasWorkers(pidone string) bool {
-	out, _ := exec.Command(pidone, "--help").CombinedOutput()
-	return strings.Contains(string(out), "--workers")
+	return hasOption(pidone, "--workers")
 }

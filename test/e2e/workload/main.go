@@ -12,23 +12,24 @@ import (
 // subcommands maps os.Args[1] to its implementation, which gets the rest of
 // the arguments. Returning an error prints it and exits 1.
 var subcommands = map[string]func(args []string) error{
-	"exit":      runExit,
-	"killself":  runKillself,
-	"storm":     runStorm,
-	"daemons":   runDaemons,
-	"sigrecord": runSigrecord,
-	"termexit":  runTermexit,
-	"noreap":    runNoreap,
-	"ps":        runPs,
-	"demo":      runDemo,
-	"worker":    runWorker,
-	"withproc":  runWithproc,
-	"lingerers": runLingerers,
-	"forkexit":  runForkExit,
-	"sigtime":   runSigtime,
-	"listenpid": runListenPID,
-	"holdfd":    runHoldFD,
-	"ttyprobe":  runTTYProbe,
+	"exit":       runExit,
+	"killself":   runKillself,
+	"storm":      runStorm,
+	"daemons":    runDaemons,
+	"sigrecord":  runSigrecord,
+	"termexit":   runTermexit,
+	"noreap":     runNoreap,
+	"ps":         runPs,
+	"demo":       runDemo,
+	"worker":     runWorker,
+	"withproc":   runWithproc,
+	"lingerers":  runLingerers,
+	"forkexit":   runForkExit,
+	"sigtime":    runSigtime,
+	"listenpid":  runListenPID,
+	"holdfd":     runHoldFD,
+	"ttyprobe":   runTTYProbe,
+	"httpserver": runHTTPServer,
 }
 
 // hidden are the re-exec targets of the subcommands above; they are not
@@ -41,6 +42,7 @@ var hidden = map[string]func(args []string) error{
 	"sleep":         runSleep,
 	"linger":        runLinger,
 	"linger-escape": runLingerEscape,
+	"sdnotify":      runSDNotify,
 }
 
 func main() {
