@@ -94,6 +94,9 @@ func (p *personality) run(args []string, signals chan os.Signal) int {
 	})
 }
 
+// standardSignals are 1-31.
+const standardSignals = 1<<31 - 1
+
 // jobControlSignals are TSTP, TTIN and TTOU.
 const jobControlSignals = 1<<(unix.SIGTSTP-1) | 1<<(unix.SIGTTIN-1) | 1<<(unix.SIGTTOU-1)
 
@@ -102,11 +105,12 @@ const jobControlSignals = 1<<(unix.SIGTSTP-1) | 1<<(unix.SIGTTIN-1) | 1<<(unix.S
 // own mode pass on the mask and the SIG_IGN dispositions pidone inherited;
 // catatonit blocks the job-control signals on top (it adds them to the mask
 // it gives its child); dumb-init starts its child with an empty mask and
-// every disposition at SIG_DFL.
+// signals 1-31 at SIG_DFL (it installs a handler for each, which exec
+// resets), keeping an inherited SIG_IGN of 32-64.
 func childSignals(peer string, in entry.Inherited) spawn.Signals {
 	switch peer {
 	case "dumb-init":
-		return spawn.Signals{}
+		return spawn.Signals{Ignored: in.Ignored &^ standardSignals}
 	case "catatonit":
 		return spawn.Signals{Mask: in.Mask | jobControlSignals, Ignored: in.Ignored}
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/pidone/pidone/forward"
 	supervisor "github.com/pidone/pidone/init"
+	"github.com/pidone/pidone/internal/entry"
+	"github.com/pidone/pidone/spawn"
 	"golang.org/x/sys/unix"
 )
 
@@ -377,5 +379,24 @@ func TestStrerror(t *testing.T) {
 	e := &supervisor.StartError{Command: "x", Err: errors.New("something else")}
 	if got := strerror(e); got != "something else" {
 		t.Errorf("strerror of a plain error = %q", got)
+	}
+}
+
+func TestChildSignals(t *testing.T) {
+	in := entry.Inherited{Mask: 1<<(unix.SIGTERM-1) | 1<<(40-1), Ignored: 1<<(unix.SIGINT-1) | 1<<(unix.SIGPIPE-1) | 1<<(35-1), Exact: true}
+	for _, tc := range []struct {
+		peer string
+		want spawn.Signals
+	}{
+		{"pidone", spawn.Signals{Mask: in.Mask, Ignored: in.Ignored}},
+		{"tini", spawn.Signals{Mask: in.Mask, Ignored: in.Ignored}},
+		{"docker-init", spawn.Signals{Mask: in.Mask, Ignored: in.Ignored}},
+		{"catatonit", spawn.Signals{Mask: in.Mask | 1<<(unix.SIGTSTP-1) | 1<<(unix.SIGTTIN-1) | 1<<(unix.SIGTTOU-1), Ignored: in.Ignored}},
+		// dumb-init: nothing blocked, 1-31 at SIG_DFL, 32-64 as inherited.
+		{"dumb-init", spawn.Signals{Ignored: 1 << (35 - 1)}},
+	} {
+		if got := childSignals(tc.peer, in); got != tc.want {
+			t.Errorf("childSignals(%s) = %+v, want %+v", tc.peer, got, tc.want)
+		}
 	}
 }

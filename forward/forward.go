@@ -27,11 +27,22 @@ var caught = make(chan os.Signal, 64)
 // Go program can only receive through os/signal: without a registration a
 // SIGTERM ends a Go PID 1 with status 2 (golang/go#13484). With the entry
 // point (internal/entry) those are the few the runtime unblocks on every
-// thread; every other forwardable signal stays blocked from pidone's first
-// instruction until the main thread takes it (Shortcut). Without the entry
-// every forwardable signal goes through os/signal, as it always could.
+// thread, and the entry's own handler has kept any of them that came before
+// the runtime's handlers; every other forwardable signal stays blocked from
+// pidone's first instruction until the main thread takes it (Shortcut).
+// Without the entry every forwardable signal goes through os/signal, as it
+// always could. What remains is the time between the runtime's handlers
+// and this registration, when one of those few ends pidone with status 2
+// (README, exit codes).
 func init() {
 	signal.Notify(caught, notifySet(entry.Ran(), false)...)
+	// What came before the runtime had handlers (entry.Early) is passed
+	// on as if it had come now: the channel is empty, and has room.
+	for _, sig := range ForwardableSignals() {
+		if entry.Early()&(1<<(sig-1)) != 0 {
+			caught <- sig
+		}
+	}
 }
 
 // notifySet lists the signals os/signal must deliver: the forwardable ones

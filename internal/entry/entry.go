@@ -20,6 +20,7 @@
 package entry
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/pidone/pidone/internal/sigsys"
@@ -39,7 +40,22 @@ var (
 	actions [64][4]uint64
 	// nofile is the RLIMIT_NOFILE pidone was started with.
 	nofile unix.Rlimit
+	// early has bit sig-1 set for each signal of earlySignals that came
+	// before the runtime installed its handlers (earlyHandler sets it).
+	early uint64
+	// earlyAction is the struct sigaction rt0 builds for earlyHandler.
+	earlyAction [4]uint64
 )
+
+// earlySignals are the signals rt0 gives a handler of its own: those the
+// runtime unblocks on every thread (so rt0 cannot keep them pending) and
+// that are sent, not raised by a fault. 0-terminated, for rt0's loop.
+var earlySignals = [...]uint8{uint8(unix.SIGHUP), uint8(unix.SIGINT), uint8(unix.SIGQUIT), uint8(unix.SIGABRT), uint8(unix.SIGTERM), 0}
+
+// Early returns the set of earlySignals that arrived before the runtime
+// had installed its handlers: each at least once (repeats merge). Package
+// forward passes them on as if they had arrived once it listens.
+func Early() uint64 { return atomic.LoadUint64(&early) }
 
 // blocked is the set rt0 blocks (bit sig-1 for signal sig): see Blocked. It
 // is read by rt0 before the runtime runs, so it must be a constant the

@@ -42,5 +42,46 @@ next:
 	LEAQ	·nofile(SB), R10
 	SYSCALL
 
+	// For HUP, INT, QUIT, ABRT and TERM, which the runtime unblocks on
+	// every thread, a handler of ours until the runtime installs its own
+	// (runtime.initsig): one of them sent now would otherwise kill pidone
+	// (the default action) or, as PID 1, be discarded. earlyHandler notes
+	// it in early; package forward passes it on once it listens.
+	LEAQ	·earlyHandler(SB), AX
+	MOVQ	AX, ·earlyAction+0(SB)		// sa_handler
+	MOVQ	$0x04000000, ·earlyAction+8(SB)	// sa_flags: SA_RESTORER
+	LEAQ	·earlyRestorer(SB), AX
+	MOVQ	AX, ·earlyAction+16(SB)		// sa_restorer
+	MOVQ	$0, ·earlyAction+24(SB)		// sa_mask: nothing more blocked
+	LEAQ	·earlySignals(SB), R12		// the signal numbers, 0-terminated
+handle:
+	MOVBQZX	(R12), DI
+	CMPQ	DI, $0
+	JEQ	done
+	MOVQ	$13, AX				// SYS_rt_sigaction
+	LEAQ	·earlyAction(SB), SI
+	MOVQ	$0, DX
+	MOVQ	$8, R10
+	SYSCALL
+	INCQ	R12
+	JMP	handle
+done:
 	MOVB	$1, ·ran(SB)
 	JMP	_rt0_amd64_linux(SB)
+
+// earlyHandler is the handler rt0 installs: it sets bit sig-1 of early.
+// The kernel passes sig in DI and restores every register afterwards.
+TEXT ·earlyHandler(SB),NOSPLIT|NOFRAME,$0
+	MOVQ	DI, CX
+	DECQ	CX
+	MOVQ	$1, AX
+	SHLQ	CX, AX
+	LOCK
+	ORQ	AX, ·early(SB)
+	RET
+
+// earlyRestorer returns from earlyHandler (x86-64 signal frames need one).
+TEXT ·earlyRestorer(SB),NOSPLIT|NOFRAME,$0
+	MOVQ	$15, AX				// SYS_rt_sigreturn
+	SYSCALL
+	INT	$3				// not reached

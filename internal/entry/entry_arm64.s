@@ -35,7 +35,48 @@ next:
 	MOVD	$261, R8		// SYS_prlimit64
 	SVC
 
+	// A handler of ours for HUP, INT, QUIT, ABRT and TERM until the
+	// runtime installs its own (see entry_amd64.s).
+	MOVD	$·earlyAction(SB), R1
+	MOVD	$·earlyHandler(SB), R2
+	MOVD	R2, 0(R1)			// sa_handler
+	MOVD	$0x04000000, R2
+	MOVD	R2, 8(R1)			// sa_flags: SA_RESTORER
+	MOVD	$·earlyRestorer(SB), R2
+	MOVD	R2, 16(R1)			// sa_restorer
+	MOVD	ZR, 24(R1)			// sa_mask
+	MOVD	$·earlySignals(SB), R19		// the signal numbers, 0-terminated
+handle:
+	MOVBU	(R19), R0
+	CBZ	R0, done
+	MOVD	$·earlyAction(SB), R1
+	MOVD	$0, R2
+	MOVD	$8, R3
+	MOVD	$134, R8			// SYS_rt_sigaction
+	SVC
+	ADD	$1, R19
+	B	handle
+done:
 	MOVD	$1, R0
 	MOVD	$·ran(SB), R1
 	MOVB	R0, (R1)
 	B	_rt0_arm64_linux(SB)
+
+// earlyHandler sets bit sig-1 of early; the kernel passes sig in R0 and
+// restores every register afterwards.
+TEXT ·earlyHandler(SB),NOSPLIT|NOFRAME,$0
+	SUB	$1, R0, R0
+	MOVD	$1, R1
+	LSL	R0, R1, R1
+	MOVD	$·early(SB), R2
+again:
+	LDAXR	(R2), R3
+	ORR	R1, R3, R3
+	STLXR	R3, (R2), R4
+	CBNZ	R4, again
+	RET
+
+// earlyRestorer returns from earlyHandler.
+TEXT ·earlyRestorer(SB),NOSPLIT|NOFRAME,$0
+	MOVD	$139, R8			// SYS_rt_sigreturn
+	SVC

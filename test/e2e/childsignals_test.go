@@ -28,7 +28,7 @@ type inheritance struct {
 var inheritances = []inheritance{
 	{doc: "nothing blocked or ignored"},
 	{doc: "TERM and USR1 blocked, INT and PIPE ignored (nohup, systemd)", mask: bit(unix.SIGTERM) | bit(unix.SIGUSR1), trap: "INT PIPE"},
-	{doc: "realtime blocked, HUP USR2 WINCH ignored", mask: bit(unix.SIGHUP) | bit(40) | bit(64), trap: "HUP USR2 WINCH"},
+	{doc: "realtime blocked, HUP USR2 WINCH 35 40 ignored", mask: bit(unix.SIGHUP) | bit(40) | bit(64), trap: "HUP USR2 WINCH 35 40"},
 	{doc: "job-control signals blocked and ignored", mask: bit(unix.SIGTSTP) | bit(unix.SIGTTOU), trap: "TTIN TTOU QUIT"},
 }
 
@@ -105,7 +105,7 @@ func wantChild(peer string, parent childState, exact bool) childState {
 	}
 	switch peer {
 	case "dumb-init":
-		return childState{}
+		return childState{ign: parent.ign &^ (1<<31 - 1)}
 	case "catatonit":
 		return childState{blk: parent.blk | jobControl, ign: parent.ign}
 	}

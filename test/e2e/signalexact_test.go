@@ -221,3 +221,28 @@ func withMask(mask uint64, f func()) {
 	}()
 	<-done
 }
+
+// TestEarlySignalIsNotLost: a SIGTERM already pending when pidone starts
+// (sent while its parent still blocked it) reaches pidone inside its
+// runtime's start-up, the moment the runtime unblocks SIGTERM and before
+// it has handlers. The entry point's own handler keeps it, and pidone acts
+// on it once it listens: it stops the child. Before, SIGTERM's default
+// action killed pidone. (The child inherits SIGTERM blocked, so the stop
+// ends with SIGKILL after the grace period: 137.)
+func TestEarlySignalIsNotLost(t *testing.T) {
+	t.Parallel()
+	pidone, workload := bins(t)
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(unix.SignalName(sig), func(t *testing.T) {
+			cmd := exec.Command(workload, "execpending", fmt.Sprint(int(sig)), pidone, "--grace", "100ms", "--", "sleep", "30")
+			p := startCmd(t, cmd, cmd.Args)
+			code := p.exitCode(exitTimeout)
+			if ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() {
+				t.Fatalf("pidone was killed by %v", ws.Signal())
+			}
+			if code != 128+int(syscall.SIGKILL) {
+				t.Errorf("exit code %d, want %d (the child stopped after the grace period)", code, 128+int(syscall.SIGKILL))
+			}
+		})
+	}
+}
