@@ -96,6 +96,11 @@ func runWorkers(s *settings, log *slog.Logger, signals <-chan os.Signal) int {
 		fmt.Fprintf(os.Stderr, "pidone: workers options need --workers, --config or --spec\n%s\nTry 'pidone --help' for more information.\n", usageLine)
 		return exitUsage
 	}
+	if err := reserveDescriptors(needWorkersLoad, "workers mode"); err != nil {
+		log.Error("too few file descriptors", "error", err)
+		return workers.ExitInternal
+	}
+	go reserveThreads()
 	o.Command = s.command
 	if s.graceSet {
 		o.Grace = s.grace
