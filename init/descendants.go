@@ -231,6 +231,13 @@ func (s *sweeper) verify(p procInfo, verified map[int]pinned) (v pinned, ok, aga
 	switch {
 	case errors.Is(err, unix.ENOSYS):
 		fd = -1
+	case errors.Is(err, unix.EMFILE), errors.Is(err, unix.ENFILE):
+		// Out of descriptors: a walk holds one per process it verified.
+		// Let go of them and go on with start times, as on kernels
+		// without pidfd_open, rather than skip the rest of the walk
+		// (a process skipped by killAll would never be killed).
+		unpin(verified)
+		fd = -1
 	case err != nil:
 		return pinned{}, false, false // gone
 	}
@@ -258,6 +265,17 @@ func (s *sweeper) verify(p procInfo, verified map[int]pinned) (v pinned, ok, aga
 		}
 	}
 	return v, true, false
+}
+
+// unpin closes the pidfds of verified; each keeps its start time, which is
+// then what alive checks.
+func unpin(verified map[int]pinned) {
+	for pid, v := range verified {
+		if v.fd >= 0 {
+			unix.Close(v.fd)
+			verified[pid] = pinned{fd: -1, start: v.start}
+		}
+	}
 }
 
 // fallback reaches what it can without /proc: the main child's process
