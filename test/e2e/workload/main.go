@@ -29,6 +29,10 @@ var subcommands = map[string]func(args []string) error{
 	"listenpid": runListenPID,
 	"holdfd":    runHoldFD,
 	"ttyprobe":  runTTYProbe,
+	"confine":   runConfine,
+	"forkbomb":  runForkbomb,
+	"hog":       runHog,
+	"pinpid":    runPinpid,
 }
 
 // hidden are the re-exec targets of the subcommands above; they are not
