@@ -18,6 +18,7 @@ import (
 
 	"github.com/pidone/pidone/forward"
 	supervisor "github.com/pidone/pidone/init"
+	"github.com/pidone/pidone/internal/threads"
 	"github.com/pidone/pidone/logging"
 	"github.com/pidone/pidone/workers"
 )
@@ -128,11 +129,12 @@ func run(args []string, signals chan os.Signal) int {
 // itself (forward.Shortcut); the supervisor's event loop runs beside it.
 // startFailed logs a command that could not be started and says the code.
 func supervise(cfg supervisor.Config, signals chan os.Signal, startFailed func(*supervisor.StartError) int) int {
+	keep := threadsToMake()
 	if err := reserveDescriptors(superviseNeed(cfg.Pause, os.Getpid() == 1), "pidone"); err != nil {
 		cfg.Log.Error("too few file descriptors", "error", err)
 		return exitInternal
 	}
-	go reserveThreads()
+	go threads.Reserve(maxProcs, keep)
 	cfg.Shortcut = new(forward.Shortcut)
 	go func() {
 		os.Exit(outcome(cfg, signals, startFailed))

@@ -22,4 +22,7 @@ const (
 	threadsKept = 12
 )
 
-func reserveThreads() { threads.Reserve(maxProcs, threadsKept) }
+// threadsToMake is threadsKept, or fewer under a small pids limit
+// (threads.Affordable). It reads the limit, so it runs before the
+// descriptors are counted.
+func threadsToMake() int { return threads.Affordable(threadsKept) }
