@@ -33,6 +33,7 @@ var subcommands = map[string]func(args []string) error{
 	"forkbomb":  runForkbomb,
 	"hog":       runHog,
 	"pinpid":    runPinpid,
+	"rounds":    runRounds,
 }
 
 // hidden are the re-exec targets of the subcommands above; they are not
