@@ -62,11 +62,11 @@ func TestSignalStormsWhileReaping(t *testing.T) {
 	t.Parallel()
 	stormSlot(t)
 	_, workload := bins(t)
-	// -c: signals go to the child alone. To its whole group they would
-	// also go to the storm's thousands of processes, which block every
-	// signal: their queued realtime signals would exhaust the user's
-	// RLIMIT_SIGPENDING, and the kernel would drop the child's copy while
-	// the group kill still succeeds.
+	// -c: signals go to the child alone. Sent to its group they would also
+	// reach the storm's spawners, Go programs that die of a signal that
+	// arrives while their runtime starts (a realtime signal's default
+	// action) or of SIGHUP and SIGQUIT, failing the storm. Delivery to a
+	// group: TestEverySignalReachesTheProcessGroupOnce.
 	p := startPidone(t, "-c", "--", workload, "sigrecord", "-storm", strconv.Itoa(stormSize))
 	p.stdout.WaitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
 
