@@ -3,6 +3,7 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -41,9 +42,11 @@ func pidsLimit(t *testing.T, n int) []string {
 		}
 		t.Logf("no pids cgroup (%v): RLIMIT_NPROC instead", err)
 	}
-	// A uid nobody else runs as: RLIMIT_NPROC counts every process of the
-	// uid on the machine.
-	uid := strconv.Itoa(200000 + os.Getpid()%100000)
+	// A uid nobody else runs as, one per test: RLIMIT_NPROC counts every
+	// process of the uid on the machine.
+	h := fnv.New32a()
+	h.Write([]byte(t.Name()))
+	uid := strconv.Itoa(200000 + int((uint32(os.Getpid())*31+h.Sum32())%1000000))
 	t.Logf("pids limit: RLIMIT_NPROC = %d for uid %s", n, uid)
 	return []string{"-nproc", fmt.Sprintf("%d:%d", n, n), "-uid", uid, "-gid", uid}
 }
@@ -284,7 +287,15 @@ func TestForkBombUnderPidsLimit(t *testing.T) {
 func TestForkBombInWorkersMode(t *testing.T) {
 	t.Parallel()
 	_, workload := bins(t)
-	config := filepath.Join(t.TempDir(), "workers.json")
+	// Readable by the uid RLIMIT_NPROC may run pidone as (TempDir makes
+	// two levels, both private).
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	config := filepath.Join(dir, "workers.json")
 	writeFile(t, config, fmt.Sprintf(`{"groups": {
 		"bomb": {"count": 1, "restart": "never", "process": {"args": [%q, "forkbomb", "-for", "3s"]}},
 		"web": {"count": 3, "backoffMin": "100ms", "backoffMax": "1s",
