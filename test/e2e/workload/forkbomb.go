@@ -17,8 +17,9 @@ import (
 // prints "forkbomb ready pid=P", starts the bomb, then prints "forkbomb sig
 // N" for every standard signal it receives and exits -code on SIGTERM.
 //
-// The first bomb process forks for ever, so that the bomb never dies out.
-// Each other bomb process forks -fanout children and then exits, and every
+// The first bomb process forks for ever, so that the bomb never dies out,
+// and reaps its own children (else they would fill the limit as its
+// zombies); theirs are orphans for the init. Each other bomb process forks -fanout children and then exits, and every
 // child does the same: the population grows until fork fails (EAGAIN, a pids
 // limit), and from then on stays at the limit, each exit (an orphan for the
 // init to reap) making room for the next fork. A failed fork is retried
@@ -114,6 +115,13 @@ func forkBomb() (int, syscall.Errno) {
 				syscall.RawSyscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&bombNap)), 0, 0)
 			case pid == 0:
 				bomb()
+			}
+			// wait4(-1, NULL, WNOHANG): every child that has exited.
+			for {
+				pid, _, _ := syscall.RawSyscall6(syscall.SYS_WAIT4, ^uintptr(0), 0, syscall.WNOHANG, 0, 0, 0)
+				if int(pid) <= 0 {
+					break
+				}
 			}
 		}
 	}
