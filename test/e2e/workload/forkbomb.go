@@ -45,7 +45,7 @@ func runForkbomb(args []string) error {
 	signal.Notify(sigs, standard...)
 	// The leader is a Go program under the bomb's pids limit too: it needs
 	// its threads before the bomb takes every one (as pidone does).
-	threads.Reserve(1, 10)
+	threads.Reserve(2, 16)
 	fmt.Printf("forkbomb ready pid=%d\n", os.Getpid())
 
 	bombFanout = *fanout
