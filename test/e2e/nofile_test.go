@@ -123,7 +123,9 @@ func TestLowDescriptorLimit(t *testing.T) {
 			// descriptor inherited at a high number counts only once the
 			// limit is above it, so the answer may take a few rounds.)
 			limit, lowest := 4, 0
+			var tried []int
 			for try := 0; try < 8 && lowest == 0; try++ {
+				tried = append(tried, limit)
 				ok, code, stderr := m.run(t, limit)
 				checkNoCrash(t, limit, stderr)
 				if ok {
@@ -148,7 +150,7 @@ func TestLowDescriptorLimit(t *testing.T) {
 			if need := needed(t, lowest-1, code, stderr); need != lowest {
 				t.Errorf("RLIMIT_NOFILE %d: pidone asks for %d, but works with %d", lowest-1, need, lowest)
 			}
-			t.Logf("%s: works with RLIMIT_NOFILE %d, exits 125 naming it at %d", m.name, lowest, lowest-1)
+			t.Logf("%s: works with RLIMIT_NOFILE %d, exits 125 naming it at %d (limits tried: %v, then %d)", m.name, lowest, lowest-1, tried, lowest-1)
 		})
 	}
 }
