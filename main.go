@@ -19,6 +19,7 @@ import (
 	"github.com/pidone/pidone/forward"
 	supervisor "github.com/pidone/pidone/init"
 	"github.com/pidone/pidone/internal/entry"
+	"github.com/pidone/pidone/internal/threads"
 	"github.com/pidone/pidone/logging"
 	"github.com/pidone/pidone/workers"
 )
@@ -58,6 +59,10 @@ func main() {
 
 func run(args []string, signals chan os.Signal) int {
 	if len(args) > 0 && args[0] == "ctl" {
+		if err := reserveDescriptors(needCtl, "pidone ctl"); err != nil {
+			fmt.Fprintf(os.Stderr, "pidone ctl: %v\n", err)
+			return exitInternal
+		}
 		return workers.Ctl(args[1:], os.Stdout, os.Stderr)
 	}
 	s, err := parseArgs(args, pidoneOptions)
@@ -115,13 +120,19 @@ func run(args []string, signals chan os.Signal) int {
 	})
 }
 
-// supervise runs the supervisor and exits pidone with its outcome; it never
-// returns. It must be called on the main goroutine, still locked to the main
-// thread, which becomes the thread that takes the forwardable signals and
-// forwards most of them itself (forward.Shortcut); the supervisor's event
-// loop runs beside it. startFailed logs a command that could not be started
-// and says the code.
+// supervise runs the supervisor and exits pidone with its outcome; it
+// returns only when RLIMIT_NOFILE is too low to start. It must be called on
+// the main goroutine, still locked to the main thread, which becomes the
+// thread that takes the forwardable signals and forwards most of them
+// itself (forward.Shortcut); the supervisor's event loop runs beside it.
+// startFailed logs a command that could not be started and says the code.
 func supervise(cfg supervisor.Config, signals chan os.Signal, startFailed func(*supervisor.StartError) int) int {
+	keep := threadsToMake()
+	if err := reserveDescriptors(superviseNeed(cfg.Pause, os.Getpid() == 1), "pidone"); err != nil {
+		cfg.Log.Error("too few file descriptors", "error", err)
+		return exitInternal
+	}
+	go threads.Reserve(maxProcs, keep)
 	cfg.Shortcut = new(forward.Shortcut)
 	return serve(cfg.Shortcut, signals, func() int { return outcome(cfg, signals, startFailed) })
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pidone/pidone/forward"
 	"github.com/pidone/pidone/internal/entry"
+	"github.com/pidone/pidone/internal/threads"
 	"github.com/pidone/pidone/workers"
 	"golang.org/x/sys/unix"
 )
@@ -111,6 +112,12 @@ func runWorkers(s *settings, log *slog.Logger, signals <-chan os.Signal) int {
 		fmt.Fprintf(os.Stderr, "pidone: workers options need --workers, --config or --spec\n%s\nTry 'pidone --help' for more information.\n", usageLine)
 		return exitUsage
 	}
+	keep := threadsToMake()
+	if err := reserveDescriptors(needWorkersLoad, "workers mode"); err != nil {
+		log.Error("too few file descriptors", "error", err)
+		return workers.ExitInternal
+	}
+	go threads.Reserve(maxProcs, keep)
 	o.Command = s.command
 	if s.graceSet {
 		o.Grace = s.grace

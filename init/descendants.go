@@ -165,12 +165,12 @@ func (s *sweeper) walk(sig unix.Signal, want func(procInfo) bool) int {
 			}
 		}
 	}()
-	n := 0
+	n, pin := 0, true
 	for progress := true; progress && len(below) > 0; {
 		progress = false
 		var retry []procInfo
 		for _, p := range below {
-			v, ok, again := s.verify(p, verified)
+			v, ok, again := s.verify(p, verified, &pin)
 			if again {
 				retry = append(retry, p)
 				continue
@@ -226,13 +226,35 @@ func (v pinned) send(pid int, sig unix.Signal, log *slog.Logger) {
 // verify pins p with a pidfd and checks that it is still the process the
 // walk saw and still below pidone. again means its parent is not verified
 // yet (it may come later in this walk).
-func (s *sweeper) verify(p procInfo, verified map[int]pinned) (v pinned, ok, again bool) {
-	fd, err := unix.PidfdOpen(p.pid, 0)
-	switch {
-	case errors.Is(err, unix.ENOSYS):
+//
+// pin says whether this walk still pins processes. A walk holds a pidfd per
+// process it verified; out of descriptors, it lets go of them all and goes
+// on with start times, as on kernels without pidfd_open, rather than skip
+// the rest of the walk: a process skipped by killAll would never be killed.
+func (s *sweeper) verify(p procInfo, verified map[int]pinned, pin *bool) (v pinned, ok, again bool) {
+	fd := -1
+	if *pin {
+		var err error
+		fd, err = unix.PidfdOpen(p.pid, 0)
+		switch {
+		case errors.Is(err, unix.ENOSYS):
+			fd = -1
+		case outOfDescriptors(err):
+			*pin = false
+			unpin(verified)
+			fd = -1
+		case err != nil:
+			return pinned{}, false, false // gone
+		}
+	}
+	now, err := readProc(p.pid)
+	if outOfDescriptors(err) && fd >= 0 {
+		// The pidfd took the last descriptor.
+		unix.Close(fd)
 		fd = -1
-	case err != nil:
-		return pinned{}, false, false // gone
+		*pin = false
+		unpin(verified)
+		now, err = readProc(p.pid)
 	}
 	v = pinned{fd: fd, start: p.start}
 	fail := func(again bool) (pinned, bool, bool) {
@@ -241,7 +263,6 @@ func (s *sweeper) verify(p procInfo, verified map[int]pinned) (v pinned, ok, aga
 		}
 		return pinned{}, false, again
 	}
-	now, err := readProc(p.pid)
 	if err != nil || now.start != p.start {
 		return fail(false) // exited, or the pid was recycled
 	}
@@ -258,6 +279,22 @@ func (s *sweeper) verify(p procInfo, verified map[int]pinned) (v pinned, ok, aga
 		}
 	}
 	return v, true, false
+}
+
+// outOfDescriptors reports whether err says that no descriptor is left.
+func outOfDescriptors(err error) bool {
+	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)
+}
+
+// unpin closes the pidfds of verified; each keeps its start time, which is
+// then what alive checks.
+func unpin(verified map[int]pinned) {
+	for pid, v := range verified {
+		if v.fd >= 0 {
+			unix.Close(v.fd)
+			verified[pid] = pinned{fd: -1, start: v.start}
+		}
+	}
 }
 
 // fallback reaches what it can without /proc: the main child's process

@@ -27,13 +27,14 @@ func New(o Options) *slog.Logger {
 	return NewTo(Stderr(), o)
 }
 
-// NewTo returns a logger writing to w.
+// NewTo returns a logger writing to w. A failure that repeats is written
+// at most once a second (limitFailures).
 func NewTo(w io.Writer, o Options) *slog.Logger {
 	ho := &slog.HandlerOptions{Level: o.Level}
 	if o.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, ho))
+		return slog.New(limitFailures(slog.NewJSONHandler(w, ho)))
 	}
-	return slog.New(slog.NewTextHandler(w, ho))
+	return slog.New(limitFailures(slog.NewTextHandler(w, ho)))
 }
 
 // ParseLevel reads debug, info, warn or error.

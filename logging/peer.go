@@ -20,9 +20,10 @@ const (
 	StyleCatatonit = "catatonit" // WARN (catatonit:1): message key=value
 )
 
-// NewPeer returns a logger writing lines in the given peer style to w.
+// NewPeer returns a logger writing lines in the given peer style to w. A
+// failure that repeats is written at most once a second (limitFailures).
 func NewPeer(w io.Writer, style string, level slog.Level) *slog.Logger {
-	return slog.New(&peerHandler{w: w, style: style, level: level, mu: &sync.Mutex{}})
+	return slog.New(limitFailures(&peerHandler{w: w, style: style, level: level, mu: &sync.Mutex{}}))
 }
 
 type peerHandler struct {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pidone/pidone/forward"
+	"github.com/pidone/pidone/internal/nofile"
 	"github.com/pidone/pidone/reap"
 	"github.com/pidone/pidone/spawn"
 	"golang.org/x/sys/unix"
@@ -122,6 +123,9 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	specs, err := o.Load()
 	if err != nil {
 		return 0, &ConfigError{err}
+	}
+	if err := nofile.Check(descriptorsNeeded(specs, o.Pidfile != ""), "workers mode"); err != nil {
+		return 0, err
 	}
 	if err := reap.AdoptOrphans(); err != nil {
 		cfg.Log.Warn("not a subreaper: orphans of the workers go to the init above pidone", "error", err)

@@ -31,6 +31,11 @@ var subcommands = map[string]func(args []string) error{
 	"ttyprobe":    runTTYProbe,
 	"httpserver":  runHTTPServer,
 	"execpending": runExecPending,
+	"confine":     runConfine,
+	"forkbomb":    runForkbomb,
+	"hog":         runHog,
+	"pinpid":      runPinpid,
+	"rounds":      runRounds,
 }
 
 // hidden are the re-exec targets of the subcommands above; they are not

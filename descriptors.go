@@ -1,0 +1,55 @@
+package main
+
+import (
+	"time"
+
+	"github.com/pidone/pidone/internal/nofile"
+)
+
+// The file descriptors pidone holds at most at once, beyond those open when
+// it starts (stdio, anything inherited, the runtime's cgroup CPU limit
+// files), by mode. They are checked before anything is opened
+// (nofile.Reserve), so that a low RLIMIT_NOFILE gives exit 125 and a
+// message naming it, never a runtime crash half-way (README, Threat model).
+const (
+	// The main child's start: the close-on-exec pipe that carries an exec
+	// error back, and the child's pidfd, kept while it lives. Afterwards
+	// the pidfd and at most two more at once: a /proc file and a pidfd
+	// pinning a process while a subreaper walks its descendants
+	// (init/descendants.go; past that the walk falls back to start
+	// times), or the termination log.
+	needSupervise = nofile.RuntimePoller + 3
+	// --pause has no child: a subreaper's walk (two, as above), or as
+	// PID 1 only /proc/self/maps once (init/trim.go).
+	needPause     = nofile.RuntimePoller + 2
+	needPausePID1 = nofile.RuntimePoller + 1
+	// pidone ctl: the lock file and the pidfile, read at once; then the
+	// master's pidfd alone (workers/ctl.go).
+	needCtl = nofile.RuntimePoller + 2
+	// Workers mode before the configuration is loaded: one file at a
+	// time (the configuration, the bundle, the cgroup files of --workers
+	// auto). What the workers need once their count is known is checked
+	// by workers.Run.
+	needWorkersLoad = nofile.RuntimePoller + 1
+)
+
+// reserveDescriptors checks that need descriptors can be opened and starts
+// the runtime's poller (nofile.Reserve). The local time zone is loaded
+// first: it is the one file the logger opens, once, on its first line,
+// which may come from any goroutine; loaded here, it takes nothing from
+// the count.
+func reserveDescriptors(need int, what string) error {
+	_, _ = time.Now().Zone()
+	return nofile.Reserve(need, what)
+}
+
+// superviseNeed is the descriptor need of single-command and pause mode.
+func superviseNeed(pause, pid1 bool) int {
+	switch {
+	case !pause:
+		return needSupervise
+	case pid1:
+		return needPausePID1
+	}
+	return needPause
+}

@@ -1,0 +1,21 @@
+package main
+
+import "testing"
+
+func TestSuperviseNeed(t *testing.T) {
+	tests := []struct {
+		doc         string
+		pause, pid1 bool
+		want        int
+	}{
+		{"a command: the poller, then a pipe and a pidfd at the start", false, true, 5},
+		{"a command below another init", false, false, 5},
+		{"pause as PID 1: the poller and /proc/self/maps", true, true, 3},
+		{"pause as a subreaper: the poller and a walk's two", true, false, 4},
+	}
+	for _, tt := range tests {
+		if got := superviseNeed(tt.pause, tt.pid1); got != tt.want {
+			t.Errorf("%s: superviseNeed(%v, %v) = %d, want %d", tt.doc, tt.pause, tt.pid1, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,119 @@
+// Package threads makes a Go program create, while it still can, the
+// threads it will need.
+//
+// Under a pids limit (cgroup pids.max, or RLIMIT_NPROC for a non-root user)
+// that a fork bomb keeps reached, every thread counts against the limit,
+// and a thread the Go runtime cannot create is a fatal error ("runtime:
+// failed to create new OS thread", fatal error: newosproc), never an error
+// value. The runtime keeps an idle thread for good and takes it before it
+// creates another (runtime.startm), so a program that has created as many
+// threads as it will ever run at once never needs to create one again.
+package threads
+
+import (
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Reserve caps GOMAXPROCS at maxProcs and has the runtime make threads
+// until it has made keep. Goroutines lock a thread each, one after the
+// other, so that none can share one: the first take the idle threads, the
+// next need new ones. Then they unlock them and end: the threads join the
+// runtime's idle list.
+func Reserve(maxProcs, keep int) {
+	if runtime.GOMAXPROCS(0) > maxProcs {
+		runtime.GOMAXPROCS(maxProcs)
+	}
+	var locked, release sync.WaitGroup
+	release.Add(1)
+	for i := 0; made() < keep && i < keep; i++ {
+		locked.Add(1)
+		go func() {
+			runtime.LockOSThread()
+			locked.Done()
+			release.Wait()
+			runtime.UnlockOSThread()
+		}()
+		locked.Wait()
+	}
+	release.Done()
+}
+
+// made is the number of threads the runtime has made.
+func made() int {
+	n, _ := runtime.ThreadCreateProfile(nil)
+	return n
+}
+
+// Affordable is want, or fewer: the reservation must not itself be what
+// exhausts a small pids limit, so it takes at most half of what the limit
+// of our cgroup leaves (headroom).
+func Affordable(want int) int {
+	if room, ok := headroom(); ok {
+		return min(want, made()+room/2)
+	}
+	return want
+}
+
+// headroom is how many more tasks (threads and processes) the pids limit
+// of our own cgroup allows; ok is false when there is none or it cannot be
+// read. The cgroup is looked for where container runtimes put it: under
+// /sys/fs/cgroup (v2) or /sys/fs/cgroup/pids (v1), at our path or at the
+// mount's root (a container's own cgroup mounted there). A limit of an
+// ancestor cgroup, or RLIMIT_NPROC, is not seen.
+func headroom() (room int, ok bool) {
+	self, ok := readSmall("/proc/self/cgroup")
+	if !ok {
+		return 0, false
+	}
+	for _, line := range strings.Split(self, "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		var mount string
+		switch {
+		case f[0] == "0" && f[1] == "":
+			mount = "/sys/fs/cgroup"
+		case strings.Contains(","+f[1]+",", ",pids,"):
+			mount = "/sys/fs/cgroup/pids"
+		default:
+			continue
+		}
+		for _, dir := range []string{mount + f[2], mount} {
+			maxText, ok1 := readSmall(dir + "/pids.max")
+			curText, ok2 := readSmall(dir + "/pids.current")
+			if !ok1 || !ok2 {
+				continue
+			}
+			limit, err1 := strconv.Atoi(maxText)
+			used, err2 := strconv.Atoi(curText)
+			if err1 != nil || err2 != nil {
+				return 0, false // "max": no limit
+			}
+			return max(limit-used, 0), true
+		}
+	}
+	return 0, false
+}
+
+// readSmall reads a small file with raw system calls, trimmed. Not through
+// os: its first file starts the runtime's poller, which a caller counting
+// its descriptors (internal/nofile) may not have allowed for yet.
+func readSmall(path string) (string, bool) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", false
+	}
+	defer unix.Close(fd)
+	var buf [4096]byte
+	n, err := unix.Read(fd, buf[:])
+	if err != nil {
+		return "", false
+	}
+	return strings.TrimSpace(string(buf[:n])), true
+}

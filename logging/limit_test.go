@@ -1,0 +1,99 @@
+package logging
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFailuresAreLoggedAtMostOnceASecond(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	eagain := errors.New("resource temporarily unavailable")
+	enoent := errors.New("no such file or directory")
+	type entry struct {
+		after time.Duration
+		level slog.Level
+		msg   string
+		err   error // nil: no error attribute
+	}
+	tests := []struct {
+		doc     string
+		entries []entry
+		want    []string // the lines written, in order, by their distinguishing text
+	}{
+		{"a failure repeating within the second is written once",
+			[]entry{{0, slog.LevelWarn, "cannot start worker", eagain}, {300 * time.Millisecond, slog.LevelWarn, "cannot start worker", eagain}, {999 * time.Millisecond, slog.LevelWarn, "cannot start worker", eagain}},
+			[]string{`msg="cannot start worker" slot=0 error="resource temporarily unavailable"`}},
+		{"a second later it is written again, with the count held back",
+			[]entry{{0, slog.LevelWarn, "cannot start worker", eagain}, {100 * time.Millisecond, slog.LevelWarn, "cannot start worker", eagain}, {200 * time.Millisecond, slog.LevelWarn, "cannot start worker", eagain}, {time.Second, slog.LevelWarn, "cannot start worker", eagain}},
+			[]string{`slot=0 error="resource temporarily unavailable"$`, `slot=3 error="resource temporarily unavailable" suppressed=2`}},
+		{"another error is another failure",
+			[]entry{{0, slog.LevelWarn, "cannot start worker", eagain}, {0, slog.LevelWarn, "cannot start worker", enoent}},
+			[]string{`slot=0 error="resource temporarily unavailable"`, `slot=1 error="no such file or directory"`}},
+		{"another message is another failure",
+			[]entry{{0, slog.LevelWarn, "cannot start worker", eagain}, {0, slog.LevelError, "cannot run command", eagain}},
+			[]string{`msg="cannot start worker"`, `msg="cannot run command"`}},
+		{"events without an error are never held back",
+			[]entry{{0, slog.LevelWarn, "reaped orphan", nil}, {0, slog.LevelWarn, "reaped orphan", nil}, {0, slog.LevelInfo, "respawning worker", nil}, {0, slog.LevelInfo, "respawning worker", nil}},
+			[]string{`slot=0`, `slot=1`, `slot=2`, `slot=3`}},
+		{"below WARN an error attribute is only information",
+			[]entry{{0, slog.LevelInfo, "cannot take the terminal back", eagain}, {0, slog.LevelInfo, "cannot take the terminal back", eagain}},
+			[]string{`slot=0`, `slot=1`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.doc, func(t *testing.T) {
+			var buf bytes.Buffer
+			h := limitFailures(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+				Level: slog.LevelDebug,
+				ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+					if a.Key == slog.TimeKey || a.Key == slog.LevelKey {
+						return slog.Attr{}
+					}
+					return a
+				},
+			}))
+			for i, e := range tt.entries {
+				r := slog.NewRecord(t0.Add(e.after), e.level, e.msg, 0)
+				r.AddAttrs(slog.Int("slot", i))
+				if e.err != nil {
+					r.AddAttrs(slog.Any("error", e.err))
+				}
+				if err := h.Handle(t.Context(), r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+			if len(lines) != len(tt.want) {
+				t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(tt.want), buf.String())
+			}
+			for i, want := range tt.want {
+				if !matches(lines[i], want) {
+					t.Errorf("line %d: got %q, want it to match %q", i, lines[i], want)
+				}
+			}
+		})
+	}
+}
+
+// matches reports whether line contains want, or ends with it when want
+// ends with $.
+func matches(line, want string) bool {
+	if s, ok := strings.CutSuffix(want, "$"); ok {
+		return strings.HasSuffix(line, s)
+	}
+	return strings.Contains(line, want)
+}
+
+func TestFailuresRememberedAreBounded(t *testing.T) {
+	s := &seenFailures{m: map[string]*seenFailure{}}
+	t0 := time.Now()
+	for i := range 10 * maxSeen {
+		s.allow(strings.Repeat("x", i), t0.Add(time.Duration(i)*FailureEvery))
+	}
+	if len(s.m) > maxSeen {
+		t.Errorf("%d failures remembered, want at most %d", len(s.m), maxSeen)
+	}
+}
