@@ -270,14 +270,21 @@ func (r *Reaper) loop(sigchld *sigchldSwitch) {
 	sigchld.quiet()
 	lastYield := time.Now()
 	for {
-		var status unix.WaitStatus
-		pid, err := unix.Wait4(-1, &status, options, nil)
+		e, id, watched, err := r.reapOne(options)
 		switch {
-		case err == nil && status.Stopped():
+		case err == nil && e.Pid == 0:
+			// Children, but none has changed state: sleep until one has,
+			// without taking it (waitid WNOWAIT), so that the next
+			// reapOne takes it under the lock.
+			r.awaitChild(options)
+		case err == nil && e.Status.Stopped():
 			// Not an exit: the process is still there, and still watched.
-			r.publishStop(Exit{Pid: pid, Status: status})
+			if watched && id != failedSpawn {
+				e.Spawn = id
+				r.stops <- e
+			}
 		case err == nil:
-			r.publish(Exit{Pid: pid, Status: status})
+			r.publish(e, id, watched)
 		case errors.Is(err, unix.ECHILD):
 			// No children, not even zombies. Listen for SIGCHLD again,
 			// then look once more: a child adopted and dead while
@@ -303,8 +310,9 @@ func (r *Reaper) loop(sigchld *sigchldSwitch) {
 		case errors.Is(err, unix.EINTR):
 			// Retried: the runtime's handlers use SA_RESTART, but be safe.
 		default:
-			// wait4(-1, 0) fails only with ECHILD, EINTR or EINVAL, and the
-			// arguments are constant. Nothing to recover: crash loudly.
+			// wait4(-1, WNOHANG) fails only with ECHILD, EINTR or EINVAL,
+			// and the arguments are constant. Nothing to recover: crash
+			// loudly.
 			panic(os.NewSyscallError("wait4", err))
 		}
 		if now := time.Now(); now.Sub(lastYield) >= yieldEvery {
@@ -314,23 +322,43 @@ func (r *Reaper) loop(sigchld *sigchldSwitch) {
 	}
 }
 
-// publishStop reports a watched process that stopped; an orphan's stop is
-// none of pidone's business.
-func (r *Reaper) publishStop(e Exit) {
+// reapOne takes one child that has changed state, if any (Pid 0: none yet),
+// and says which spawn it was. It reaps under the lock Spawn holds while it
+// forks: the pid of a process is free for a new fork the moment wait4 has
+// reaped it, and a Spawn between the reap and the lookup would give the
+// number to a new process and its ID to this exit.
+func (r *Reaper) reapOne(options int) (e Exit, id SpawnID, watched bool, err error) {
 	r.mu.Lock()
-	id, watched := r.watched[e.Pid]
-	r.mu.Unlock()
-	if watched && id != failedSpawn {
-		e.Spawn = id
-		r.stops <- e
+	defer r.mu.Unlock()
+	e.Pid, err = unix.Wait4(-1, &e.Status, options|unix.WNOHANG, nil)
+	if err != nil || e.Pid <= 0 {
+		e.Pid = 0
+		return e, 0, false, err
+	}
+	id, watched = r.watched[e.Pid]
+	if !e.Status.Stopped() {
+		delete(r.watched, e.Pid)
+	}
+	return e, id, watched, nil
+}
+
+// awaitChild sleeps until a child has changed state, without reaping it
+// (waitid with WNOWAIT). ECHILD and EINTR end the wait too: the next
+// reapOne says what there is.
+func (r *Reaper) awaitChild(options int) {
+	var info unix.Siginfo
+	flags := unix.WEXITED | unix.WNOWAIT | unix.WALL
+	if options&unix.WUNTRACED != 0 {
+		flags |= unix.WSTOPPED
+	}
+	if err := unix.Waitid(unix.P_ALL, 0, &info, flags, nil); err != nil && !errors.Is(err, unix.ECHILD) && !errors.Is(err, unix.EINTR) {
+		panic(os.NewSyscallError("waitid", err))
 	}
 }
 
-func (r *Reaper) publish(e Exit) {
-	r.mu.Lock()
-	id, watched := r.watched[e.Pid]
-	delete(r.watched, e.Pid)
-	r.mu.Unlock()
+// publish hands on an exit: to Exits if it is a spawn's (its ID on it),
+// nowhere if the spawn had failed, else to OnOrphan.
+func (r *Reaper) publish(e Exit, id SpawnID, watched bool) {
 	switch {
 	case watched && id == failedSpawn:
 	case watched:
