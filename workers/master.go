@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pidone/pidone/forward"
+	"github.com/pidone/pidone/internal/trim"
 	"github.com/pidone/pidone/reap"
 	"golang.org/x/sys/unix"
 )
@@ -158,6 +159,8 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 			m.stop(now, "cannot write the pidfile")
 		}
 	}
+	// Start-up is over: give back its memory once the master has settled.
+	trim.Schedule()
 	code := m.loop(signals)
 	return code, m.fatal
 }
