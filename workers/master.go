@@ -29,14 +29,6 @@ const (
 	ExitInternal = 125
 )
 
-// reloadCoalesce is how long a reload waits for more reload signals to
-// join it. The runtime merges a signal only while it is still pending, and
-// an idle master takes each one within microseconds; so signals that come
-// close together (a config tool and logrotate, a user's double kill) are
-// merged here, into one pass that reads the configuration as it stands
-// after the last of them.
-const reloadCoalesce = 100 * time.Millisecond
-
 // ConfigError is a bad option, configuration file or bundle.
 type ConfigError struct{ Err error }
 
@@ -92,11 +84,10 @@ type master struct {
 	retiring []*worker
 	byPid    map[int]*worker
 
-	reloadAt   time.Time // a coalesced reload is due; zero if none
-	reloadMode ReloadMode
-	stopping   bool
-	fatal      error // why the master is stopping on its own
-	timer      *time.Timer
+	reloads  reloadGate // when reload signals become reloads
+	stopping bool
+	fatal    error // why the master is stopping on its own
+	timer    *time.Timer
 }
 
 // Run runs workers mode until it is stopped or every slot is given up, and
@@ -186,14 +177,13 @@ func (m *master) loop(signals <-chan os.Signal) int {
 	}
 }
 
-// step does whatever is due at now: a coalesced reload, then every slot's
+// step does whatever is due at now: a held-back reload, then every slot's
 // deadline (spawn, ready, kill), then the replacement's progress. A slot
 // whose spawn fails may be due again at once; it waits for the next turn of
 // the loop, so signals are never starved by a spawn loop.
 func (m *master) step(now time.Time) {
-	if !m.reloadAt.IsZero() && !now.Before(m.reloadAt) {
-		m.reloadAt = time.Time{}
-		m.reload(now, m.reloadMode)
+	if mode, ok := m.reloads.due(now); ok {
+		m.reload(now, mode)
 	}
 	// Before any respawn: a replacement worker that died must be seen as
 	// dead, not as a fresh start.
@@ -224,7 +214,7 @@ func (m *master) all() []*worker {
 
 // arm sets the timer to the earliest deadline, or stops it.
 func (m *master) arm(now time.Time) {
-	due := m.reloadAt
+	due := m.reloads.deadline()
 	for _, w := range m.all() {
 		if !w.Due.IsZero() && (due.IsZero() || w.Due.Before(due)) {
 			due = w.Due
@@ -250,7 +240,7 @@ func (m *master) finished() (bool, int) {
 		}
 		return true, 0
 	}
-	if m.next != nil || !m.reloadAt.IsZero() {
+	if m.next != nil || m.reloads.waiting() {
 		return false, 0
 	}
 	code := 0
@@ -353,16 +343,16 @@ func (m *master) requestReload(now time.Time, mode ReloadMode) {
 		m.log.Info("stopping: reload ignored")
 		return
 	}
-	if m.reloadAt.IsZero() {
-		m.reloadAt, m.reloadMode = now.Add(reloadCoalesce), mode
-	} else if mode == ReloadReplace {
-		m.reloadMode = ReloadReplace // a restart request wins over a plain reload
+	if mode, ok := m.reloads.request(now, mode); ok {
+		m.reload(now, mode)
 	}
 }
 
 // reload re-reads the configuration and applies it. A configuration that
-// does not load changes nothing: not a slot, not a signal.
+// does not load changes nothing: not a slot, not a signal. Reload signals
+// are held back from the moment it ends (reloadGate).
 func (m *master) reload(now time.Time, mode ReloadMode) {
+	defer func() { m.reloads.done(m.now()) }()
 	specs, err := m.opts.Load()
 	if err != nil {
 		m.log.Error("reload: configuration rejected; the workers are left as they are", "error", err)
@@ -488,7 +478,8 @@ func (m *master) stop(now time.Time, why string) {
 		return
 	}
 	m.log.Info("stopping every worker", "reason", why)
-	m.stopping, m.reloadAt = true, time.Time{}
+	m.stopping = true
+	m.reloads.cancel()
 	for _, w := range m.all() {
 		m.stopWorker(w, now)
 	}
