@@ -21,6 +21,5 @@
 //	                group, terminal, LISTEN_PID)
 //	tty.go          the terminal: who holds its foreground
 //	termlog.go      the termination log; closing inherited descriptors
-//	trim.go         pause mode's memory
 //	pdeathsig.go    the parent-death signal
 package supervisor

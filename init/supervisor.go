@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pidone/pidone/forward"
+	"github.com/pidone/pidone/internal/trim"
 	"github.com/pidone/pidone/reap"
 	"github.com/pidone/pidone/spawn"
 	"golang.org/x/sys/unix"
@@ -185,7 +186,6 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	}
 	if cfg.Pause {
 		log.Info("pause: reaping whatever is re-parented to pidone; SIGTERM or SIGINT ends it")
-		trimMemory()
 	}
 	if cfg.CloseInherited {
 		closeInherited(log)
@@ -208,6 +208,9 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	// From here on the main thread forwards what the machine allows.
 	cfg.Shortcut.Hold()
 	lp.allow()
+
+	// Start-up is over: give back its memory once pidone has settled.
+	trim.Schedule()
 
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()

@@ -2,7 +2,7 @@
 # PID 1 of a fresh PID namespace (issue 6). Not part of `make test`: it takes
 # minutes and its figures depend on the machine. See docs/performance.md.
 #
-#   make bench                      full run, about 5-8 minutes
+#   make bench                      full run, about 4-5 minutes
 #   make bench BENCH_QUICK=1        smoke run, about 1-2 minutes
 #   make bench BENCH_ONLY=latency,startup   rerun some metric groups
 #   make bench PIDONE_BIN=/tmp/exp/bin/pidone   measure another pidone build

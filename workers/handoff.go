@@ -246,7 +246,7 @@ func (m *master) supervisorPhase() supervisorPhase {
 		return phaseStopping
 	case m.phase == phaseStarting && ready < total:
 		return phaseStarting
-	case m.next != nil || !m.reloadAt.IsZero():
+	case m.next != nil || m.reloads.waiting():
 		if m.phase == phaseStarting {
 			return phaseStarting
 		}

@@ -221,12 +221,12 @@ func TestTellSupervisor(t *testing.T) {
 		t.Errorf("a respawn sent %q", got)
 	}
 
-	m.reloadAt = time.Now()
+	m.reloads.pending = true // a trailing reload waits
 	m.tellSupervisor()
 	if got := next(); first(got) != "RELOADING=1" || !strings.Contains(got, "MONOTONIC_USEC=") {
 		t.Errorf("reload asked: sent %q", got)
 	}
-	m.reloadAt, m.next = time.Time{}, []*group{}
+	m.reloads.pending, m.next = false, []*group{}
 	m.tellSupervisor()
 	if got := next(); got != "" {
 		t.Errorf("replacement starting: sent %q", got)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pidone/pidone/forward"
 	"github.com/pidone/pidone/internal/nofile"
+	"github.com/pidone/pidone/internal/trim"
 	"github.com/pidone/pidone/reap"
 	"github.com/pidone/pidone/spawn"
 	"golang.org/x/sys/unix"
@@ -29,14 +30,6 @@ const (
 	// ExitInternal: pidone itself failed (cannot write the pidfile, ...).
 	ExitInternal = 125
 )
-
-// reloadCoalesce is how long a reload waits for more reload signals to
-// join it. The runtime merges a signal only while it is still pending, and
-// an idle master takes each one within microseconds; so signals that come
-// close together (a config tool and logrotate, a user's double kill) are
-// merged here, into one pass that reads the configuration as it stands
-// after the last of them.
-const reloadCoalesce = 100 * time.Millisecond
 
 // ConfigError is a bad option, configuration file or bundle.
 type ConfigError struct{ Err error }
@@ -104,11 +97,10 @@ type master struct {
 	byID  map[reap.SpawnID]*worker
 	byPid map[int]*worker
 
-	reloadAt   time.Time // a coalesced reload is due; zero if none
-	reloadMode ReloadMode
-	stopping   bool
-	fatal      error // why the master is stopping on its own
-	timer      *time.Timer
+	reloads  reloadGate // when reload signals become reloads
+	stopping bool
+	fatal    error // why the master is stopping on its own
+	timer    *time.Timer
 
 	handoffState // sockets, readiness, status file (handoff.go)
 }
@@ -183,6 +175,8 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 			m.stop(now, "cannot write the pidfile")
 		}
 	}
+	// Start-up is over: give back its memory once the master has settled.
+	trim.Schedule()
 	code := m.loop(signals)
 	return code, m.fatal
 }
@@ -212,14 +206,13 @@ func (m *master) loop(signals <-chan os.Signal) int {
 	}
 }
 
-// step does whatever is due at now: a coalesced reload, then every slot's
+// step does whatever is due at now: a held-back reload, then every slot's
 // deadline (spawn, ready, kill), then the replacement's progress. A slot
 // whose spawn fails may be due again at once; it waits for the next turn of
 // the loop, so signals are never starved by a spawn loop.
 func (m *master) step(now time.Time) {
-	if !m.reloadAt.IsZero() && !now.Before(m.reloadAt) {
-		m.reloadAt = time.Time{}
-		m.reload(now, m.reloadMode)
+	if mode, ok := m.reloads.due(now); ok {
+		m.reload(now, mode)
 	}
 	// Before any respawn: a replacement worker that died must be seen as
 	// dead, not as a fresh start.
@@ -252,7 +245,7 @@ func (m *master) all() []*worker {
 
 // arm sets the timer to the earliest deadline, or stops it.
 func (m *master) arm(now time.Time) {
-	due := m.reloadAt
+	due := m.reloads.deadline()
 	for _, w := range m.all() {
 		if !w.Due.IsZero() && (due.IsZero() || w.Due.Before(due)) {
 			due = w.Due
@@ -278,7 +271,7 @@ func (m *master) finished() (bool, int) {
 		}
 		return true, 0
 	}
-	if m.next != nil || !m.reloadAt.IsZero() {
+	if m.next != nil || m.reloads.waiting() {
 		return false, 0
 	}
 	code := 0
@@ -386,16 +379,16 @@ func (m *master) requestReload(now time.Time, mode ReloadMode) {
 		m.log.Info("stopping: reload ignored")
 		return
 	}
-	if m.reloadAt.IsZero() {
-		m.reloadAt, m.reloadMode = now.Add(reloadCoalesce), mode
-	} else if mode == ReloadReplace {
-		m.reloadMode = ReloadReplace // a restart request wins over a plain reload
+	if mode, ok := m.reloads.request(now, mode); ok {
+		m.reload(now, mode)
 	}
 }
 
 // reload re-reads the configuration and applies it. A configuration that
-// does not load changes nothing: not a slot, not a signal.
+// does not load changes nothing: not a slot, not a signal. Reload signals
+// are held back from the moment it ends (reloadGate).
 func (m *master) reload(now time.Time, mode ReloadMode) {
+	defer func() { m.reloads.done(m.now()) }()
 	specs, err := m.load()
 	if err != nil {
 		m.log.Error("reload: configuration rejected; the workers are left as they are", "error", err)
@@ -522,7 +515,8 @@ func (m *master) stop(now time.Time, why string) {
 		return
 	}
 	m.log.Info("stopping every worker", "reason", why)
-	m.stopping, m.reloadAt = true, time.Time{}
+	m.stopping = true
+	m.reloads.cancel()
 	for _, w := range m.all() {
 		m.stopWorker(w, now)
 	}

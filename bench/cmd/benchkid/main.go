@@ -8,13 +8,19 @@
 //	                    workload begins
 //	echo                write "R\n", then answer every SIGUSR1 with one byte
 //	                    "x" on stdout (the signal round-trip probe)
+//	idle                echo, and for every SIGUSR2 make one orphan (a child
+//	                    that forks a grandchild and exits, the grandchild
+//	                    exiting at once: the init adopts and reaps it), then
+//	                    write "o" (the idle-cost child: it never wakes up
+//	                    on its own)
 //	hang                write "R\n", then sleep in pause(2) forever without
 //	                    waking up (the idle-cost child)
 //	procns CMD [ARGS]   as PID 1 of new PID and mount namespaces: mount a
 //	                    fresh /proc (as a container has) and exec CMD, which
 //	                    keeps PID 1; the harness starts every init this way
 //	worker              a worker for pidone --workers: write "W" on start and
-//	                    "H" for every SIGHUP, one line each, on stdout
+//	                    "H" for every SIGHUP (taken as echo takes SIGUSR1),
+//	                    one line each, on stdout
 //	mininit CMD [ARGS]  the least a Go init can be: start CMD with
 //	                    syscall.ForkExec, wait for it, exit with its status;
 //	                    no signals, no logging (the start-up floor of the Go
@@ -68,7 +74,9 @@ func main() {
 	case "gate":
 		err = gate(os.Args[2:])
 	case "echo":
-		err = echo()
+		err = echo(false)
+	case "idle":
+		err = echo(true)
 	case "hang":
 		ready()
 		hang()
@@ -96,7 +104,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchkid gate CMD [ARGS...] | echo | hang | noterm")
+	fmt.Fprintln(os.Stderr, "usage: benchkid gate CMD [ARGS...] | echo | idle | hang | noterm | procns CMD | worker | mininit CMD | minfwd CMD")
 	os.Exit(2)
 }
 
@@ -138,7 +146,8 @@ func gate(argv []string) error {
 	return syscall.Exec(path, argv, os.Environ())
 }
 
-// echo answers each SIGUSR1 with one byte on stdout.
+// echo answers each SIGUSR1 with one byte on stdout, and with orphans
+// each SIGUSR2 with an orphan for the init to reap.
 //
 // A Go program that catches a signal with os/signal hands it from the
 // runtime's handler to a goroutine over two thread wake-ups, which would add
@@ -148,33 +157,111 @@ func gate(argv []string) error {
 // thread with the signal mask the process was exec'd with, so the first
 // stage blocks SIGUSR1 and re-executes itself; the second stage then has it
 // blocked everywhere.
-func echo() error {
-	runtime.LockOSThread()
+func echo(orphans bool) error {
 	var set unix.Sigset_t
 	set.Val[0] = 1 << (unix.SIGUSR1 - 1)
-	if os.Getenv(maskedEnv) == "" {
-		if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, nil); err != nil {
-			return err
-		}
-		self, err := os.Executable()
-		if err != nil {
-			return err
-		}
-		return syscall.Exec(self, os.Args, append(os.Environ(), maskedEnv+"=1"))
+	if orphans {
+		set.Val[0] |= 1 << (unix.SIGUSR2 - 1)
+	}
+	if err := blockEverywhere(&set); err != nil {
+		return err
 	}
 	ready()
 	answer := []byte{'x'}
 	for {
-		_, _, errno := unix.Syscall6(unix.SYS_RT_SIGTIMEDWAIT, uintptr(unsafe.Pointer(&set)),
+		sig, err := takeSignal(&set)
+		if err != nil {
+			return err
+		}
+		if sig == unix.SIGUSR2 {
+			if err := orphan(); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := unix.Write(1, answer); err != nil {
+			return err
+		}
+	}
+}
+
+// blockEverywhere returns once every thread of this process blocks set:
+// the first stage blocks it on its thread and re-executes itself (execve
+// keeps the mask), and the Go runtime starts every thread of the second
+// stage with the mask the process was exec'd with. It returns the second
+// stage, with its thread locked, for takeSignal.
+func blockEverywhere(set *unix.Sigset_t) error {
+	runtime.LockOSThread()
+	if os.Getenv(maskedEnv) != "" {
+		return nil
+	}
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, set, nil); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	return syscall.Exec(self, os.Args, append(os.Environ(), maskedEnv+"=1"))
+}
+
+// takeSignal sleeps until a signal in set is pending and takes it.
+func takeSignal(set *unix.Sigset_t) (unix.Signal, error) {
+	for {
+		sig, _, errno := unix.Syscall6(unix.SYS_RT_SIGTIMEDWAIT, uintptr(unsafe.Pointer(set)),
 			0, 0, kernelSigsetSize, 0, 0)
 		if errno == unix.EINTR {
 			continue
 		}
 		if errno != 0 {
-			return os.NewSyscallError("rt_sigtimedwait", errno)
+			return 0, os.NewSyscallError("rt_sigtimedwait", errno)
 		}
-		if _, err := unix.Write(1, answer); err != nil {
-			return err
+		return unix.Signal(sig), nil
+	}
+}
+
+// orphan makes one orphan for the init: a child that forks a grandchild
+// and exits at once, so that the grandchild (which exits at once too) is
+// re-parented to the init. Once the child is reaped, the grandchild is the
+// init's, and "o" tells the harness to watch the init reap it.
+func orphan() error {
+	pid, errno := forkOrphan()
+	if errno != 0 {
+		return os.NewSyscallError("clone", errno)
+	}
+	if _, err := wait4(pid); err != nil {
+		return err
+	}
+	_, err := unix.Write(1, []byte{'o'})
+	return err
+}
+
+// forkOrphan forks a child that forks a grandchild, and both exit at once.
+// A forked copy of a Go program may run no Go code (no runtime threads), so
+// the child runs only raw system calls from this nosplit function. Every
+// signal the harness sends is blocked in this process, and stays blocked
+// in both.
+//
+//go:nosplit
+func forkOrphan() (int, syscall.Errno) {
+	pid, _, errno := syscall.RawSyscall(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	if pid == 0 {
+		syscall.RawSyscall(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0)
+		syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 0, 0, 0)
+	}
+	return int(pid), 0
+}
+
+// wait4 waits for pid, retrying on EINTR.
+func wait4(pid int) (unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err != unix.EINTR {
+			return ws, err
 		}
 	}
 }
@@ -293,16 +380,28 @@ func procNS(argv []string) error {
 	return syscall.Exec(argv[0], argv, os.Environ())
 }
 
+// worker writes "W" as soon as it runs (the first stage: a respawned
+// worker is running), then answers each SIGHUP with "H", taken
+// synchronously as echo takes SIGUSR1, so that the reload fan-out measures
+// the master and the kernel, not the Go runtime's signal hand-offs in 256
+// workers.
 func worker() error {
-	hup := make(chan os.Signal, 16)
-	signal.Notify(hup, syscall.SIGHUP)
-	if _, err := unix.Write(1, []byte("W\n")); err != nil {
+	if os.Getenv(maskedEnv) == "" {
+		if _, err := unix.Write(1, []byte("W\n")); err != nil {
+			return err
+		}
+	}
+	var set unix.Sigset_t
+	set.Val[0] = 1 << (unix.SIGHUP - 1)
+	if err := blockEverywhere(&set); err != nil {
 		return err
 	}
-	for range hup {
+	for {
+		if _, err := takeSignal(&set); err != nil {
+			return err
+		}
 		if _, err := unix.Write(1, []byte("H\n")); err != nil {
 			return err
 		}
 	}
-	return nil
 }

@@ -95,6 +95,9 @@ func (res *results) chart(w io.Writer) error {
 			if v != "met" {
 				c = red
 			}
+			if r.noisy(res.Cores) {
+				v += " (noisy)"
+			}
 			text(margin+len(title)*7+14, y, c, v)
 		}
 		y += 6

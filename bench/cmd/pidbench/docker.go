@@ -89,7 +89,7 @@ func dockerRows(cfg *config) ([]row, error) {
 	noInit := vals["no init"]
 	delete(vals, "no init")
 	return []row{{Group: "docker", Metric: fmt.Sprintf("docker stop -t %d, child without TERM handler", cfg.dockerStopTimeout),
-		Unit: "s", Digits: 3, Values: vals,
+		Unit: "s", Digits: 3, Values: vals, Target: target{Kind: "best", Limit: 1.3},
 		Load: load0 + " -> " + loadavg(),
 		Note: fmt.Sprintf("no init: %.3f s; median of %d; FROM scratch, tini = tini-static, dumb-init is dynamic only", noInit, cfg.dockerRounds)}}, nil
 }

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -41,6 +42,7 @@ type config struct {
 	latencyRounds              int
 	startupRounds              int
 	idleSettle, idleWindow     time.Duration
+	idleBurst                  int
 	dockerRounds               int
 	workerKills, workerReloads int
 	dockerStopTimeout          int
@@ -116,7 +118,7 @@ func run() error {
 		cfg.stormRounds, cfg.stormOrphans = 1, 10000
 		cfg.latencyRounds = 300
 		cfg.startupRounds = 60
-		cfg.idleSettle, cfg.idleWindow = time.Second, 5*time.Second
+		cfg.idleSettle, cfg.idleWindow, cfg.idleBurst = 2500*time.Millisecond, 5*time.Second, 50
 		cfg.dockerRounds, cfg.dockerStopTimeout = 1, 10
 		cfg.workerKills, cfg.workerReloads = 10, 2
 		cfg.listenDuration, cfg.listenReloads = 10*time.Second, 5
@@ -124,7 +126,7 @@ func run() error {
 		cfg.stormRounds, cfg.stormOrphans = 5, 10000
 		cfg.latencyRounds = 2000
 		cfg.startupRounds = 400
-		cfg.idleSettle, cfg.idleWindow = 2*time.Second, 20*time.Second
+		cfg.idleSettle, cfg.idleWindow, cfg.idleBurst = 3*time.Second, 20*time.Second, 200
 		cfg.dockerRounds, cfg.dockerStopTimeout = 3, 10
 		cfg.workerKills, cfg.workerReloads = 40, 5
 		cfg.listenDuration, cfg.listenReloads = 30*time.Second, 20
@@ -163,11 +165,17 @@ func run() error {
 		if _, err := os.Stat(in.Path); err != nil {
 			return fmt.Errorf("%s: %v (make bench installs the Debian packages tini, dumb-init, catatonit)", in.Name, err)
 		}
+		// A binary just built has dirty pages until the kernel writes
+		// them back, some 30 s later, and dirty pages cannot be paged
+		// out: pidone's idle trim would not show.
+		if err := writeBack(in.Path); err != nil {
+			return fmt.Errorf("%s: %v", in.Name, err)
+		}
 	}
 	host, _ := os.Hostname()
 	start := time.Now()
 	res := &results{Started: start.Format(time.RFC3339), Host: host, Quick: cfg.quick, Inits: inits,
-		LoadAt: map[string]string{"start": loadavg()}}
+		LoadAt: map[string]string{"start": loadavg()}, Cores: runtime.NumCPU()}
 	cfg.logf("pidbench: pidone=%s quick=%v load=%s", cfg.pidone, cfg.quick, res.LoadAt["start"])
 
 	type step struct {
@@ -180,7 +188,7 @@ func run() error {
 		{"latency", func() ([]row, error) { return latencyRows(cfg, inits) }},
 		{"reaping", func() ([]row, error) { return stormRows(cfg, inits) }},
 		{"idle", func() ([]row, error) { return idleRows(cfg, inits) }},
-		{"workers", func() ([]row, error) { return workersRows(cfg) }},
+		{"workers", func() ([]row, error) { return workersRows(cfg, inits) }},
 		{"listen", func() ([]row, error) { return listenRows(cfg) }},
 		{"docker", func() ([]row, error) { return dockerRows(cfg) }},
 	}
@@ -200,6 +208,16 @@ func run() error {
 
 	res.text(os.Stdout)
 	return res.write(cfg.out)
+}
+
+// writeBack writes path's dirty pages to disk (fsync).
+func writeBack(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // write saves results.md, results.json and results.png in dir.

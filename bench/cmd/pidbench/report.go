@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -39,6 +40,23 @@ type row struct {
 
 func naRow(group, metric, why string) row {
 	return row{Group: group, Metric: metric, NA: why, Values: map[string]float64{}}
+}
+
+// noisy reports whether the machine was busier than it has cores while the
+// row was measured: the 1-minute load average at the start or the end of
+// the row above cores. Other work then competed for the CPUs, and the
+// figures, wall-clock ones most, are not those of a quiet machine.
+func (r row) noisy(cores int) bool {
+	for _, at := range strings.Split(r.Load, "->") {
+		f := strings.Fields(at)
+		if len(f) == 0 {
+			continue
+		}
+		if load, err := strconv.ParseFloat(f[0], 64); err == nil && load > float64(cores) {
+			return true
+		}
+	}
+	return false
 }
 
 // value returns the figure of one init, NaN if missing.
@@ -100,7 +118,7 @@ func (r row) targetText() string {
 	}
 	switch r.Target.Kind {
 	case "best":
-		return fmt.Sprintf("<= %.2gx best peer", r.Target.Limit)
+		return fmt.Sprintf("<= %.3gx best peer", r.Target.Limit)
 	case "peer":
 		q := ratio(r.value("pidone"), r.value(r.Target.Peer))
 		return fmt.Sprintf("<= %.3gx %s (pidone: %s)", r.Target.Limit, r.Target.Peer, fmtRatio(q))
@@ -132,7 +150,19 @@ type results struct {
 	Quick    bool
 	Inits    []initSpec
 	LoadAt   map[string]string // load at start and end of the run
+	Cores    int               // CPUs the machine has: a load above is noisy
 	Rows     []row
+}
+
+// noisyRows counts the rows measured while the load exceeded the cores.
+func (res *results) noisyRows() int {
+	n := 0
+	for _, r := range res.Rows {
+		if r.noisy(res.Cores) {
+			n++
+		}
+	}
+	return n
 }
 
 func (res *results) peerNames() []string {
@@ -184,6 +214,11 @@ func (res *results) markdown(w io.Writer) {
 	fmt.Fprintf(w, "Run %s on %s, took %s%s. Load (1/5/15 min) at start: %s; at end: %s.\n\n",
 		res.Started, res.Host, res.Duration, map[bool]string{true: " (BENCH_QUICK: fewer repetitions)", false: ""}[res.Quick],
 		res.LoadAt["start"], res.LoadAt["end"])
+	if n := res.noisyRows(); n > 0 {
+		fmt.Fprintf(w, "**Noisy run:** %d of %d rows were measured while the 1-minute load average exceeded the %d cores; "+
+			"they say \"noisy\" in the load column and next to their verdict. Their figures are not those of a quiet machine.\n\n",
+			n, len(res.Rows), res.Cores)
+	}
 	fmt.Fprintf(w, "Inits: ")
 	for i, s := range res.Inits {
 		if i > 0 {
@@ -216,12 +251,21 @@ func (res *results) markdown(w io.Writer) {
 		for _, n := range res.names() {
 			cells = append(cells, fmtNum(r.value(n), r.Digits))
 		}
+		noisy := r.noisy(res.Cores)
 		for _, s := range subj {
 			ratios = append(ratios, r.ratioText(peers, s))
-			verdicts = append(verdicts, r.verdict(peers, s))
+			v := r.verdict(peers, s)
+			if noisy && v != "" {
+				v += " (noisy)"
+			}
+			verdicts = append(verdicts, v)
+		}
+		load := r.Load
+		if noisy {
+			load = "**noisy**: " + load
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", name, strings.Join(cells, " | "),
-			strings.Join(ratios, " | "), r.targetText(), strings.Join(verdicts, " | "), r.Load, r.Note)
+			strings.Join(ratios, " | "), r.targetText(), strings.Join(verdicts, " | "), load, r.Note)
 	}
 }
 
@@ -229,6 +273,9 @@ func (res *results) markdown(w io.Writer) {
 func (res *results) text(w io.Writer) {
 	peers := res.peerNames()
 	fmt.Fprintf(w, "pidone benchmark, %s, load at start %s, at end %s\n", res.Started, res.LoadAt["start"], res.LoadAt["end"])
+	if n := res.noisyRows(); n > 0 {
+		fmt.Fprintf(w, "NOISY RUN: %d of %d rows measured with the load average above the %d cores (marked NOISY)\n", n, len(res.Rows), res.Cores)
+	}
 	head := fmt.Sprintf("%-46s", "metric")
 	for _, n := range res.names() {
 		head += fmt.Sprintf(" %11s", n)
@@ -260,6 +307,9 @@ func (res *results) text(w io.Writer) {
 		for _, s := range subj {
 			line += " " + r.verdict(peers, s)
 		}
+		if r.noisy(res.Cores) {
+			line += " NOISY"
+		}
 		if r.Note != "" {
 			line += "  [" + r.Note + "]"
 		}
@@ -282,13 +332,14 @@ func (res *results) json(w io.Writer) error {
 		row
 		Values  map[string]jsonValue
 		Verdict string
+		Noisy   bool
 	}
 	out := struct {
 		*results
 		Rows []jrow
 	}{results: res}
 	for _, r := range res.Rows {
-		jr := jrow{row: r, Values: map[string]jsonValue{}, Verdict: r.verdict(res.peerNames(), "pidone")}
+		jr := jrow{row: r, Values: map[string]jsonValue{}, Verdict: r.verdict(res.peerNames(), "pidone"), Noisy: r.noisy(res.Cores)}
 		for k, v := range r.Values {
 			jr.Values[k] = jsonValue(v)
 		}
