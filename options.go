@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -183,9 +182,6 @@ var userRoot = "/"
 // and exitUsage.
 type usageError struct {
 	msg string
-	// unknownLong is the name of an unknown long option, for a "did you
-	// mean" line in pidone's own mode.
-	unknownLong string
 }
 
 func (e *usageError) Error() string { return e.msg }
@@ -199,16 +195,16 @@ func usagef(format string, a ...any) error {
 // getopt "+" style, then the command.
 func parseArgs(args []string, table []option) (*settings, error) {
 	s := defaultSettings()
-	if err := parseInto(s, args, table); err != nil {
+	if oe := parseInto(s, args, table, pidoneSyntax); oe != nil {
+		msg := oe.Error()
 		// Only here, in pidone's own mode: under a peer's name the
-		// messages are the peer's (personality.go).
-		var ue *usageError
-		if errors.As(err, &ue) && ue.unknownLong != "" {
-			if near := closestOption(ue.unknownLong, table); near != "" {
-				ue.msg += "\ndid you mean --" + near + "?"
+		// messages are getopt's (personality.go).
+		if oe.mistake == unknownLong {
+			if near := closestOption(oe.longName(), table); near != "" {
+				msg += "\ndid you mean --" + near + "?"
 			}
 		}
-		return nil, err
+		return nil, &usageError{msg: msg}
 	}
 	switch {
 	case s.showHelp || s.showVersion:
@@ -226,9 +222,106 @@ func parseArgs(args []string, table []option) (*settings, error) {
 	return s, nil
 }
 
+// syntax is the flavour of getopt a table is read with.
+type syntax int
+
+const (
+	// pidoneSyntax is pidone's own: long options by their full name only,
+	// so that a new option can never change what an abbreviation meant.
+	pidoneSyntax syntax = iota
+	// getoptSyntax is getopt(3), which tini uses: short options only, so
+	// "--yolo" is a cluster of short options, the first of them '-'.
+	getoptSyntax
+	// getoptLongSyntax is getopt_long(3), which dumb-init and catatonit
+	// use: a long option may be shortened to any prefix that names only
+	// one option ("--sing" is --single-child; "--ver" is ambiguous).
+	getoptLongSyntax
+)
+
+// mistake is the kind of an optionError.
+type mistake int
+
+const (
+	unknownShort    mistake = iota + 1 // -z
+	unknownLong                        // --yolo
+	ambiguousLong                      // --ver: a prefix of several (getoptLongSyntax)
+	missingValue                       // -e, --rewrite as the last word
+	unexpectedValue                    // --single-child=1
+	badValue                           // a value the option's set refused
+)
+
+// optionError is a mistake on the command line, typed so that each
+// personality can say it in its peer's words (getoptMessage) and pidone's
+// own mode in its own (Error).
+type optionError struct {
+	mistake mistake
+	// option is the option as the message names it: "-z", or a long
+	// option's full name ("--rewrite") once it is known; for unknownLong
+	// and ambiguousLong the word as written, value included ("--yolo=3"),
+	// as getopt_long echoes it.
+	option     string
+	valueName  string   // missingValue: what the option takes ("CODE")
+	value      string   // badValue: the value refused
+	err        error    // badValue: why
+	candidates []string // ambiguousLong: the long names it abbreviates, in table order
+}
+
+// Error says the mistake in pidone's own words.
+func (e *optionError) Error() string {
+	switch e.mistake {
+	case unknownShort:
+		return "unknown option " + e.option
+	case unknownLong:
+		return "unknown option --" + e.longName()
+	case ambiguousLong:
+		return fmt.Sprintf("option --%s is ambiguous: --%s", e.longName(), strings.Join(e.candidates, ", --"))
+	case missingValue:
+		return fmt.Sprintf("option %s needs a %s", e.option, e.valueName)
+	case unexpectedValue:
+		return fmt.Sprintf("option %s takes no value", e.option)
+	}
+	return fmt.Sprintf("%s: %v", e.option, e.err)
+}
+
+// longName is the name of an unknown or ambiguous long option, without
+// "--" and without the value.
+func (e *optionError) longName() string {
+	name, _, _ := strings.Cut(strings.TrimPrefix(e.option, "--"), "=")
+	return name
+}
+
+// getoptMessage is the line glibc's getopt or getopt_long prints for the
+// mistake, naming the program by argv0 exactly as it was invoked; "" for a
+// bad value, which getopt leaves to the program.
+func (e *optionError) getoptMessage(argv0 string) string {
+	short := len(e.option) == 2
+	switch {
+	case e.mistake == unknownShort:
+		return fmt.Sprintf("%s: invalid option -- '%c'\n", argv0, e.option[1])
+	case e.mistake == missingValue && short:
+		return fmt.Sprintf("%s: option requires an argument -- '%c'\n", argv0, e.option[1])
+	case e.mistake == missingValue:
+		return fmt.Sprintf("%s: option '%s' requires an argument\n", argv0, e.option)
+	case e.mistake == unknownLong:
+		return fmt.Sprintf("%s: unrecognized option '%s'\n", argv0, e.option)
+	case e.mistake == unexpectedValue:
+		return fmt.Sprintf("%s: option '%s' doesn't allow an argument\n", argv0, e.option)
+	case e.mistake == ambiguousLong:
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s: option '%s' is ambiguous; possibilities:", argv0, e.option)
+		for _, c := range e.candidates {
+			fmt.Fprintf(&b, " '--%s'", c)
+		}
+		b.WriteString("\n")
+		return b.String()
+	}
+	return ""
+}
+
 // parseInto reads options from args into s, then the command; the
-// personalities share it with their own tables.
-func parseInto(s *settings, args []string, table []option) error {
+// personalities share it with their own tables and their peer's syntax.
+// It stops at the first mistake, as the peers do.
+func parseInto(s *settings, args []string, table []option, syn syntax) *optionError {
 	i := 0
 	for ; i < len(args); i++ {
 		arg := args[i]
@@ -239,9 +332,9 @@ func parseInto(s *settings, args []string, table []option) error {
 		if len(arg) < 2 || arg[0] != '-' {
 			break
 		}
-		var err error
-		if strings.HasPrefix(arg, "--") {
-			i, err = parseLong(s, table, args, i)
+		var err *optionError
+		if strings.HasPrefix(arg, "--") && syn != getoptSyntax {
+			i, err = parseLong(s, table, args, i, syn)
 		} else {
 			i, err = parseShorts(s, table, args, i)
 		}
@@ -253,36 +346,64 @@ func parseInto(s *settings, args []string, table []option) error {
 	return nil
 }
 
-func parseLong(s *settings, table []option, args []string, i int) (int, error) {
-	name, value, hasValue := strings.Cut(args[i][2:], "=")
-	for _, o := range table {
-		if o.long != name || name == "" {
-			continue
-		}
-		switch {
-		case o.value == "" && hasValue:
-			return i, usagef("option --%s takes no value", name)
-		case o.value != "" && !hasValue:
-			if i+1 >= len(args) {
-				return i, usagef("option --%s needs a %s", name, o.value)
-			}
-			i++
-			value = args[i]
-		}
-		if err := o.set(s, value); err != nil {
-			return i, usagef("--%s: %v", name, err)
-		}
-		return i, nil
+func parseLong(s *settings, table []option, args []string, i int, syn syntax) (int, *optionError) {
+	word := args[i]
+	name, value, hasValue := strings.Cut(word[2:], "=")
+	o, err := findLong(table, word, name, syn)
+	if err != nil {
+		return i, err
 	}
-	return i, &usageError{msg: fmt.Sprintf("unknown option --%s", name), unknownLong: name}
+	option := "--" + o.long
+	switch {
+	case o.value == "" && hasValue:
+		return i, &optionError{mistake: unexpectedValue, option: option}
+	case o.value != "" && !hasValue:
+		if i+1 >= len(args) {
+			return i, &optionError{mistake: missingValue, option: option, valueName: o.value}
+		}
+		i++
+		value = args[i]
+	}
+	if err := o.set(s, value); err != nil {
+		return i, &optionError{mistake: badValue, option: option, value: value, err: err}
+	}
+	return i, nil
 }
 
-func parseShorts(s *settings, table []option, args []string, i int) (int, error) {
+// findLong finds the long option word names: by its full name, or in
+// getoptLongSyntax by a prefix of one name only (an exact name wins over
+// the names it is a prefix of, as in getopt_long).
+func findLong(table []option, word, name string, syn syntax) (option, *optionError) {
+	var prefixOf []option
+	for _, o := range table {
+		switch {
+		case o.long == "":
+		case o.long == name:
+			return o, nil
+		case syn == getoptLongSyntax && strings.HasPrefix(o.long, name):
+			prefixOf = append(prefixOf, o)
+		}
+	}
+	switch len(prefixOf) {
+	case 0:
+		return option{}, &optionError{mistake: unknownLong, option: word}
+	case 1:
+		return prefixOf[0], nil
+	}
+	e := &optionError{mistake: ambiguousLong, option: word}
+	for _, o := range prefixOf {
+		e.candidates = append(e.candidates, o.long)
+	}
+	return option{}, e
+}
+
+func parseShorts(s *settings, table []option, args []string, i int) (int, *optionError) {
 	arg := args[i]
 	for j := 1; j < len(arg); j++ {
+		option := "-" + string(arg[j])
 		o, ok := findShort(table, arg[j])
 		if !ok {
-			return i, usagef("unknown option -%c", arg[j])
+			return i, &optionError{mistake: unknownShort, option: option}
 		}
 		value := ""
 		if o.value != "" {
@@ -293,12 +414,12 @@ func parseShorts(s *settings, table []option, args []string, i int) (int, error)
 				i++
 				value = args[i]
 			default:
-				return i, usagef("option -%c needs a %s", o.short, o.value)
+				return i, &optionError{mistake: missingValue, option: option, valueName: o.value}
 			}
 			j = len(arg)
 		}
 		if err := o.set(s, value); err != nil {
-			return i, usagef("-%c: %v", o.short, err)
+			return i, &optionError{mistake: badValue, option: option, value: value, err: err}
 		}
 	}
 	return i, nil

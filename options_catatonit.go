@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/pidone/pidone/forward"
@@ -25,9 +25,14 @@ var catatonitOptions = []option{
 	{'V', "version", "", "Print version information.", func(s *settings, _ string) error { s.showVersion = true; return nil }},
 }
 
-// parseCatatonit reads catatonit's command line and environment.
-func parseCatatonit(name string, args []string, env envFunc) peerCall {
-	usage := fmt.Sprintf("usage: %s [-ghLPV] [--] <progname> [<arguments>...]\n", name)
+// catatonitUsage is catatonit's usage line, which names it so under any
+// argv[0].
+const catatonitUsage = "usage: catatonit [-ghLPV] [--] <progname> [<arguments>...]\n"
+
+// parseCatatonit reads catatonit's command line and environment. argv0 is
+// as invoked, which getopt_long's messages name.
+func parseCatatonit(argv0 string, args []string, env envFunc) peerCall {
+	name := filepath.Base(argv0)
 	errorLine := func(msg string) string {
 		return logging.PeerPrefix(logging.StyleCatatonit, slog.LevelError) + msg + "\n"
 	}
@@ -35,12 +40,14 @@ func parseCatatonit(name string, args []string, env envFunc) peerCall {
 		return printExit(usageExit, "", errorLine("CATATONIT_LOG is reserved for future use"))
 	}
 	s := defaultSettings()
-	if err := parseInto(s, args, catatonitOptions); err != nil {
-		return printExit(usageExit, "", name+": "+err.Error()+"\n"+usage)
+	// No option of catatonit's takes a value: every mistake is
+	// getopt_long's, followed by the usage line.
+	if oe := parseInto(s, args, catatonitOptions, getoptLongSyntax); oe != nil {
+		return printExit(usageExit, "", oe.getoptMessage(argv0)+catatonitUsage)
 	}
 	switch {
 	case s.showHelp:
-		return printExit(0, "", catatonitHelp(usage))
+		return printExit(0, "", catatonitHelp(argv0))
 	case s.showLicense:
 		return printExit(0, licence(name), "")
 	case s.showVersion:
@@ -48,7 +55,7 @@ func parseCatatonit(name string, args []string, env envFunc) peerCall {
 		// init binary in that shape, and catatonit answers it so.
 		return printExit(0, fmt.Sprintf("tini version %s_catatonit\n", catatonitVersion), "")
 	case len(s.command) == 0 && !s.pause:
-		return printExit(usageExit, "", errorLine("missing program name")+usage)
+		return printExit(usageExit, "", errorLine("missing program name")+catatonitUsage)
 	}
 	level := slog.LevelError
 	if _, ok := env("CATATONIT_DEBUG"); ok {
@@ -85,9 +92,9 @@ func parseCatatonit(name string, args []string, env envFunc) peerCall {
 	}
 }
 
-func catatonitHelp(usage string) string {
+func catatonitHelp(argv0 string) string {
 	var b strings.Builder
-	b.WriteString(usage + "\noptions:\n")
+	b.WriteString(catatonitUsage + "\noptions:\n")
 	for _, o := range catatonitOptions {
 		opt := "-" + string(o.short)
 		if o.long != "" {
@@ -95,6 +102,6 @@ func catatonitHelp(usage string) string {
 		}
 		fmt.Fprintf(&b, "  %-15s %s\n", opt, o.help)
 	}
-	fmt.Fprintf(&b, "\npidone %s, installed as %s.\n", version, os.Args[0])
+	fmt.Fprintf(&b, "\npidone %s, installed as %s.\n", version, argv0)
 	return b.String()
 }

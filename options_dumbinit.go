@@ -15,10 +15,10 @@ import (
 
 const dumbInitVersion = "1.2.5"
 
+// dumbInitOptions are in dumb-init's order, which getopt_long lists the
+// candidates of an ambiguous abbreviation in.
 var dumbInitOptions = []option{
 	{'h', "help", "", "Print this help message and exit.", func(s *settings, _ string) error { s.showHelp = true; return nil }},
-	{'v', "verbose", "", "Print debugging information to stderr.", func(s *settings, _ string) error { s.peerDebug = true; return nil }},
-	{'V', "version", "", "Print the current version and exit.", func(s *settings, _ string) error { s.showVersion = true; return nil }},
 	{'c', "single-child", "", "Run in single-child mode: signals go to the direct child only.", func(s *settings, _ string) error { s.noSetsid = true; return nil }},
 	{'r', "rewrite", "s:r", "Rewrite received signal s to new signal r before proxying; r 0 drops it. Repeatable.", func(s *settings, v string) error {
 		from, to, err := forward.ParseRewrite(v)
@@ -31,27 +31,36 @@ var dumbInitOptions = []option{
 		s.rewrites[from] = to
 		return nil
 	}},
+	{'v', "verbose", "", "Print debugging information to stderr.", func(s *settings, _ string) error { s.peerDebug = true; return nil }},
+	{'V', "version", "", "Print the current version and exit.", func(s *settings, _ string) error { s.showVersion = true; return nil }},
 }
 
-// parseDumbInit reads dumb-init's command line and environment.
-func parseDumbInit(name string, args []string, env envFunc) peerCall {
+// rewriteUsage is what a bad -r value gets. dumb-init's own line says
+// "<signum> is between 1 and 31"; this one starts with the same words but
+// says what pidone accepts (docs/personalities.md).
+const rewriteUsage = "Usage: -r option takes <signum>:<signum>, where <signum> is a signal " +
+	"number or name (1 to 64; the target may be 0 or none to drop it).\n" +
+	"This option can be specified multiple times.\nUse --help for full usage.\n"
+
+// parseDumbInit reads dumb-init's command line and environment. argv0 is
+// as invoked: dumb-init names itself so, as getopt does.
+func parseDumbInit(argv0 string, args []string, env envFunc) peerCall {
 	s := defaultSettings()
-	if err := parseInto(s, args, dumbInitOptions); err != nil {
-		if strings.Contains(err.Error(), "-r: ") || strings.Contains(err.Error(), "--rewrite: ") {
-			return printExit(usageExit, "", "Usage: -r option takes <signum>:<signum>, where <signum> is a signal "+
-				"number or name (1 to 64; the target may be 0 or none to drop it).\n"+
-				"This option can be specified multiple times.\nUse --help for full usage.\n")
+	if oe := parseInto(s, args, dumbInitOptions, getoptLongSyntax); oe != nil {
+		// getopt_long's line alone, or for a bad -r value the usage of -r.
+		if oe.mistake == badValue {
+			return printExit(usageExit, "", rewriteUsage)
 		}
-		return printExit(usageExit, "", name+": "+err.Error()+"\n")
+		return printExit(usageExit, "", oe.getoptMessage(argv0))
 	}
 	switch {
 	case s.showHelp:
-		return printExit(0, "", dumbInitHelp(name))
+		return printExit(0, "", dumbInitHelp(argv0))
 	case s.showVersion:
 		// dumb-init prints its version on stderr.
 		return printExit(0, "", fmt.Sprintf("dumb-init v%s (pidone %s)\n", dumbInitVersion, version))
 	case len(s.command) == 0:
-		return printExit(usageExit, "", fmt.Sprintf("Usage: %s [option] program [args]\nTry %s --help for full usage.\n", name, name))
+		return printExit(usageExit, "", fmt.Sprintf("Usage: %s [option] program [args]\nTry %s --help for full usage.\n", argv0, argv0))
 	}
 	if v, ok := env("DUMB_INIT_DEBUG"); ok && v == "1" {
 		s.peerDebug = true

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -44,22 +45,25 @@ var tiniOptions = []option{
 	{'l', "", "", "print the licence and exit", func(s *settings, _ string) error { s.showLicense = true; return nil }},
 }
 
-// parseTini reads tini's command line and environment.
-func parseTini(name string, args []string, env envFunc) peerCall {
+// parseTini reads tini's command line and environment. argv0 is as
+// invoked: getopt's messages name it so, tini's usage by its base name.
+func parseTini(argv0 string, args []string, env envFunc) peerCall {
+	name := filepath.Base(argv0)
 	// tini takes --version only as the one and only argument.
 	if len(args) == 1 && args[0] == "--version" {
 		return printExit(0, tiniVersionLine()+"\n", "")
 	}
 	s := defaultSettings()
 	s.peerVerbosity = 1 // tini's default: warnings
-	if err := parseInto(s, args, tiniOptions); err != nil {
-		// Bad values of -p and -e get one fatal line, anything else the
-		// usage text, both on stderr and with status 1.
-		msg := err.Error()
-		if v, bad := badTiniValue(msg, args); bad {
-			return printExit(usageExit, "", logging.PeerPrefix(logging.StyleTini, slog.LevelError)+"Not a valid option for "+v+"\n")
+	if oe := parseInto(s, args, tiniOptions, getoptSyntax); oe != nil {
+		// A bad value of -p or -e gets one fatal line, anything else
+		// getopt's line and the usage text, both on stderr and with
+		// status 1.
+		if oe.mistake == badValue {
+			return printExit(usageExit, "", logging.PeerPrefix(logging.StyleTini, slog.LevelError)+
+				"Not a valid option for "+oe.option+": "+oe.value+"\n")
 		}
-		return printExit(usageExit, "", name+": "+msg+"\n"+tiniUsage(name))
+		return printExit(usageExit, "", oe.getoptMessage(argv0)+tiniUsage(name))
 	}
 	switch {
 	case s.showHelp:
@@ -108,25 +112,6 @@ func parseTini(name string, args []string, env envFunc) peerCall {
 			return fmt.Sprintf("exec %s failed: %s", e.Command, strerror(e)), code
 		},
 	}
-}
-
-// badTiniValue recognises the parser's complaint about the value of -p or
-// -e and returns "-p VALUE" as tini prints it.
-func badTiniValue(msg string, args []string) (string, bool) {
-	for _, o := range []string{"-p", "-e"} {
-		if !strings.HasPrefix(msg, o+": ") {
-			continue
-		}
-		for i, a := range args {
-			switch {
-			case a == o && i+1 < len(args):
-				return o + ": " + args[i+1], true
-			case strings.HasPrefix(a, o) && len(a) > 2:
-				return o + ": " + a[2:], true
-			}
-		}
-	}
-	return "", false
 }
 
 // tiniLevel maps tini's verbosity (0 fatal only, 1 warnings, 2 info, 3 debug)

@@ -27,7 +27,8 @@ import (
 // personality runs pidone as one peer.
 type personality struct {
 	name  string // the name pidone was invoked as (docker-init, tini, ...)
-	parse func(name string, args []string, env envFunc) peerCall
+	argv0 string // argv[0] as invoked ("/usr/bin/tini"), which getopt's messages name
+	parse func(argv0 string, args []string, env envFunc) peerCall
 }
 
 // envFunc is os.LookupEnv, or a table in the tests.
@@ -39,11 +40,11 @@ func personalityOf(argv0 string) *personality {
 	name := filepath.Base(argv0)
 	switch name {
 	case "tini", "tini-static", "docker-init":
-		return &personality{name, parseTini}
+		return &personality{name, argv0, parseTini}
 	case "dumb-init":
-		return &personality{name, parseDumbInit}
+		return &personality{name, argv0, parseDumbInit}
 	case "catatonit":
-		return &personality{name, parseCatatonit}
+		return &personality{name, argv0, parseCatatonit}
 	}
 	return nil
 }
@@ -72,7 +73,7 @@ func printExit(code int, stdout, stderr string) peerCall {
 }
 
 func (p *personality) run(args []string, signals chan os.Signal) int {
-	c := p.parse(p.name, args, os.LookupEnv)
+	c := p.parse(p.argv0, args, os.LookupEnv)
 	if c.exit {
 		fmt.Fprint(os.Stdout, c.stdout)
 		fmt.Fprint(os.Stderr, c.stderr)

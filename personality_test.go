@@ -33,8 +33,8 @@ func TestPersonalityOf(t *testing.T) {
 		"./dumb-init": "dumb-init", "/usr/libexec/podman/catatonit": "catatonit",
 	} {
 		p := personalityOf(argv0)
-		if p == nil || p.name != want {
-			t.Errorf("personalityOf(%q) = %v, want %s", argv0, p, want)
+		if p == nil || p.name != want || p.argv0 != argv0 {
+			t.Errorf("personalityOf(%q) = %+v, want %s, invoked as %s", argv0, p, want, argv0)
 		}
 	}
 	for _, argv0 := range []string{"pidone", "/pidone", "tini.sh", "init"} {
@@ -156,7 +156,7 @@ func TestDumbInitCommandLines(t *testing.T) {
 		{doc: "long version", args: []string{"--version"}, code: 0, stderr: "dumb-init v1.2.5"},
 		{doc: "help on stderr", args: []string{"--help"}, code: 0, stderr: "Usage: dumb-init [option] command [[arg] ...]"},
 		{doc: "no program", args: nil, code: 1, stderr: "Usage: dumb-init [option] program [args]\nTry dumb-init --help for full usage."},
-		{doc: "unknown option", args: []string{"-Z", "app"}, code: 1, stderr: "dumb-init: unknown option -Z"},
+		{doc: "unknown option", args: []string{"-Z", "app"}, code: 1, stderr: "dumb-init: invalid option -- 'Z'\n"},
 		{doc: "bad rewrite", args: []string{"-r", "15", "app"}, code: 1, stderr: "Usage: -r option takes <signum>:<signum>"},
 		{doc: "rewrite of SIGKILL", args: []string{"--rewrite", "9:15", "app"}, code: 1, stderr: "Usage: -r option takes"},
 	})

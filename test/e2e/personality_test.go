@@ -154,6 +154,18 @@ type peerCase struct {
 
 var empty = regexp.MustCompile(`^$`)
 
+// argv0 in a pattern stands for the program's path exactly as it was
+// invoked, which getopt's messages begin with.
+const argv0 = "ARGV0"
+
+// forBin returns want with argv0 replaced by bin.
+func forBin(want *regexp.Regexp, bin string) *regexp.Regexp {
+	if want == nil || !strings.Contains(want.String(), argv0) {
+		return want
+	}
+	return regexp.MustCompile(strings.ReplaceAll(want.String(), argv0, regexp.QuoteMeta(bin)))
+}
+
 func re(s string) *regexp.Regexp { return regexp.MustCompile(s) }
 
 func checkCases(t *testing.T, peer string, cases []peerCase) {
@@ -170,7 +182,7 @@ func checkCases(t *testing.T, peer string, cases []peerCase) {
 					name string
 					got  string
 					want *regexp.Regexp
-				}{{"stdout", r.stdout, tc.stdout}, {"stderr", r.stderr, tc.stderr}} {
+				}{{"stdout", r.stdout, forBin(tc.stdout, bin)}, {"stderr", r.stderr, forBin(tc.stderr, bin)}} {
 					if s.want != nil && !s.want.MatchString(s.got) {
 						t.Errorf("%s %q: %s %q does not match %q", peer, tc.args, s.name, s.got, s.want)
 					}
@@ -201,6 +213,15 @@ func TestTiniPersonality(t *testing.T) {
 		{doc: "no program: usage, 1", args: nil, code: 1, stdout: empty, stderr: re(`Usage:`)},
 		{doc: "unknown option: usage, 1", args: []string{"-Z", "--", w, "exit", "0"}, code: 1, stdout: empty, stderr: re(`Usage:`)},
 		{doc: "--version is an option only alone", args: []string{"--version", "--", w, "exit", "0"}, code: 1, stderr: re(`Usage:`)},
+		// getopt's words, argv[0] as invoked, then the usage text.
+		{doc: "unknown option in getopt's words", args: []string{"-z", "--", w, "exit", "0"}, code: 1, stdout: empty,
+			stderr: re(`^ARGV0: invalid option -- 'z'\n` + tiniUsageHead)},
+		{doc: "no long options: --yolo is the option '-'", args: []string{"--yolo", "--", w, "exit", "0"}, code: 1, stdout: empty,
+			stderr: re(`^ARGV0: invalid option -- '-'\n` + tiniUsageHead)},
+		{doc: "-e without its argument", args: []string{"-e"}, code: 1, stdout: empty,
+			stderr: re(`^ARGV0: option requires an argument -- 'e'\n` + tiniUsageHead)},
+		{doc: "-p without its argument", args: []string{"-s", "-p"}, code: 1, stdout: empty,
+			stderr: re(`^ARGV0: option requires an argument -- 'p'\n` + tiniUsageHead)},
 		{doc: "bad -p", args: []string{"-p", "NOSUCH", "--", w, "exit", "0"}, code: 1, stderr: re(`^\[FATAL tini \(\d+\)\] Not a valid option for -p: NOSUCH$`)},
 		{doc: "bad -e", args: []string{"-e", "256", "--", w, "exit", "0"}, code: 1, stderr: re(`Not a valid option for -e: 256`)},
 		{doc: "exit status", args: []string{"--", w, "exit", "3"}, code: 3, stdout: empty, stderr: empty},
@@ -216,6 +237,9 @@ func TestTiniPersonality(t *testing.T) {
 		{doc: "TINI_VERBOSITY=0 silences -w", env: []string{"TINI_VERBOSITY=0"}, args: []string{"-w", "--", w, "storm", "-spawners", "1", "-orphans", "4"}, code: 0, stderr: empty},
 	})
 }
+
+// tiniUsageHead is how tini's usage text begins, after getopt's line.
+const tiniUsageHead = `tini \(tini version 0\.19\.0[^)\n]*\)\nUsage: tini \[OPTIONS\] PROGRAM -- \[ARGS\] \| --version\n`
 
 func TestDockerInitPersonality(t *testing.T) {
 	t.Parallel()
@@ -243,6 +267,22 @@ func TestDumbInitPersonality(t *testing.T) {
 		{doc: "-h on stderr", args: []string{"-h"}, code: 0, stdout: empty, stderr: re(`Usage: \S*dumb-init \[option\] command \[\[arg\] \.\.\.\]`)},
 		{doc: "no program: 1", args: nil, code: 1, stderr: re(`Usage: \S*dumb-init \[option\] program \[args\]`)},
 		{doc: "unknown option: 1", args: []string{"-Z", w, "exit", "0"}, code: 1, stdout: empty},
+		// getopt_long's words, argv[0] as invoked, and nothing more.
+		{doc: "unknown short option in getopt's words", args: []string{"-z", w, "exit", "0"}, code: 1, stdout: empty,
+			stderr: re(`^ARGV0: invalid option -- 'z'$`)},
+		{doc: "unknown long option in getopt's words", args: []string{"--yolo", w, "exit", "0"}, code: 1, stdout: empty,
+			stderr: re(`^ARGV0: unrecognized option '--yolo'$`)},
+		{doc: "-r without its argument", args: []string{"-r"}, code: 1, stdout: empty,
+			stderr: re(`^ARGV0: option requires an argument -- 'r'$`)},
+		{doc: "--rewrite without its argument", args: []string{"--rewrite"}, code: 1, stdout: empty,
+			stderr: re(`^ARGV0: option '--rewrite' requires an argument$`)},
+		{doc: "--single-child takes no argument", args: []string{"--single-child=1", w, "exit", "0"}, code: 1, stdout: empty,
+			stderr: re(`^ARGV0: option '--single-child' doesn't allow an argument$`)},
+		{doc: "an ambiguous abbreviation", args: []string{"--ver", w, "exit", "0"}, code: 1, stdout: empty,
+			stderr: re(`^ARGV0: option '--ver' is ambiguous; possibilities: '--verbose' '--version'$`)},
+		{doc: "an abbreviation of one option", args: []string{"--sing", w, "exit", "3"}, code: 3, stdout: empty, stderr: empty},
+		{doc: "no program: usage names argv[0] as invoked", args: nil, code: 1, stdout: empty,
+			stderr: re(`^Usage: ARGV0 \[option\] program \[args\]\nTry ARGV0 --help for full usage\.$`)},
 		{doc: "bad -r: 1", args: []string{"-r", "15", w, "exit", "0"}, code: 1, stderr: re(`Usage: -r option takes <signum>:<signum>`)},
 		{doc: "-r out of range: 1", args: []string{"-r", "99:1", w, "exit", "0"}, code: 1},
 		{doc: "exit status", args: []string{w, "exit", "3"}, code: 3, stdout: empty, stderr: empty},
@@ -264,12 +304,25 @@ func TestCatatonitPersonality(t *testing.T) {
 		{doc: "-L on stdout", args: []string{"-L"}, code: 0, stdout: re(`.`), stderr: empty},
 		{doc: "no program: 1", args: nil, code: 1, stderr: re(`^ERROR \(\S*catatonit:1\): missing program name\nusage:`)},
 		{doc: "unknown option: 1", args: []string{"-Z", "--", w, "exit", "0"}, code: 1, stderr: re(`usage:`)},
+		// getopt_long's words, argv[0] as invoked, then the usage line.
+		{doc: "unknown short option in getopt's words", args: []string{"-z", "--", w, "exit", "0"}, code: 1, stdout: empty,
+			stderr: re(`^ARGV0: invalid option -- 'z'\n` + catatonitUsageLine + `$`)},
+		{doc: "unknown long option in getopt's words", args: []string{"--yolo", "--", w, "exit", "0"}, code: 1, stdout: empty,
+			stderr: re(`^ARGV0: unrecognized option '--yolo'\n` + catatonitUsageLine + `$`)},
+		{doc: "--help is not an option", args: []string{"--help"}, code: 1, stdout: empty,
+			stderr: re(`^ARGV0: unrecognized option '--help'\n` + catatonitUsageLine + `$`)},
+		{doc: "--version takes no argument", args: []string{"--version=3", "--", w, "exit", "0"}, code: 1, stdout: empty,
+			stderr: re(`^ARGV0: option '--version' doesn't allow an argument\n` + catatonitUsageLine + `$`)},
+		{doc: "an abbreviation of --version", args: []string{"--vers"}, code: 0, stdout: re(`^tini version 0\.1\.7_catatonit$`), stderr: empty},
 		{doc: "exit status", args: []string{"--", w, "exit", "3"}, code: 3, stdout: empty, stderr: empty},
 		{doc: "killed by a signal", args: []string{"--", w, "killself", "TERM"}, code: 143},
 		{doc: "exec failure: 1", args: []string{"--", "/no/such/command"}, code: 1, stderr: re(`^ERROR \(\S*catatonit:\d+\): failed to exec pid1: No such file or directory$`)},
 		{doc: "exec EACCES: 1", args: []string{"--", noexec}, code: 1, stderr: re(`failed to exec pid1: Permission denied`)},
 	})
 }
+
+// catatonitUsageLine is catatonit's usage line, under any name.
+const catatonitUsageLine = `usage: catatonit \[-ghLPV\] \[--\] <progname> \[<arguments>\.\.\.\]`
 
 // forwardCase: which of sigrecord's child and grandchild get which signal
 // when sig is sent to PID 1.
@@ -560,4 +613,69 @@ func TestRealPeerRefusesPidone(t *testing.T) {
 			t.Errorf("%s: got path %q, error %v; want a refusal naming %s and saying %q", tc.peer, path, err, filepath.Join(dir, tc.peer), tc.why)
 		}
 	}
+}
+
+// startIn starts bin as PID 1 of a new PID namespace with dir as its
+// working directory (env(1) changes to it and execs bin in place).
+func startIn(t *testing.T, dir, bin string, args ...string) *nsInit {
+	t.Helper()
+	return startInit(t, append([]string{"/usr/bin/env", "--chdir=" + dir, bin}, args...)...)
+}
+
+// cwdOf is where /proc/PID/cwd points.
+func cwdOf(pid int) string {
+	cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+	if err != nil {
+		return err.Error()
+	}
+	return cwd
+}
+
+// TestDumbInitChangesToRoot: dumb-init changes to / once its child runs,
+// so that it does not keep the directory it was started in busy (`cd /tmp
+// && dumb-init sh -c 'readlink /proc/$PPID/cwd'` prints /); pidone as
+// dumb-init does too.
+func TestDumbInitChangesToRoot(t *testing.T) {
+	t.Parallel()
+	_, w := bins(t)
+	forEach(t, "dumb-init", func(t *testing.T, bin string) {
+		dir := t.TempDir()
+		p := startIn(t, dir, bin, w, "sigrecord")
+		p.stdout.WaitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
+		eventually(t, exitTimeout, func() (bool, string) {
+			cwd := cwdOf(p.pid)
+			return cwd == "/", fmt.Sprintf("dumb-init runs in %s, want /", cwd)
+		})
+		p.closeStdin()
+		if code := p.exitCode(exitTimeout); code != 0 {
+			t.Errorf("exit %d after stdin EOF, want 0", code)
+		}
+	})
+}
+
+// TestCatatonitChangesToRoot: catatonit's source changes to / after
+// starting its child (the CHANGELOG's "Unreleased" after 0.2.0, #28 and
+// #33); 0.1.7 (Debian's) and 0.2.0 stay where they were started. pidone as
+// catatonit follows the source; the real half only reports what the
+// installed catatonit does (docs/personalities.md).
+func TestCatatonitChangesToRoot(t *testing.T) {
+	t.Parallel()
+	_, w := bins(t)
+	forEach(t, "catatonit", func(t *testing.T, bin string) {
+		dir := t.TempDir()
+		p := startIn(t, dir, bin, "--", w, "sigrecord")
+		p.stdout.WaitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)
+		if isPidone(t, bin) {
+			eventually(t, exitTimeout, func() (bool, string) {
+				cwd := cwdOf(p.pid)
+				return cwd == "/", fmt.Sprintf("pidone as catatonit runs in %s, want /", cwd)
+			})
+		} else {
+			t.Logf("the installed catatonit runs in %s once its child runs (started in %s; releases up to 0.2.0 do not change to /)", cwdOf(p.pid), dir)
+		}
+		p.closeStdin()
+		if code := p.exitCode(exitTimeout); code != 0 {
+			t.Errorf("exit %d after stdin EOF, want 0", code)
+		}
+	})
 }
