@@ -5,8 +5,10 @@ import "github.com/pidone/pidone/internal/threads"
 // A fork bomb under a pids limit would make the Go runtime fail to create a
 // thread, which kills pidone, and with it, as PID 1, the whole container
 // (internal/threads). So pidone creates the threads it can need as it
-// starts (beside the main child's start, which it would otherwise delay by
-// half a millisecond).
+// starts, beside the main child's start: a fork bomb may begin with the
+// child's first instructions (test/e2e/exhaustion_test.go saw the runtime
+// die when the reserve came 10 ms later). It costs start-up about a
+// millisecond on two cores (docs/performance.md).
 //
 // How many it can need is bounded by its goroutines: the main thread
 // (locked), the reaper in wait4, os/signal's receiver, the event loop in a

@@ -35,7 +35,16 @@ var caught = make(chan os.Signal, 64)
 // and this registration, when one of those few ends pidone with status 2
 // (README, exit codes).
 func init() {
-	signal.Notify(caught, notifySet(entry.Ran(), false)...)
+	// From a goroutine of its own: package initialization runs locked to
+	// the main thread, and each signal os/signal enables is a round trip
+	// to the runtime's signal goroutine, two thread hand-offs from a
+	// locked thread (docs/performance.md).
+	registered := make(chan struct{})
+	go func() {
+		signal.Notify(caught, notifySet(entry.Ran(), false)...)
+		close(registered)
+	}()
+	<-registered
 	// What came before the runtime had handlers (entry.Early) is passed
 	// on as if it had come now: the channel is empty, and has room.
 	for _, sig := range ForwardableSignals() {
