@@ -60,9 +60,9 @@ help:
 	@echo "make demo      run pidone as PID 1 of a new PID namespace over a zombie-making workload"
 	@echo "make test      every tier, one summary line each (vet, unit, e2e, docker-test, ...; logs in $(BIN)/TIER.log)"
 	@echo "make image     the FROM-scratch image pidone:dev"
-	@echo "make release   dist/pidone-VERSION-linux-{amd64,arm64}, SHA256SUMS, LICENSE   make image-release  one image per arch"
+	@echo "make release   dist/pidone-VERSION-linux-{amd64,arm64}, SHA256SUMS, LICENSE, pidone.1   make image-release  one image per arch"
 	@echo "make bench     pidone side by side with tini, dumb-init and catatonit"
-	@echo "make install   pidone under PREFIX; LINKS=peers adds the tini, docker-init, dumb-init, catatonit links"
+	@echo "make install   pidone and its man page under PREFIX; LINKS=peers adds the tini, docker-init, dumb-init, catatonit links"
 	@echo "version        $(VERSION)"
 
 build: $(PIDONE)

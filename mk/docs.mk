@@ -16,13 +16,26 @@ TESTS += docs-test man-check
 k8s-examples: $(PIDONE)
 
 # No engine: the blocks that need Docker are skipped, one loud line each,
-# and one here; with CI=true the test fails them instead.
+# and one here; with CI=true the test fails them instead. The same for
+# python3 and node (the python and js blocks), installed from Debian when
+# missing, as root.
 docs-test: $(PIDONE) $(WORKLOAD)
 	@$(DOCKER) info >/dev/null 2>&1 || [ "$$CI" = true ] || \
 		echo "##### docs-test: no Docker engine answers ('$(DOCKER) info' failed): the Dockerfile and docker blocks will be SKIPPED #####" >&2
-	cd test/snippets && PIDONE_BIN=$(abspath $(PIDONE)) WORKLOAD_BIN=$(abspath $(WORKLOAD)) \
-		$(GO) test -count=1 -timeout 9m -v ./... 2>&1 | tee $(abspath $(BIN))/docs-test.log \
-		| grep -E '^(\s*--- (FAIL|SKIP)|PASS|FAIL|ok|panic|\s+\S+_test.go|.*#####)' ; exit $${PIPESTATUS[0]}
+	@command -v python3 >/dev/null || $(call apt_install,python3) || [ "$$CI" = true ] || \
+		echo "##### docs-test: no python3 and apt-get could not install it: the python blocks will be SKIPPED #####" >&2
+	@command -v node >/dev/null || $(call apt_install,nodejs) || [ "$$CI" = true ] || \
+		echo "##### docs-test: no node and apt-get could not install nodejs: the js blocks will be SKIPPED #####" >&2
+	@# Run alone, the whole -v output goes to $(BIN)/docs-test.log and the
+	@# failures and skips to the screen; under make test, summarize reads go
+	@# test's -json events ($(GOTESTFLAGS)) and writes that log itself.
+	cd test/snippets && export PIDONE_BIN=$(abspath $(PIDONE)) WORKLOAD_BIN=$(abspath $(WORKLOAD)) && \
+	if [ -n "$(strip $(GOTESTFLAGS))" ]; then \
+		$(GO) test -count=1 -timeout 5m $(GOTESTFLAGS) ./...; \
+	else \
+		$(GO) test -count=1 -timeout 5m -v ./... 2>&1 | tee $(abspath $(BIN))/docs-test.log \
+		| grep -E '^(\s*--- (FAIL|SKIP)|PASS|FAIL|ok|panic|\s+\S+_test.go|.*#####)' ; exit $${PIPESTATUS[0]}; \
+	fi
 
 # groff's -ww shows every warning; -z renders without output.
 man:

@@ -2,17 +2,19 @@
 # request, its personality links), and the peers its e2e tests compare it with. See
 # docs/lifecycle.md and docs/personalities.md.
 #
-#   make install [PREFIX=/usr/local] [DESTDIR=]   bin/pidone as $(BINDIR)/pidone, alone
+#   make install [PREFIX=/usr/local] [DESTDIR=]   bin/pidone as $(BINDIR)/pidone, alone, and
+#                                                 the man page as $(MAN1DIR)/pidone.1
 #   make install LINKS=peers                      ... plus tini, docker-init, dumb-init and
 #                                                 catatonit linked to it (opt-in: in front of
 #                                                 the real ones on PATH they replace them)
-#   make uninstall [PREFIX=...] [DESTDIR=]        remove pidone and the links to it
+#   make uninstall [PREFIX=...] [DESTDIR=]        remove pidone, its man page and the links to it
 #   make e2e-peers                                the real tini, dumb-init and catatonit
 #                                                 (Debian packages), for the side-by-side
 #                                                 e2e tests; `make e2e` depends on it
 
 PREFIX        ?= /usr/local
 BINDIR        ?= $(PREFIX)/bin
+MAN1DIR       ?= $(PREFIX)/share/man/man1
 PERSONALITIES := tini docker-init dumb-init catatonit
 # LINKS=peers installs the peer-name links; nothing else is accepted, so a
 # typo does not silently install pidone alone.
@@ -28,6 +30,8 @@ install: $(PIDONE)
 	@case "$(LINKS)" in ""|peers) ;; *) echo "install: LINKS=$(LINKS): the only value is LINKS=peers (links named $(PERSONALITIES))" >&2; exit 2;; esac
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 $(PIDONE) $(DESTDIR)$(BINDIR)/pidone
+	install -d $(DESTDIR)$(MAN1DIR)
+	install -m 0644 docs/pidone.1 $(DESTDIR)$(MAN1DIR)/pidone.1
 	@[ "$(LINKS)" = peers ] || { echo "no peer-name links installed (make install LINKS=peers adds $(PERSONALITIES))"; exit 0; }; \
 	set -e; for p in $(PERSONALITIES); do \
 		dst=$(DESTDIR)$(BINDIR)/$$p; \
@@ -42,7 +46,7 @@ uninstall:
 		dst=$(DESTDIR)$(BINDIR)/$$p; \
 		if [ -L "$$dst" ] && [ "$$(readlink "$$dst")" = pidone ]; then rm -f "$$dst"; fi; \
 	done
-	rm -f $(DESTDIR)$(BINDIR)/pidone
+	rm -f $(DESTDIR)$(BINDIR)/pidone $(DESTDIR)$(MAN1DIR)/pidone.1
 
 # The e2e tests run each personality side by side with the real program when
 # it is installed, and say so when it is not. As root, install the missing

@@ -1,9 +1,10 @@
-# Releases: versioned static binaries, their checksums and the licence in
-# dist/, and one FROM-scratch image per release architecture. The version is
+# Releases: versioned static binaries, their checksums, the licence and the
+# man page in dist/, and one FROM-scratch image per release architecture. The version is
 # mk/version.sh's (VERSION, plus +g<commit>[.dirty] when the tree is not
 # exactly that release). See docs/containers.md.
 #
-#   make release          dist/pidone-$(VERSION)-linux-{amd64,arm64}, dist/SHA256SUMS, dist/LICENSE
+#   make release          dist/pidone-$(VERSION)-linux-{amd64,arm64}, dist/SHA256SUMS, dist/LICENSE,
+#                         dist/pidone.1
 #   make image-release    the images $(RELEASE_IMAGE)-amd64 and -arm64 (linux/ARCH each)
 #   make release-test     checks what make release wrote (part of make test)
 
@@ -35,6 +36,7 @@ release:
 		grep -q 'asyncpreemptoff=1' $$out || { echo "$$out lacks the asyncpreemptoff=1 default (LDFLAGS)" >&2; rm -f $$out; exit 1; }; \
 	done
 	cp LICENSE $(DIST)/LICENSE
+	cp docs/pidone.1 $(DIST)/pidone.1
 	cd $(DIST) && sha256sum $(RELEASE_BINS) > SHA256SUMS
 	@cat $(DIST)/SHA256SUMS
 	@case "$(VERSION)" in *.dirty) echo "warning: version $(VERSION): built from a tree with uncommitted changes" >&2;; esac
@@ -45,8 +47,8 @@ image-release: release
 	@set -e; $(foreach a,$(RELEASE_ARCHS),$(call build_image,$(RELEASE_IMAGE)-$(a),$(a),$(DIST)/pidone-$(VERSION)-linux-$(a),$(VERSION));)
 
 # What make release wrote, checked by a test: names, checksums, ELF machine
-# and linking of each binary, the version it reports, the licence; and how
-# mk/version.sh names a release.
+# and linking of each binary, the version it reports, the licence and the
+# man page; and how mk/version.sh names a release.
 release-test: release
 	DIST_DIR=$(abspath $(DIST)) PIDONE_VERSION=$(VERSION) PIDONE_COMMIT=$(COMMIT) RELEASE_ARCHS="$(RELEASE_ARCHS)" \
 		$(GO) test -count=1 $(GOTESTFLAGS) ./test/release/

@@ -1,5 +1,6 @@
 // Package release checks what `make release` writes and how releases are
-// named: the versioned binaries in dist/, their SHA256SUMS and LICENSE,
+// named: the versioned binaries in dist/, their SHA256SUMS, LICENSE and
+// the man page pidone.1,
 // the version mk/version.sh makes from the VERSION file and git, and that
 // the README, the CHANGELOG and the Dockerfile name that version and the
 // licence.
@@ -60,7 +61,7 @@ func TestReleaseFiles(t *testing.T) {
 	for _, arch := range e.archs {
 		want = append(want, binName(e.version, arch))
 	}
-	want = append(want, "LICENSE", "SHA256SUMS")
+	want = append(want, "LICENSE", "SHA256SUMS", "pidone.1")
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("dist/ holds %q, want %q", got, want)
@@ -104,12 +105,15 @@ func TestReleaseFiles(t *testing.T) {
 		t.Errorf("sha256sum -c SHA256SUMS: %v\n%s", err, out)
 	}
 
-	licence, err := os.ReadFile(filepath.Join(root, "LICENSE"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if shipped, err := os.ReadFile(filepath.Join(e.dist, "LICENSE")); err != nil || !bytes.Equal(shipped, licence) {
-		t.Errorf("dist/LICENSE is not the repository's LICENSE (%v)", err)
+	// The licence and the man page, as the repository has them.
+	for _, f := range []struct{ shipped, source string }{{"LICENSE", "LICENSE"}, {"pidone.1", "docs/pidone.1"}} {
+		source, err := os.ReadFile(filepath.Join(root, f.source))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if shipped, err := os.ReadFile(filepath.Join(e.dist, f.shipped)); err != nil || !bytes.Equal(shipped, source) {
+			t.Errorf("dist/%s is not the repository's %s (%v)", f.shipped, f.source, err)
+		}
 	}
 }
 
@@ -331,13 +335,14 @@ func TestDocsNameVersionAndLicence(t *testing.T) {
 }
 
 // TestInstall runs make install and uninstall into a scratch DESTDIR:
-// pidone alone by default, the peer-name links only with LINKS=peers
+// pidone and its man page alone by default, the peer-name links only with LINKS=peers
 // (in front of the real ones on PATH they would replace them), a real
-// file of a peer's name left alone, and nothing but pidone's own left
-// after uninstall.
+// file of a peer's name left alone, and nothing of pidone's left after
+// uninstall.
 func TestInstall(t *testing.T) {
 	destdir := t.TempDir()
 	bindir := filepath.Join(destdir, "usr", "local", "bin")
+	manPage := filepath.Join(destdir, "usr", "local", "share", "man", "man1", "pidone.1")
 	make := func(args ...string) (string, error) {
 		t.Helper()
 		cmd := exec.Command("make", append([]string{"--no-print-directory", "-C", root, "DESTDIR=" + destdir, "PREFIX=/usr/local"}, args...)...)
@@ -369,6 +374,17 @@ func TestInstall(t *testing.T) {
 	if got := list(); !slices.Equal(got, []string{"pidone"}) {
 		t.Errorf("make install put %q in %s, want pidone alone", got, bindir)
 	}
+	source, err := os.ReadFile(filepath.Join(root, "docs", "pidone.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if installed, err := os.ReadFile(manPage); err != nil || !bytes.Equal(installed, source) {
+		t.Errorf("make install: %s is not docs/pidone.1 (%v)", manPage, err)
+	} else if fi, err := os.Stat(manPage); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o644 {
+		t.Errorf("make install: %s has mode %v, want 0644", manPage, fi.Mode().Perm())
+	}
 
 	if out, err := make("install", "LINKS=yes"); err == nil || !strings.Contains(out, "LINKS=peers") {
 		t.Errorf("make install LINKS=yes: %v\n%s\nwant a failure naming LINKS=peers", err, out)
@@ -391,5 +407,8 @@ func TestInstall(t *testing.T) {
 	}
 	if got := list(); !slices.Equal(got, []string{"tini"}) {
 		t.Errorf("after make uninstall %s holds %q, want only the real tini", bindir, got)
+	}
+	if _, err := os.Stat(manPage); !os.IsNotExist(err) {
+		t.Errorf("after make uninstall %s: %v, want it gone", manPage, err)
 	}
 }

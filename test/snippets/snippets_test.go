@@ -20,6 +20,10 @@
 //     namespace, from the repository root, with bin/ (pidone, workload)
 //     first on PATH; or, where running is impossible here, checked with
 //     `bash -n` and listed in notRun with the reason.
+//   - ```go: one file of a module of its own that requires nothing,
+//     gofmt'd, vetted and built.
+//   - ```python: compiled with `python3 -m py_compile`.
+//   - ```js or ```javascript: checked with `node --check`.
 //   - a block without a language is output or a synopsis, and not run.
 //
 // So that a run leaves nothing behind and never touches what other
@@ -30,8 +34,8 @@
 // Everything is removed at the end, and what an earlier killed run left is
 // removed at the start.
 //
-// Docker absent: the blocks that need it are skipped, loudly; with CI=true
-// that is a failure.
+// Docker, python3 or node absent: the blocks that need it are skipped,
+// loudly; with CI=true that is a failure.
 //
 // Environment (set by `make docs-test`): PIDONE_BIN and WORKLOAD_BIN, the
 // static binaries under test.
@@ -69,13 +73,21 @@ var notRun = []struct{ file, contains, reason string }{
 	{"docs/containers.md", "/usr/local/libexec/pidone/docker-init", "installs into /usr/local and is for a dockerd restarted with --init-path"},
 	{"docs/containers.md", "podman", "Podman is not installed here"},
 	{"docs/personalities.md", "make install", "installs into /usr/local and starts a dockerd and Podman"},
-	{"docs/workers.md", "pidone --workers 4", "a synopsis: my-server stands for the reader's program, and each line runs until stopped"},
+	{"docs/workers.md", "pidone --workers auto", "a synopsis: my-server stands for the reader's program, and each line runs until stopped"},
+	// The servers themselves are checked as their language blocks (go vet
+	// and go build, py_compile, node --check); started, each serves until
+	// stopped, on port 8080, which anything else on the machine may hold.
+	{"docs/workers.md", "-- hello", "runs the Go server until stopped on port 8080; the go block above is vetted and built"},
+	{"docs/workers.md", "gunicorn --workers", "runs gunicorn until stopped on port 8080; app.py is the python block above, compiled"},
+	{"docs/workers.md", "node server.js", "runs Node until stopped on port 8080; server.js is the js block above, checked with node --check"},
 	{"docs/faq.md", "kubectl", "needs a Kubernetes cluster"},
 }
 
 // images are the image references the blocks may build or use; each is
 // renamed for the run. A block that builds an image not listed fails.
-var images = []string{"pidone:dev", "my-app:1", "plain-app:1", "faq-app:1"}
+// make image-release tags RELEASE_IMAGE-ARCH: those are renamed with it
+// (pidone-snippets-pidone:PID-arm64).
+var images = []string{"pidone:dev", "pidone:release", "my-app:1", "plain-app:1", "faq-app:1"}
 
 // containers are the container names the blocks may give; each is renamed
 // for the run. A block that names another fails.
@@ -222,10 +234,17 @@ func (e *env) removeLeftovers() {
 			_ = exec.Command("docker", "rm", "-f", name).Run()
 		}
 	}
-	out, _ = exec.Command("docker", "images", "--format", "{{.Repository}}:{{.Tag}}").Output()
+	e.removeImages(gone)
+}
+
+// removeImages removes the images of the runs for which ofRun(pid) holds:
+// tagged PID, or PID-ARCH by make image-release.
+func (e *env) removeImages(ofRun func(pid string) bool) {
+	out, _ := exec.Command("docker", "images", "--format", "{{.Repository}}:{{.Tag}}").Output()
 	for _, ref := range strings.Fields(string(out)) {
 		repo, tag, _ := strings.Cut(ref, ":")
-		if strings.HasPrefix(repo, "pidone-snippets") && gone(tag) {
+		pid, _, _ := strings.Cut(tag, "-")
+		if strings.HasPrefix(repo, "pidone-snippets") && ofRun(pid) {
 			_ = exec.Command("docker", "rmi", "-f", ref).Run()
 		}
 	}
@@ -249,9 +268,7 @@ func (e *env) cleanup() {
 	for _, c := range containers {
 		_ = exec.Command("docker", "rm", "-f", c+"-snippets-"+e.id).Run()
 	}
-	for _, img := range images {
-		_ = exec.Command("docker", "rmi", "-f", e.rename(img)).Run()
-	}
+	e.removeImages(func(pid string) bool { return pid == e.id })
 }
 
 // cleanEnv is our environment without the outer make's variables (a
@@ -307,6 +324,12 @@ func TestSnippets(t *testing.T) {
 						}
 					case "sh":
 						e.checkShell(t, s, used)
+					case "go":
+						checkGo(t, s)
+					case "python":
+						checkWith(t, s, "snippet.py", "python3", "-m", "py_compile")
+					case "js", "javascript":
+						checkWith(t, s, "snippet.js", "node", "--check")
 					case "":
 						// Output or a synopsis.
 					default:
@@ -357,7 +380,11 @@ func (e *env) checkShell(t *testing.T, s snippet, used []int) {
 	if err := os.WriteFile(script, []byte(e.prelude()+e.substitute(s.text)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// The slowest block (a cold make image-release) takes seconds; one
+	// that runs a server until stopped must be in notRun, not hold the
+	// test for minutes.
+	const limit = time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	// As PID 1 of its own namespace's bash, whatever the block leaves
 	// running ends with it.
@@ -366,6 +393,9 @@ func (e *env) checkShell(t *testing.T, s snippet, used []int) {
 	cmd.Env = cleanEnv([]string{"PATH=" + e.bin + ":" + os.Getenv("PATH")})
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("%v: still running after %v, killed: a block that runs until stopped goes in notRun\n--- block ---\n%s--- output ---\n%s", s, limit, s.text, out)
+	}
 	if err != nil {
 		t.Fatalf("%v: %v after %v\n--- block ---\n%s--- output ---\n%s", s, err, time.Since(start).Round(time.Millisecond), s.text, out)
 	}
@@ -390,9 +420,9 @@ docker() {
 	done
 	command docker "${out[@]}"
 }
-make() { command make --no-print-directory IMAGE=%s DOCKER_BUILD_FLAGS=-q "$@"; }
+make() { command make --no-print-directory IMAGE=%s RELEASE_IMAGE=%s DOCKER_BUILD_FLAGS=-q "$@"; }
 # the block
-`, strings.Join(cases, "|"), e.id, e.rename("pidone:dev"))
+`, strings.Join(cases, "|"), e.id, e.rename("pidone:dev"), e.rename("pidone:release"))
 }
 
 // checkDockerfile builds a Dockerfile block.
@@ -595,5 +625,63 @@ func checkJSON(t *testing.T, s snippet, tmp string) {
 	o.ConfigPath = path
 	if _, err := o.Load(); err != nil {
 		t.Errorf("%v: pidone's loader refuses it: %v", s, err)
+	}
+}
+
+// checkGo vets and builds a Go block as the one file of a module of its
+// own that requires nothing (GOPROXY=off): an example that imports
+// anything but the standard library fails here, as it would for a reader
+// who pastes it into an empty directory. It must be gofmt'd, too.
+func checkGo(t *testing.T, s snippet) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(s.text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(name string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Dir = dir
+		cmd.Env = cleanEnv([]string{"GOPROXY=off", "GOFLAGS=-mod=readonly", "GOWORK=off"})
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %s %s: %v\n--- block ---\n%s--- output ---\n%s", s, name, strings.Join(args, " "), err, s.text, out)
+		}
+		return string(out)
+	}
+	run("go", "mod", "init", "snippet")
+	if out := run("gofmt", "-l", "main.go"); out != "" {
+		t.Errorf("%v: not gofmt'd (gofmt -l lists it)", s)
+	}
+	run("go", "vet", ".")
+	run("go", "build", "-o", filepath.Join(dir, "snippet"), ".")
+}
+
+// checkWith writes a block to a file called name and checks it with the
+// command args: a compile or syntax check, since these blocks are servers
+// a reader runs under pidone (the shell blocks that start them are in
+// notRun).
+func checkWith(t *testing.T, s snippet, name string, args ...string) {
+	needTool(t, args[0])
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(s.text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(args[0], append(args[1:], path)...)
+	cmd.Dir = filepath.Dir(path)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s: %v\n--- block ---\n%s--- output ---\n%s", s, strings.Join(args, " "), err, s.text, out)
+	}
+}
+
+// needTool skips a check whose program is not installed, loudly (make
+// docs-test installs it when it can); with CI=true that fails instead,
+// as for Docker.
+func needTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed (%v) and CI=true requires every block checked", name, err)
+		}
+		t.Skipf("##### SKIPPED: %s is not installed (%v): this block was NOT checked #####", name, err)
 	}
 }
