@@ -88,16 +88,16 @@ func Catch(urgIsNeverOurs bool) chan os.Signal {
 	if urgIsNeverOurs && !entry.Ran() {
 		signal.Notify(caught, unix.SIGURG)
 	}
-	IgnoreLibcSignals()
+	ignoreLibcSignals()
 	return caught
 }
 
-// IgnoreLibcSignals sets 32 and 34 to SIG_IGN for pidone, where the
+// ignoreLibcSignals sets 32 and 34 to SIG_IGN for pidone, where the
 // runtime left them at SIG_DFL, so that neither can kill it (as PID 1 the
 // kernel would discard them; below another init they would end pidone and
 // orphan its child). Children do not inherit it: spawn sets every
 // disposition a child starts with.
-func IgnoreLibcSignals() {
+func ignoreLibcSignals() {
 	for _, sig := range []unix.Signal{libcSignal1, libcSignal2} {
 		sigsys.Ignore(sig)
 	}

@@ -25,7 +25,7 @@ const (
 // it) and 33 for itself (runtime.sigPerThreadSyscall). 32 and 34 belong to
 // C libraries (glibc's SIGCANCEL, musl's SIGSYNCCALL): the runtime leaves
 // them at SIG_DFL, whose action would kill pidone, and os/signal cannot ask
-// for them. pidone sets them to SIG_IGN for itself (IgnoreLibcSignals) and
+// for them. pidone sets them to SIG_IGN for itself (ignoreLibcSignals) and
 // takes them only on the main thread, with rt_sigtimedwait (Shortcut): they
 // arrive while that thread waits, which is nearly always, and are discarded
 // when it is busy (README, Signals).

@@ -84,22 +84,6 @@ func InheritedIgnored() (set uint64, ok bool) {
 	return set, true
 }
 
-// InheritedHandled is the set of signals pidone was exec'd with a handler
-// for; exec resets handlers to SIG_DFL, so it is empty unless the caller of
-// rt0 was not execve (a test that calls it, say). ok is false without the
-// entry.
-func InheritedHandled() (set uint64, ok bool) {
-	if !Ran() {
-		return 0, false
-	}
-	for sig := 1; sig <= 64; sig++ {
-		if h := actions[sig-1][0]; h != sigsys.SigDFL && h != sigsys.SigIGN {
-			set |= 1 << (sig - 1)
-		}
-	}
-	return set, true
-}
-
 // InheritedNofile is the RLIMIT_NOFILE pidone was started with, before the
 // runtime raised its soft limit. ok is false without the entry.
 func InheritedNofile() (unix.Rlimit, bool) { return nofile, Ran() }

@@ -13,8 +13,8 @@
 // calls, which reports it.
 //
 // The soft limit counted is the one pidone runs with: the os package raises
-// it to the hard limit at start-up, for pidone only (syscall.ForkExec, and
-// the spawn code after it, give children the limit pidone inherited).
+// it toward the hard limit at start-up, for pidone only (spawn gives every
+// child the limit pidone inherited, as internal/entry recorded it).
 package nofile
 
 import (
