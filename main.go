@@ -82,6 +82,10 @@ func run(args []string, signals chan os.Signal) int {
 	if !urgIsNeverOurs {
 		log.Warn("async preemption is on (a build without `make`, or GODEBUG asyncpreemptoff=0): SIGURG is not forwarded")
 	}
+	if !entry.Ran() {
+		log.Debug("built without the entry point (a build without `make`, or not amd64/arm64): " +
+			"every signal goes through os/signal, and the child gets only the signal state the runtime left visible")
+	}
 
 	if s.pdeathsig != 0 {
 		if err := supervisor.SetParentDeathSignal(s.pdeathsig); err != nil {

@@ -178,3 +178,23 @@ func linkAs(t *testing.T, bin, peer string) string {
 	}
 	return link
 }
+
+// TestBuildWithoutEntrySaysSo: the fallback build logs at debug level that
+// it has no entry point; the entry build does not.
+func TestBuildWithoutEntrySaysSo(t *testing.T) {
+	t.Parallel()
+	withEntry, _ := bins(t)
+	noEntry := os.Getenv("PIDONE_NOENTRY_BIN")
+	for _, tc := range []struct {
+		bin  string
+		want bool
+	}{{noEntry, true}, {withEntry, false}} {
+		out, err := exec.Command(tc.bin, "-vv", "--", "true").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", tc.bin, err, out)
+		}
+		if got := strings.Contains(string(out), "built without the entry point"); got != tc.want {
+			t.Errorf("%s -vv: says it has no entry point: %v, want %v\n%s", tc.bin, got, tc.want, out)
+		}
+	}
+}
