@@ -101,7 +101,6 @@ func start(r *reap.Reaper, c child) (process, error) {
 	a := &spawn.Attr{
 		Argv:       c.argv,
 		Env:        os.Environ(),
-		Foreground: -1,
 		Umask:      -1,
 		ListenPID:  c.listenPID,
 		Signals:    c.signals,
@@ -119,7 +118,7 @@ func start(r *reap.Reaper, c child) (process, error) {
 		// child starts with one kill(-pgid).
 		a.Setpgid = true
 		if c.takeTerminal {
-			a.Foreground = 0
+			a.Foreground = true
 		}
 	}
 	p := process{pidfd: -1}

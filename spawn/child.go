@@ -138,10 +138,10 @@ func child(p *plan) {
 			fail(pipe, StepTerminal, e)
 		}
 	}
-	if p.foreground >= 0 {
+	if p.foreground {
 		self, _, _ := syscall.RawSyscall6(unix.SYS_GETPID, 0, 0, 0, 0, 0, 0)
 		pgrp := int32(self)
-		if _, _, e = syscall.RawSyscall6(unix.SYS_IOCTL, uintptr(p.foreground), unix.TIOCSPGRP, uintptr(unsafe.Pointer(&pgrp)), 0, 0, 0); e != 0 {
+		if _, _, e = syscall.RawSyscall6(unix.SYS_IOCTL, 0, unix.TIOCSPGRP, uintptr(unsafe.Pointer(&pgrp)), 0, 0, 0); e != 0 {
 			fail(pipe, StepForeground, e)
 		}
 	}

@@ -64,9 +64,9 @@ type Attr struct {
 	Setsid, Setpgid bool
 	// Setctty makes fd 0 the new session's controlling terminal.
 	Setctty bool
-	// Foreground, if not -1, is a terminal whose foreground process group
-	// becomes the child's (tcsetpgrp).
-	Foreground int
+	// Foreground makes the child's process group the foreground group of
+	// the terminal on fd 0 (tcsetpgrp).
+	Foreground bool
 	Rlimits    []Rlimit
 	// Umask is set if not -1.
 	Umask      int
@@ -241,7 +241,7 @@ type plan struct {
 	pipe   int
 
 	setsid, setpgid, setctty bool
-	foreground               int
+	foreground               bool
 	rlimits                  []rlimit
 	umask                    int
 	cred                     bool

@@ -22,9 +22,6 @@ func run(t *testing.T, a Attr, extra ...int) (string, unix.WaitStatus) {
 	}
 	defer r.Close()
 	a.Files = append([]int{0, int(w.Fd()), 2}, extra...)
-	if a.Foreground == 0 {
-		a.Foreground = -1
-	}
 	if a.Umask == 0 {
 		a.Umask = -1
 	}
@@ -111,7 +108,7 @@ func TestExecvpFailures(t *testing.T) {
 		{"found only without permission", "noexec", dir + ":/bin", StepExec, unix.EACCES},
 	} {
 		t.Run(tc.doc, func(t *testing.T) {
-			pid, _, err := Start(&Attr{Argv: []string{tc.argv0}, Env: []string{"PATH=" + tc.path}, Foreground: -1, Umask: -1})
+			pid, _, err := Start(&Attr{Argv: []string{tc.argv0}, Env: []string{"PATH=" + tc.path}, Umask: -1})
 			var e *Error
 			if !errors.As(err, &e) || e.Step != tc.step || e.Errno != tc.errno {
 				t.Fatalf("Start(%q) = %v, want step %d errno %v", tc.argv0, err, tc.step, tc.errno)
@@ -205,7 +202,7 @@ func TestCredentialsAndNoNewPrivs(t *testing.T) {
 }
 
 func TestSetupFailureNamesTheStep(t *testing.T) {
-	pid, _, err := Start(&Attr{Argv: []string{"/bin/true"}, Dir: "/no/such/dir", Foreground: -1, Umask: -1})
+	pid, _, err := Start(&Attr{Argv: []string{"/bin/true"}, Dir: "/no/such/dir", Umask: -1})
 	var e *Error
 	if !errors.As(err, &e) || e.Step != StepDir || e.Errno != unix.ENOENT || !strings.Contains(err.Error(), "/no/such/dir") {
 		t.Fatalf("Start with a missing directory: %v", err)

@@ -58,7 +58,6 @@ func startWorker(r *reap.Reaper, spec *GroupSpec, s *Slot, sigs spawn.Signals) (
 		ListenPID:  listenPID,
 		Dir:        p.Cwd,
 		Setpgid:    true,
-		Foreground: -1,
 		Umask:      -1,
 		Cred:       credential(p),
 		NoNewPrivs: p.NoNewPrivileges,
