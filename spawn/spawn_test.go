@@ -213,3 +213,34 @@ func TestSetupFailureNamesTheStep(t *testing.T) {
 	var ws unix.WaitStatus
 	unix.Wait4(pid, &ws, 0, nil)
 }
+
+// TestFileBelowItsTargetIsNotClobbered: the child's fd 2 is pidone's fd 1,
+// a source below its target, which the dup of another file onto fd 1 would
+// overwrite unless it is moved out of the way first.
+func TestFileBelowItsTargetIsNotClobbered(t *testing.T) {
+	want, err := os.Readlink("/proc/self/fd/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	pid, _, err := Start(&Attr{
+		Argv:  []string{"/bin/sh", "-c", "readlink /proc/self/fd/2"},
+		Env:   []string{"PATH=/bin:/usr/bin"},
+		Files: []int{0, int(w.Fd()), 1},
+		Umask: -1,
+	})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]byte, 4096)
+	n, _ := r.Read(out)
+	unix.Wait4(pid, nil, 0, nil)
+	if got := strings.TrimSpace(string(out[:n])); got != want {
+		t.Errorf("child's fd 2 is %q, want pidone's fd 1, %q", got, want)
+	}
+}

@@ -1,4 +1,4 @@
-//go:build linux && !386 && !arm && !s390x && !mips && !mipsle && !mips64 && !mips64le
+//go:build linux && !386 && !arm && !s390x
 
 package spawn
 

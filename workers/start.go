@@ -104,15 +104,6 @@ func workerEnv(base []string, spec *GroupSpec, s *Slot) []string {
 	)
 }
 
-func envValue(env []string, key string) string {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
-			return v
-		}
-	}
-	return ""
-}
-
 // credential is the identity to switch to, or nil to keep pidone's. As root
 // the spec's user is applied exactly (setgroups included, so the worker does
 // not keep root's supplementary groups). Without privilege, asking for

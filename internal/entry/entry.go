@@ -66,24 +66,6 @@ var blocked uint64 = blockedSet
 // entry point (Makefile) on an architecture that has one.
 func Ran() bool { return ran == 1 }
 
-// InheritedMask is the signal mask pidone was exec'd with, bit sig-1 for
-// signal sig. ok is false without the entry.
-func InheritedMask() (mask uint64, ok bool) { return inheritedMask, Ran() }
-
-// InheritedIgnored is the set of signals pidone was exec'd with at SIG_IGN.
-// ok is false without the entry.
-func InheritedIgnored() (set uint64, ok bool) {
-	if !Ran() {
-		return 0, false
-	}
-	for sig := 1; sig <= 64; sig++ {
-		if actions[sig-1][0] == sigsys.SigIGN {
-			set |= 1 << (sig - 1)
-		}
-	}
-	return set, true
-}
-
 // InheritedNofile is the RLIMIT_NOFILE pidone was started with, before the
 // runtime raised its soft limit. ok is false without the entry.
 func InheritedNofile() (unix.Rlimit, bool) { return nofile, Ran() }
@@ -146,6 +128,11 @@ func Signals() Inherited {
 	if !Ran() {
 		return fallback
 	}
-	ign, _ := InheritedIgnored()
+	var ign uint64
+	for sig := 1; sig <= 64; sig++ {
+		if actions[sig-1][0] == sigsys.SigIGN {
+			ign |= 1 << (sig - 1)
+		}
+	}
 	return Inherited{Mask: inheritedMask, Ignored: ign, Exact: true}
 }

@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
+	"github.com/pidone/pidone/internal/sigsys"
 	"golang.org/x/sys/unix"
 )
 
@@ -214,8 +214,7 @@ func withMask(mask uint64, f func()) {
 	go func() {
 		defer close(done)
 		runtime.LockOSThread()
-		var set unix.Sigset_t
-		*(*uint64)(unsafe.Pointer(&set.Val[0])) = mask
+		set := sigsys.Sigset(mask)
 		unix.PthreadSigmask(unix.SIG_SETMASK, &set, nil)
 		f()
 	}()

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/pidone/pidone/internal/sigsys"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,8 +26,7 @@ func runExecPending(args []string) error {
 	}
 	sig := unix.Signal(n)
 	runtime.LockOSThread() // the mask and the pending signal are this thread's
-	var set unix.Sigset_t
-	set.Val[(sig-1)/(8*8)] |= 1 << ((uint(sig) - 1) % 64)
+	set := sigsys.Sigset(1 << (sig - 1))
 	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, nil); err != nil {
 		return err
 	}
