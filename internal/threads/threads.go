@@ -24,23 +24,32 @@ import (
 // other, so that none can share one: the first take the idle threads, the
 // next need new ones. Then they unlock them and end: the threads join the
 // runtime's idle list.
+//
+// It returns once every goroutine has let go of its thread. Until then
+// each thread is its goroutine's alone, and a goroutine released under
+// load may wait long for a processor to end on: a runtime that wanted a
+// thread meanwhile found none idle and made one more, which under a full
+// pids limit was fatal (test/e2e/exhaustion_test.go).
 func Reserve(maxProcs, keep int) {
 	if runtime.GOMAXPROCS(0) > maxProcs {
 		runtime.GOMAXPROCS(maxProcs)
 	}
-	var locked, release sync.WaitGroup
+	var locked, release, unlocked sync.WaitGroup
 	release.Add(1)
 	for i := 0; made() < keep && i < keep; i++ {
 		locked.Add(1)
+		unlocked.Add(1)
 		go func() {
 			runtime.LockOSThread()
 			locked.Done()
 			release.Wait()
 			runtime.UnlockOSThread()
+			unlocked.Done()
 		}()
 		locked.Wait()
 	}
 	release.Done()
+	unlocked.Wait()
 }
 
 // made is the number of threads the runtime has made.
