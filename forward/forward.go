@@ -18,10 +18,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// caught is the channel Catch returns. Package initialization registers
-// what it can with os/signal (see init), before main and the packages it
+// caught is the channel Catch returns. Package initialization starts the
+// registration with os/signal (see init), before main and the packages it
 // imports have done anything.
 var caught = make(chan os.Signal, 64)
+
+// registered is closed once os/signal delivers every signal init
+// registers, and what came before the runtime's handlers is in caught.
+var registered = make(chan struct{})
 
 // init registers, as early as the package graph allows, the signals that a
 // Go program can only receive through os/signal: without a registration a
@@ -34,25 +38,32 @@ var caught = make(chan os.Signal, 64)
 // always could. What remains is the time between the runtime's handlers
 // and this registration, when one of those few ends pidone with status 2
 // (README, exit codes).
+//
+// The registration runs beside the rest of pidone's start: each signal
+// os/signal enables is a round trip to the runtime's signal goroutine, two
+// thread hand-offs, about half a millisecond for the few it takes here,
+// which the start needs for nothing but the child (docs/performance.md).
+// Whatever starts a child waits for it first (Registered): once a child
+// runs, no signal of it may end pidone.
 func init() {
-	// From a goroutine of its own: package initialization runs locked to
-	// the main thread, and each signal os/signal enables is a round trip
-	// to the runtime's signal goroutine, two thread hand-offs from a
-	// locked thread (docs/performance.md).
-	registered := make(chan struct{})
 	go func() {
 		signal.Notify(caught, notifySet(entry.Ran(), false)...)
+		// What came before the runtime had handlers (entry.Early) is
+		// passed on as if it had come now: the channel is empty, and
+		// has room.
+		for _, sig := range ForwardableSignals() {
+			if entry.Early()&(1<<(sig-1)) != 0 {
+				caught <- sig
+			}
+		}
 		close(registered)
 	}()
-	<-registered
-	// What came before the runtime had handlers (entry.Early) is passed
-	// on as if it had come now: the channel is empty, and has room.
-	for _, sig := range ForwardableSignals() {
-		if entry.Early()&(1<<(sig-1)) != 0 {
-			caught <- sig
-		}
-	}
 }
+
+// Registered returns once os/signal delivers every forwardable signal the
+// entry does not keep blocked. Until then one of those (SIGTERM, say) ends
+// pidone with status 2; so nothing that starts a child may run before it.
+func Registered() { <-registered }
 
 // notifySet lists the signals os/signal must deliver: the forwardable ones
 // the entry does not block (all, without the entry), less 32 and 34, which
