@@ -19,7 +19,6 @@ import (
 	"github.com/pidone/pidone/forward"
 	supervisor "github.com/pidone/pidone/init"
 	"github.com/pidone/pidone/internal/entry"
-	"github.com/pidone/pidone/internal/threads"
 	"github.com/pidone/pidone/logging"
 	"github.com/pidone/pidone/workers"
 )
@@ -39,6 +38,11 @@ func init() {
 	// runtime never retires. In supervisor mode it stays locked for good,
 	// as the thread that takes the signals (supervise).
 	runtime.LockOSThread()
+	// The cap of threads.go, from the start: more processors would only
+	// mean more threads while pidone starts.
+	if runtime.GOMAXPROCS(0) > maxProcs {
+		runtime.GOMAXPROCS(maxProcs)
+	}
 }
 
 // urgIsNeverOurs: the runtime never sends pidone a SIGURG of its own, so
@@ -131,12 +135,12 @@ func run(args []string, signals chan os.Signal) int {
 // itself (forward.Shortcut); the supervisor's event loop runs beside it.
 // startFailed logs a command that could not be started and says the code.
 func supervise(cfg supervisor.Config, signals chan os.Signal, startFailed func(*supervisor.StartError) int) int {
-	keep := threadsToMake()
+	plan := planThreads()
 	if err := reserveDescriptors(superviseNeed(cfg.Pause, os.Getpid() == 1), "pidone"); err != nil {
 		cfg.Log.Error("too few file descriptors", "error", err)
 		return exitInternal
 	}
-	go threads.Reserve(maxProcs, keep)
+	cfg.Running = plan.make()
 	cfg.Shortcut = new(forward.Shortcut)
 	return serve(cfg.Shortcut, signals, func() int { return outcome(cfg, signals, startFailed) })
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/pidone/pidone/forward"
 	"github.com/pidone/pidone/internal/entry"
-	"github.com/pidone/pidone/internal/threads"
 	"github.com/pidone/pidone/workers"
 	"golang.org/x/sys/unix"
 )
@@ -112,12 +111,14 @@ func runWorkers(s *settings, log *slog.Logger, signals <-chan os.Signal) int {
 		fmt.Fprintf(os.Stderr, "pidone: workers options need --workers, --config or --spec\n%s\nTry 'pidone --help' for more information.\n", usageLine)
 		return exitUsage
 	}
-	keep := threadsToMake()
+	plan := planThreads()
 	if err := reserveDescriptors(needWorkersLoad, "workers mode"); err != nil {
 		log.Error("too few file descriptors", "error", err)
 		return workers.ExitInternal
 	}
-	go threads.Reserve(maxProcs, keep)
+	// Workers mode's start is on nobody's clock: the reserve is begun
+	// before the first worker either way.
+	plan.make()()
 	o.Command = s.command
 	if s.graceSet {
 		o.Grace = s.grace

@@ -4,11 +4,13 @@ import "github.com/pidone/pidone/internal/threads"
 
 // A fork bomb under a pids limit would make the Go runtime fail to create a
 // thread, which kills pidone, and with it, as PID 1, the whole container
-// (internal/threads). So pidone creates the threads it can need as it
-// starts, beside the main child's start: a fork bomb may begin with the
-// child's first instructions (test/e2e/exhaustion_test.go saw the runtime
-// die when the reserve came 10 ms later). It costs start-up about a
-// millisecond on two cores (docs/performance.md).
+// (internal/threads). So pidone creates the threads it can need before a
+// child can fork, when a task limit it can see applies (threads.Limited):
+// a bomb may begin with the child's first instructions, and a reserve made
+// beside it loses that race on a busy machine (test/e2e/exhaustion_test.go
+// saw the runtime die). That costs start-up about a millisecond on two
+// cores (docs/performance.md). With no limit in sight it is made once the
+// main child runs, so that it does not hold the child back.
 //
 // How many it can need is bounded by its goroutines: the main thread
 // (locked), the reaper in wait4, os/signal's receiver, the event loop in a
@@ -29,7 +31,24 @@ const (
 	threadsKept = 16
 )
 
-// threadsToMake is threadsKept, or fewer under a small pids limit
-// (threads.Affordable). It reads the limit, so it runs before the
-// descriptors are counted.
-func threadsToMake() int { return threads.Affordable(threadsKept) }
+// threadPlan is how many threads pidone makes, and when.
+type threadPlan struct {
+	keep int  // threadsKept, or fewer under a small pids limit (threads.Affordable)
+	now  bool // before any child: a task limit applies (threads.Limited)
+}
+
+// planThreads reads the limits, so it runs before the descriptors are
+// counted.
+func planThreads() threadPlan {
+	return threadPlan{keep: threads.Affordable(threadsKept), now: threads.Limited()}
+}
+
+// make makes the reserve now if the plan says so, and otherwise returns
+// the call that starts it, for when the child runs.
+func (p threadPlan) make() (later func()) {
+	if p.now {
+		threads.Reserve(maxProcs, p.keep)
+		return func() {}
+	}
+	return func() { go threads.Reserve(maxProcs, p.keep) }
+}

@@ -81,6 +81,10 @@ type Config struct {
 	// does not keep the directory it was started in busy (dumb-init,
 	// catatonit after 0.2.0).
 	RootDir bool
+	// Running, if not nil, is called once, as soon as the main child has
+	// exec'd (at once in pause mode): for the work pidone's start can do
+	// without, so that the child is not kept waiting for it.
+	Running func()
 }
 
 // SessionMode says where the main child runs.
@@ -186,6 +190,9 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	}
 	if cfg.Pause {
 		log.Info("pause: reaping whatever is re-parented to pidone; SIGTERM or SIGINT ends it")
+	}
+	if cfg.Running != nil {
+		cfg.Running()
 	}
 	if cfg.CloseInherited {
 		closeInherited(log)

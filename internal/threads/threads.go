@@ -68,6 +68,42 @@ func Affordable(want int) int {
 	return want
 }
 
+// Limited reports whether a limit on tasks applies that a child's fork bomb
+// could keep reached, taking the threads the runtime would still create:
+// a pids limit of our own cgroup (see headroom), or RLIMIT_NPROC for a
+// process the kernel holds to it. Where neither is seen, the limit a bomb
+// reaches is one pidone cannot see (an ancestor's pids.max, as a
+// Kubernetes pod's) or the system's.
+func Limited() bool {
+	if _, ok := headroom(); ok {
+		return true
+	}
+	var nproc unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NPROC, &nproc); err != nil {
+		return true // cannot tell: assume the worst
+	}
+	initialNS, ok := readSmall("/proc/self/uid_map")
+	return nprocBinds(nproc.Cur, unix.Geteuid(), ok && isInitialUserNS(initialNS))
+}
+
+// nprocBinds reports whether an RLIMIT_NPROC of limit holds a process of
+// effective uid euid back. The kernel lets a fork past it for root of the
+// initial user namespace (CAP_SYS_RESOURCE or CAP_SYS_ADMIN there); root
+// of any other user namespace is held to it like everybody else.
+func nprocBinds(limit uint64, euid int, initialUserNS bool) bool {
+	if limit == unix.RLIM_INFINITY {
+		return false
+	}
+	return euid != 0 || !initialUserNS
+}
+
+// isInitialUserNS reports whether uidMap (/proc/self/uid_map, trimmed)
+// maps every uid to itself: the initial user namespace's map.
+func isInitialUserNS(uidMap string) bool {
+	f := strings.Fields(uidMap)
+	return len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295"
+}
+
 // headroom is how many more tasks (threads and processes) the pids limit
 // of our own cgroup allows; ok is false when there is none or it cannot be
 // read. The cgroup is looked for where container runtimes put it: under

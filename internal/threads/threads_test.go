@@ -53,3 +53,41 @@ func TestAffordableTakesAtMostHalfTheHeadroom(t *testing.T) {
 		t.Errorf("Affordable(huge) = %d with %d tasks left under the limit, want at most %d", got, room, limit)
 	}
 }
+
+func TestNprocBinds(t *testing.T) {
+	const inf = ^uint64(0) // RLIM_INFINITY
+	for _, c := range []struct {
+		limit     uint64
+		euid      int
+		initialNS bool
+		want      bool
+	}{
+		{inf, 1000, true, false},
+		{inf, 0, false, false},
+		{4096, 1000, true, true},
+		{4096, 0, true, false}, // root of the initial namespace passes it
+		{4096, 0, false, true}, // root of a container's own namespace does not
+		{4096, 1000, false, true},
+	} {
+		if got := nprocBinds(c.limit, c.euid, c.initialNS); got != c.want {
+			t.Errorf("nprocBinds(%d, euid %d, initial namespace %v) = %v, want %v", c.limit, c.euid, c.initialNS, got, c.want)
+		}
+	}
+}
+
+func TestIsInitialUserNS(t *testing.T) {
+	for _, c := range []struct {
+		uidMap string
+		want   bool
+	}{
+		{"0          0 4294967295", true},
+		{"0 100000 65536", false},
+		{"0 1000 1", false},
+		{"0 0 4294967295\n1 1 1", false},
+		{"", false},
+	} {
+		if got := isInitialUserNS(c.uidMap); got != c.want {
+			t.Errorf("isInitialUserNS(%q) = %v, want %v", c.uidMap, got, c.want)
+		}
+	}
+}
