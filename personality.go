@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/pidone/pidone/forward"
 	supervisor "github.com/pidone/pidone/init"
 	"github.com/pidone/pidone/internal/entry"
 	"github.com/pidone/pidone/logging"
@@ -109,13 +110,26 @@ const jobControlSignals = 1<<(unix.SIGTSTP-1) | 1<<(unix.SIGTTIN-1) | 1<<(unix.S
 // signals 1-31 at SIG_DFL (it installs a handler for each, which exec
 // resets), keeping an inherited SIG_IGN of 32-64.
 func childSignals(peer string, in entry.Inherited) spawn.Signals {
+	s := spawn.Signals{Mask: in.Mask, Ignored: in.Ignored, ParentIgnored: parentIgnored(in)}
 	switch peer {
 	case "dumb-init":
-		return spawn.Signals{Ignored: in.Ignored &^ standardSignals}
+		s.Mask, s.Ignored = 0, in.Ignored&^standardSignals
 	case "catatonit":
-		return spawn.Signals{Mask: in.Mask | jobControlSignals, Ignored: in.Ignored}
+		s.Mask |= jobControlSignals
 	}
-	return spawn.Signals{Mask: in.Mask, Ignored: in.Ignored}
+	return s
+}
+
+// parentIgnored is what may be at SIG_IGN in pidone when it forks, which
+// is all a child must reset (spawn.Signals): what pidone inherited ignored,
+// which the runtime keeps for some signals, and what it ignores itself
+// (forward.Catch). pidone sets SIG_IGN nowhere else. Without the entry's
+// record of what was inherited, it is not known (0).
+func parentIgnored(in entry.Inherited) uint64 {
+	if !in.Exact {
+		return 0
+	}
+	return in.Ignored | forward.IgnoredBySelf
 }
 
 // strerror renders a start failure's cause as C's strerror(3) does, which

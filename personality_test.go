@@ -384,19 +384,26 @@ func TestStrerror(t *testing.T) {
 
 func TestChildSignals(t *testing.T) {
 	in := entry.Inherited{Mask: 1<<(unix.SIGTERM-1) | 1<<(40-1), Ignored: 1<<(unix.SIGINT-1) | 1<<(unix.SIGPIPE-1) | 1<<(35-1), Exact: true}
+	parent := in.Ignored | 1<<(32-1) | 1<<(34-1) // and 32, 34: forward.Catch
 	for _, tc := range []struct {
 		peer string
 		want spawn.Signals
 	}{
-		{"pidone", spawn.Signals{Mask: in.Mask, Ignored: in.Ignored}},
-		{"tini", spawn.Signals{Mask: in.Mask, Ignored: in.Ignored}},
-		{"docker-init", spawn.Signals{Mask: in.Mask, Ignored: in.Ignored}},
-		{"catatonit", spawn.Signals{Mask: in.Mask | 1<<(unix.SIGTSTP-1) | 1<<(unix.SIGTTIN-1) | 1<<(unix.SIGTTOU-1), Ignored: in.Ignored}},
+		{"pidone", spawn.Signals{Mask: in.Mask, Ignored: in.Ignored, ParentIgnored: parent}},
+		{"tini", spawn.Signals{Mask: in.Mask, Ignored: in.Ignored, ParentIgnored: parent}},
+		{"docker-init", spawn.Signals{Mask: in.Mask, Ignored: in.Ignored, ParentIgnored: parent}},
+		{"catatonit", spawn.Signals{Mask: in.Mask | 1<<(unix.SIGTSTP-1) | 1<<(unix.SIGTTIN-1) | 1<<(unix.SIGTTOU-1), Ignored: in.Ignored, ParentIgnored: parent}},
 		// dumb-init: nothing blocked, 1-31 at SIG_DFL, 32-64 as inherited.
-		{"dumb-init", spawn.Signals{Ignored: 1 << (35 - 1)}},
+		{"dumb-init", spawn.Signals{Ignored: 1 << (35 - 1), ParentIgnored: parent}},
 	} {
 		if got := childSignals(tc.peer, in); got != tc.want {
 			t.Errorf("childSignals(%s) = %+v, want %+v", tc.peer, got, tc.want)
 		}
+	}
+	// Without the entry's record pidone cannot say what it has ignored:
+	// the child resets every signal.
+	in.Exact = false
+	if got := childSignals("pidone", in).ParentIgnored; got != 0 {
+		t.Errorf("ParentIgnored without the entry = %#x, want 0 (not known)", got)
 	}
 }

@@ -103,6 +103,10 @@ func Catch(urgIsNeverOurs bool) chan os.Signal {
 	return caught
 }
 
+// IgnoredBySelf is what Catch sets to SIG_IGN for pidone (bit sig-1): 32
+// and 34 (ignoreLibcSignals).
+const IgnoredBySelf = 1<<(libcSignal1-1) | 1<<(libcSignal2-1)
+
 // ignoreLibcSignals sets 32 and 34 to SIG_IGN for pidone, where the
 // runtime left them at SIG_DFL, so that neither can kill it (as PID 1 the
 // kernel would discard them; below another init they would end pidone and

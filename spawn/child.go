@@ -202,10 +202,11 @@ func child(p *plan) {
 		writeDecimal(p.listenPIDDigits, self)
 	}
 	// Dispositions: SIG_IGN where the child must inherit it, SIG_DFL
-	// for every other signal (the runtime's handlers are pidone's).
+	// where pidone may have SIG_IGN; exec turns the runtime's handlers
+	// into SIG_DFL.
 	act := &p.act
 	for sig := uintptr(1); sig <= 64; sig++ {
-		if sig == uintptr(unix.SIGKILL) || sig == uintptr(unix.SIGSTOP) {
+		if sig == uintptr(unix.SIGKILL) || sig == uintptr(unix.SIGSTOP) || p.reset&(1<<(sig-1)) == 0 {
 			continue
 		}
 		act[sigsys.HandlerWord] = sigsys.SigDFL

@@ -44,6 +44,12 @@ type Rlimit struct {
 // SIG_IGN, every other signal at SIG_DFL (bit sig-1 for signal sig).
 type Signals struct {
 	Mask, Ignored uint64
+	// ParentIgnored lists every signal that may be at SIG_IGN in this
+	// process when it forks. The child then sets SIG_DFL for those alone
+	// (and SIG_IGN for Ignored): exec turns a handler into SIG_DFL by
+	// itself, and a SIG_DFL stays. Zero means not known: the child sets
+	// every signal, some 60 system calls (about 0.1 ms here).
+	ParentIgnored uint64
 }
 
 // Attr says how to start a child.
@@ -254,6 +260,7 @@ type plan struct {
 	parent                   uintptr
 
 	ignored uint64
+	reset   uint64 // the signals the child sets: to SIG_IGN if ignored, else to SIG_DFL
 	mask    unix.Sigset_t
 	// all blocks every signal across the fork; old is the forking
 	// thread's mask meanwhile.
@@ -274,7 +281,10 @@ type rlimit struct {
 func newPlan(a *Attr) (*plan, error) {
 	p := &plan{foreground: a.Foreground, umask: a.Umask, setsid: a.Setsid, setpgid: a.Setpgid && !a.Setsid,
 		setctty: a.Setctty, noNewPrivs: a.NoNewPrivs, pdeathsig: uintptr(a.Pdeathsig), parent: uintptr(os.Getpid()),
-		ignored: a.Signals.Ignored, mask: sigsys.Sigset(a.Signals.Mask), all: sigsys.Sigset(^uint64(0))}
+		ignored: a.Signals.Ignored, reset: a.Signals.ParentIgnored | a.Signals.Ignored, mask: sigsys.Sigset(a.Signals.Mask), all: sigsys.Sigset(^uint64(0))}
+	if a.Signals.ParentIgnored == 0 {
+		p.reset = ^uint64(0) // not known: every signal
+	}
 	var err error
 	if p.argv, err = syscall.SlicePtrFromStrings(a.Argv); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package spawn
 import (
 	"errors"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -79,6 +80,34 @@ func TestChildSignalState(t *testing.T) {
 				if got := statusField(out, field); got != hex16(want) {
 					t.Errorf("%s = %s, want %s", field, got, hex16(want))
 				}
+			}
+		})
+	}
+}
+
+// A signal this process ignores is inherited ignored unless the child
+// resets it: always when ParentIgnored is not known, else when listed.
+func TestParentIgnoredIsReset(t *testing.T) {
+	signal.Ignore(unix.SIGUSR2)
+	defer signal.Reset(unix.SIGUSR2)
+	usr2 := uint64(1) << (unix.SIGUSR2 - 1)
+	for _, tc := range []struct {
+		doc  string
+		sig  Signals
+		want uint64
+	}{
+		{"not known", Signals{}, 0},
+		{"listed", Signals{ParentIgnored: usr2 | 1<<(unix.SIGHUP-1)}, 0},
+		{"listed and to be ignored", Signals{Ignored: usr2, ParentIgnored: usr2}, usr2},
+		{"not listed: the contract is the caller's", Signals{ParentIgnored: 1 << (unix.SIGHUP - 1)}, usr2},
+	} {
+		t.Run(tc.doc, func(t *testing.T) {
+			out, ws := run(t, Attr{Argv: []string{"cat", "/proc/self/status"}, Env: os.Environ(), Signals: tc.sig})
+			if ws.ExitStatus() != 0 {
+				t.Fatalf("cat: %v", ws)
+			}
+			if got := statusField(out, "SigIgn"); got != hex16(tc.want) {
+				t.Errorf("SigIgn = %s, want %s", got, hex16(tc.want))
 			}
 		})
 	}
