@@ -5,7 +5,7 @@ import "github.com/pidone/pidone/internal/threads"
 // A fork bomb under a pids limit would make the Go runtime fail to create a
 // thread, which kills pidone, and with it, as PID 1, the whole container
 // (internal/threads). So pidone creates the threads it can need before a
-// child can fork, when a task limit it can see applies (threads.Limited):
+// child can fork, when a task limit it can see applies (threads.Budget):
 // a bomb may begin with the child's first instructions, and a reserve made
 // beside it loses that race on a busy machine (test/e2e/exhaustion_test.go
 // saw the runtime die). That costs start-up about a millisecond on two
@@ -33,14 +33,15 @@ const (
 
 // threadPlan is how many threads pidone makes, and when.
 type threadPlan struct {
-	keep int  // threadsKept, or fewer under a small pids limit (threads.Affordable)
-	now  bool // before any child: a task limit applies (threads.Limited)
+	keep int  // threadsKept, or fewer under a small pids limit
+	now  bool // before any child: a task limit applies (threads.Budget)
 }
 
 // planThreads reads the limits, so it runs before the descriptors are
 // counted.
 func planThreads() threadPlan {
-	return threadPlan{keep: threads.Affordable(threadsKept), now: threads.Limited()}
+	keep, limited := threads.Budget(threadsKept)
+	return threadPlan{keep: keep, now: limited}
 }
 
 // make makes the reserve now if the plan says so, and otherwise returns

@@ -58,26 +58,24 @@ func made() int {
 	return n
 }
 
-// Affordable is want, or fewer: the reservation must not itself be what
-// exhausts a small pids limit, so it takes at most half of what the limit
-// of our cgroup leaves (headroom).
-func Affordable(want int) int {
+// Budget reads the limits once and says how many threads to keep: want,
+// or fewer, since the reservation must not itself be what exhausts a small
+// pids limit, so it takes at most half of what the limit of our cgroup
+// leaves (headroom). limited reports whether a limit on tasks applies that
+// a child's fork bomb could keep reached, taking the threads the runtime
+// would still create: a pids limit of our own cgroup, or RLIMIT_NPROC for
+// a process the kernel holds to it. Where neither is seen, the limit a
+// bomb reaches is one pidone cannot see (an ancestor's pids.max, as a
+// Kubernetes pod's) or the system's.
+func Budget(want int) (keep int, limited bool) {
 	if room, ok := headroom(); ok {
-		return min(want, made()+room/2)
+		return min(want, made()+room/2), true
 	}
-	return want
+	return want, nprocLimited()
 }
 
-// Limited reports whether a limit on tasks applies that a child's fork bomb
-// could keep reached, taking the threads the runtime would still create:
-// a pids limit of our own cgroup (see headroom), or RLIMIT_NPROC for a
-// process the kernel holds to it. Where neither is seen, the limit a bomb
-// reaches is one pidone cannot see (an ancestor's pids.max, as a
-// Kubernetes pod's) or the system's.
-func Limited() bool {
-	if _, ok := headroom(); ok {
-		return true
-	}
+// nprocLimited reports whether RLIMIT_NPROC holds this process back.
+func nprocLimited() bool {
 	var nproc unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NPROC, &nproc); err != nil {
 		return true // cannot tell: assume the worst

@@ -44,13 +44,17 @@ func TestReserveMakesThreadsThatStay(t *testing.T) {
 	}
 }
 
-func TestAffordableTakesAtMostHalfTheHeadroom(t *testing.T) {
+func TestBudgetTakesAtMostHalfTheHeadroom(t *testing.T) {
 	room, ok := headroom()
 	if !ok {
 		t.Skip("no pids limit on our cgroup to check against")
 	}
-	if got, limit := Affordable(1<<20), made()+room/2; got > limit {
-		t.Errorf("Affordable(huge) = %d with %d tasks left under the limit, want at most %d", got, room, limit)
+	got, limited := Budget(1 << 20)
+	if limit := made() + room/2; got > limit {
+		t.Errorf("Budget(huge) = %d with %d tasks left under the limit, want at most %d", got, room, limit)
+	}
+	if !limited {
+		t.Error("Budget under a pids limit: not limited")
 	}
 }
 
