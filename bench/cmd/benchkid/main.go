@@ -34,6 +34,9 @@
 //	                    arrives while it is busy (the start-up and latency
 //	                    floors of a Go init built like pidone, for
 //	                    comparison only)
+//	minreg, minfork, minexact CMD [ARGS]
+//	                    mininit with parts of issue 14's design added, run
+//	                    under those names only (floors.go)
 //	noterm              like hang, but with SIGTERM at its default action, as
 //	                    a C program that never installs a handler has it: as
 //	                    PID 1 of a container the kernel ignores SIGTERM for
@@ -61,7 +64,14 @@ import (
 const maskedEnv = "BENCHKID_MASKED"
 
 func main() {
-	if name := filepath.Base(os.Args[0]); name == "mininit" || name == "minfwd" {
+	switch name := filepath.Base(os.Args[0]); name {
+	case "minreg", "minfork", "minexact":
+		// The floors of floors.go, installed under their names.
+		if err := floorInit(name, os.Args[1:]); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+			os.Exit(1)
+		}
+	case "mininit", "minfwd":
 		// Installed under that name, it takes the init's place in the
 		// harness (pidbench -variant floor=PATH-TO-mininit).
 		os.Args = append([]string{os.Args[0], name}, os.Args[1:]...)
