@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -136,8 +136,8 @@ func ParseListen(s string) (ListenSpec, error) {
 // port. Host names are refused: what they resolve to can change, and a
 // container may have no resolver at all when pidone starts.
 func parseHostPort(network, address string) (string, error) {
-	host, port, err := net.SplitHostPort(address)
-	if err != nil {
+	host, port, ok := splitHostPort(address)
+	if !ok {
 		return "", fmt.Errorf("%q is not HOST:PORT (IPv6 in brackets: [::1]:8080; every address: :8080)", address)
 	}
 	p, err := strconv.ParseUint(port, 10, 16)
@@ -146,18 +146,61 @@ func parseHostPort(network, address string) (string, error) {
 	}
 	port = strconv.FormatUint(p, 10)
 	if host == "" {
-		return net.JoinHostPort("", port), nil
+		return joinHostPort("", port), nil
 	}
-	ip := net.ParseIP(host)
+	ip, ok := parseIP(host)
 	switch {
-	case ip == nil:
+	case !ok:
 		return "", fmt.Errorf("host %q is not an IP address (127.0.0.1, [::1], or empty for every address)", host)
-	case strings.HasSuffix(network, "4") && ip.To4() == nil:
+	case strings.HasSuffix(network, "4") && !ip.Is4():
 		return "", fmt.Errorf("%s is not an IPv4 address", host)
-	case strings.HasSuffix(network, "6") && ip.To4() != nil:
+	case strings.HasSuffix(network, "6") && ip.Is4():
 		return "", fmt.Errorf("%s is not an IPv6 address", host)
 	}
-	return net.JoinHostPort(ip.String(), port), nil
+	return joinHostPort(ip.String(), port), nil
+}
+
+// splitHostPort splits HOST:PORT, or [HOST]:PORT for a host with colons
+// (an IPv6 address); a host with colons but no brackets is refused, as
+// net.SplitHostPort refuses it. pidone does not link package net for this
+// alone: with its resolver it is a tenth of the binary.
+func splitHostPort(address string) (host, port string, ok bool) {
+	i := strings.LastIndexByte(address, ':')
+	if i < 0 {
+		return "", "", false
+	}
+	host, port = address[:i], address[i+1:]
+	if strings.HasPrefix(host, "[") {
+		if !strings.HasSuffix(host, "]") {
+			return "", "", false
+		}
+		host = host[1 : len(host)-1]
+	} else if strings.ContainsAny(host, "[]:") {
+		return "", "", false
+	}
+	if strings.ContainsAny(port, "[]") {
+		return "", "", false
+	}
+	return host, port, true
+}
+
+// joinHostPort is splitHostPort's inverse: brackets around a host with
+// colons.
+func joinHostPort(host, port string) string {
+	if strings.Contains(host, ":") {
+		return "[" + host + "]:" + port
+	}
+	return host + ":" + port
+}
+
+// parseIP reads an IP literal as net.ParseIP does: IPv4, or IPv6 without
+// a zone, an IPv4-mapped IPv6 address counting as the IPv4 address.
+func parseIP(host string) (netip.Addr, bool) {
+	ip, err := netip.ParseAddr(host)
+	if err != nil || ip.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return ip.Unmap(), true
 }
 
 // key names the socket a spec binds: two specs with the same key are one
@@ -258,20 +301,24 @@ func bindInet(l ListenSpec) (*socket, error) {
 	if strings.HasPrefix(l.Network, "udp") {
 		typ = unix.SOCK_DGRAM
 	}
-	host, portText, _ := net.SplitHostPort(l.Address)
+	host, portText, _ := splitHostPort(l.Address)
 	port, _ := strconv.Atoi(portText)
-	ip := net.ParseIP(host)
+	ip, hasIP := parseIP(host)
 	family := l.Network[len(l.Network)-1]
 	var fd int
 	var err error
 	switch {
-	case family == '4' || ip.To4() != nil:
+	case family == '4' || ip.Is4():
 		var a [4]byte // 0.0.0.0 when there is no host
-		copy(a[:], ip.To4())
+		if hasIP {
+			a = ip.As4()
+		}
 		fd, err = inetSocket(typ, &unix.SockaddrInet4{Port: port, Addr: a}, false)
-	case family == '6' || ip != nil:
+	case family == '6' || hasIP:
 		var a [16]byte // :: when there is no host
-		copy(a[:], ip.To16())
+		if hasIP {
+			a = ip.As16()
+		}
 		fd, err = inetSocket(typ, &unix.SockaddrInet6{Port: port, Addr: a}, true)
 	default:
 		// tcp or udp on every address: both families on one socket, as
@@ -352,9 +399,9 @@ func boolInt(b bool) int {
 func sockaddrText(sa unix.Sockaddr) string {
 	switch a := sa.(type) {
 	case *unix.SockaddrInet4:
-		return net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port))
+		return joinHostPort(netip.AddrFrom4(a.Addr).String(), strconv.Itoa(a.Port))
 	case *unix.SockaddrInet6:
-		return net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port))
+		return joinHostPort(netip.AddrFrom16(a.Addr).Unmap().String(), strconv.Itoa(a.Port))
 	case *unix.SockaddrUnix:
 		return a.Name
 	}

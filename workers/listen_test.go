@@ -346,3 +346,45 @@ func TestBindTCP6IsIPv6Only(t *testing.T) {
 	}
 	acceptOne(t, "tcp6", strings.TrimPrefix(s.bound, "tcp6:"), s.fd)
 }
+
+// splitHostPort and parseIP stand in for package net's: the cases where
+// its answers are easy to get wrong.
+func TestSplitHostPortAndParseIP(t *testing.T) {
+	for _, c := range []struct {
+		in         string
+		host, port string
+		ok         bool
+	}{
+		{":8080", "", "8080", true},
+		{"127.0.0.1:80", "127.0.0.1", "80", true},
+		{"[::1]:80", "::1", "80", true},
+		{"[::]:0", "::", "0", true},
+		{"::1:80", "", "", false},
+		{"[::1]80", "", "", false},
+		{"[::1:80", "", "", false},
+		{"8080", "", "", false},
+		{"a]:80", "", "", false},
+		{"x:[80]", "", "", false},
+	} {
+		host, port, ok := splitHostPort(c.in)
+		if ok != c.ok || host != c.host || port != c.port {
+			t.Errorf("splitHostPort(%q) = %q, %q, %v; want %q, %q, %v", c.in, host, port, ok, c.host, c.port, c.ok)
+		}
+	}
+	for in, want := range map[string]string{
+		"127.0.0.1":      "127.0.0.1",
+		"::1":            "::1",
+		"::ffff:1.2.3.4": "1.2.3.4", // IPv4-mapped: the IPv4 address
+		"fe80::1%eth0":   "",        // a zone is not an address
+		"localhost":      "",
+		"1.2.3":          "",
+	} {
+		ip, ok := parseIP(in)
+		if got := ip.String(); ok != (want != "") || ok && got != want {
+			t.Errorf("parseIP(%q) = %s, %v; want %q", in, got, ok, want)
+		}
+	}
+	if got := joinHostPort("::1", "80"); got != "[::1]:80" {
+		t.Errorf("joinHostPort(::1, 80) = %q", got)
+	}
+}
