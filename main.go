@@ -140,7 +140,7 @@ func supervise(cfg supervisor.Config, signals chan os.Signal, startFailed func(*
 		cfg.Log.Error("too few file descriptors", "error", err)
 		return exitInternal
 	}
-	cfg.Running = plan.make()
+	cfg.Running = plan.reserve()
 	cfg.Shortcut = new(forward.Shortcut)
 	return serve(cfg.Shortcut, signals, func() int { return outcome(cfg, signals, startFailed) })
 }

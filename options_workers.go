@@ -118,7 +118,7 @@ func runWorkers(s *settings, log *slog.Logger, signals <-chan os.Signal) int {
 	}
 	// Workers mode's start is on nobody's clock: the reserve is begun
 	// before the first worker either way.
-	plan.make()()
+	plan.reserve()()
 	o.Command = s.command
 	if s.graceSet {
 		o.Grace = s.grace

@@ -44,9 +44,9 @@ func planThreads() threadPlan {
 	return threadPlan{keep: keep, now: limited}
 }
 
-// make makes the reserve now if the plan says so, and otherwise returns
+// reserve makes the reserve now if the plan says so, and otherwise returns
 // the call that starts it, for when the child runs.
-func (p threadPlan) make() (later func()) {
+func (p threadPlan) reserve() (later func()) {
 	if p.now {
 		threads.Reserve(maxProcs, p.keep)
 		return func() {}
