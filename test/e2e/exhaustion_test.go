@@ -280,6 +280,29 @@ func TestForkBombUnderPidsLimit(t *testing.T) {
 	checkNothingLeft(t, ns)
 }
 
+// TestReserveBeforeTheChildUnderALimit: under a pids limit pidone makes
+// its thread reserve before it starts the child (threads.go), so that a
+// child that fork-bombs from its first instruction cannot take the threads
+// pidone will need. The child's first act is to count its parent's
+// threads.
+func TestReserveBeforeTheChildUnderALimit(t *testing.T) {
+	t.Parallel()
+	// PPid in /proc/self/status is in the host's numbering, as this /proc
+	// is the host's; the redirection makes the shell itself read it.
+	script := `while read -r k v; do [ "$k" = PPid: ] && p=$v; done </proc/self/status; grep '^Threads:' /proc/$p/status`
+	p := startConfined(t, pidsLimit(t, bombPids), "--", "/bin/sh", "-c", script)
+	m := p.stdout.WaitFor(t, regexp.MustCompile(`^Threads:\s+(\d+)$`), exitTimeout)
+	n, _ := strconv.Atoi(m[1])
+	// 16 (threadsKept), or fewer if the limit left less room than that.
+	t.Logf("pidone had %d threads when its child started", n)
+	if n < 16 {
+		t.Errorf("pidone had %d threads when its child started under a pids limit of %d, want its reserve of 16", n, bombPids)
+	}
+	if code := p.exitCode(exitTimeout); code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+}
+
 // TestForkBombInWorkersMode runs a fork bomb as one worker group beside
 // workers that crash every 200ms: their respawns fail with EAGAIN while the
 // limit is reached, and must be retried with backoff, logged at most once a
