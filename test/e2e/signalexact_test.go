@@ -67,10 +67,28 @@ func waitMainThreadWaits(t *testing.T, pid int) {
 	})
 }
 
+// waitThreadsSettled waits until pid has stopped making threads: the same
+// number twice, 100 ms apart. A thread the runtime makes changes its mask,
+// and with it another thread may take a 32 or 34 from the main thread.
+func waitThreadsSettled(t *testing.T, pid int) {
+	t.Helper()
+	count := func() int {
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		return len(tasks)
+	}
+	eventually(t, exitTimeout, func() (bool, string) {
+		before := count()
+		time.Sleep(100 * time.Millisecond)
+		after := count()
+		return before > 0 && before == after, fmt.Sprintf("pidone went from %d to %d threads in 100 ms", before, after)
+	})
+}
+
 // TestLibcSignalsAreForwarded: 32 and 34, which no Go program can ask
 // os/signal for, reach the child while pidone's main thread waits for
-// signals (README, Signals). A C library refuses to install a handler for
-// 32, so the child, started with both blocked, shows them pending.
+// signals and no other thread is changing its mask (README, Signals). A C
+// library refuses to install a handler for 32, so the child, started with
+// both blocked, shows them pending.
 func TestLibcSignalsAreForwarded(t *testing.T) {
 	t.Parallel()
 	pidone, _ := bins(t)
@@ -91,6 +109,7 @@ func TestLibcSignalsAreForwarded(t *testing.T) {
 		}
 		return false, "pidone has no child yet"
 	})
+	waitThreadsSettled(t, p.pid) // the thread reserve, made once the child runs
 	for _, sig := range []syscall.Signal{32, 34} {
 		waitMainThreadWaits(t, p.pid)
 		p.signal(sig)
