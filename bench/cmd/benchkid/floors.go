@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"syscall"
 	"unsafe"
@@ -22,13 +21,7 @@ import (
 //	          not from syscall.ForkExec's CLONE_VM|CLONE_VFORK
 //	minexact  both: the least a Go init built as issue 14 asks can cost
 func floorInit(name string, argv []string) error {
-	if len(argv) > 0 && argv[0] == "--" {
-		argv = argv[1:]
-	}
-	if len(argv) == 0 {
-		return fmt.Errorf("%s needs a command", name)
-	}
-	path, err := exec.LookPath(argv[0])
+	path, argv, err := initCommand(name, argv)
 	if err != nil {
 		return err
 	}

@@ -302,14 +302,21 @@ func defaultTerm() error {
 	return nil
 }
 
-func minInit(argv []string, forward bool) error {
+// initCommand takes an init's command line apart: an optional "--", then
+// the command, looked up in PATH.
+func initCommand(name string, argv []string) (path string, args []string, err error) {
 	if len(argv) > 0 && argv[0] == "--" {
 		argv = argv[1:]
 	}
 	if len(argv) == 0 {
-		return fmt.Errorf("mininit needs a command")
+		return "", nil, fmt.Errorf("%s needs a command", name)
 	}
-	path, err := exec.LookPath(argv[0])
+	path, err = exec.LookPath(argv[0])
+	return path, argv, err
+}
+
+func minInit(argv []string, forward bool) error {
+	path, argv, err := initCommand("mininit", argv)
 	if err != nil {
 		return err
 	}
