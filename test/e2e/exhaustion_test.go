@@ -195,8 +195,7 @@ func waitBombFull(t *testing.T, p *nsInit) {
 	eventually(t, exitTimeout, func() (bool, string) {
 		tasks := 0
 		for _, pr := range nsProcs(t, p.pid) {
-			entries, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pr.pid))
-			tasks += len(entries)
+			tasks += threadCount(pr.pid)
 		}
 		return tasks >= bombPids-8, fmt.Sprintf("%d tasks in the namespace, want the bomb near its limit of %d", tasks, bombPids)
 	})

@@ -67,19 +67,21 @@ func waitMainThreadWaits(t *testing.T, pid int) {
 	})
 }
 
+// threadCount is how many threads pid has (0 once it is gone).
+func threadCount(pid int) int {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	return len(tasks)
+}
+
 // waitThreadsSettled waits until pid has stopped making threads: the same
 // number twice, 100 ms apart. A thread the runtime makes changes its mask,
 // and with it another thread may take a 32 or 34 from the main thread.
 func waitThreadsSettled(t *testing.T, pid int) {
 	t.Helper()
-	count := func() int {
-		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-		return len(tasks)
-	}
 	eventually(t, exitTimeout, func() (bool, string) {
-		before := count()
+		before := threadCount(pid)
 		time.Sleep(100 * time.Millisecond)
-		after := count()
+		after := threadCount(pid)
 		return before > 0 && before == after, fmt.Sprintf("pidone went from %d to %d threads in 100 ms", before, after)
 	})
 }
