@@ -3,10 +3,12 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pidone/pidone/forward"
 	"golang.org/x/sys/unix"
@@ -47,6 +49,12 @@ type sweeper struct {
 	// signalled holds the processes that got the stop signal.
 	signalled map[procID]bool
 	warned    bool
+	// scan is set once the kernel has shown it has no children files:
+	// walks then read all of /proc.
+	scan bool
+	// reads counts the /proc files and directories read, for the debug
+	// log (and the test that the walk does not read the whole host).
+	reads int
 }
 
 // procID names one process for good: a pid is recycled, a pid with its start
@@ -137,12 +145,117 @@ func (s *sweeper) walk(sig unix.Signal, want func(procInfo) bool) int {
 	if s.procErr != nil {
 		return s.fallback(sig)
 	}
-	procs, err := readProcs()
+	start, readsBefore := time.Now(), s.reads
+	below, err := s.list()
 	if err != nil {
 		s.log.Warn("cannot list processes", "error", err)
 		return s.fallback(sig)
 	}
-	// Breadth-first from pidone, so parents come before their children.
+	n := s.signal(below, sig, want)
+	// The count of /proc reads is what test/e2e/walk_test.go checks:
+	// it must follow pidone's descendants, not the host's processes.
+	s.log.Debug("walked the processes below pidone", "found", len(below), "signalled", n,
+		"proc_reads", s.reads-readsBefore, "scan", s.scan, "took", time.Since(start))
+	return n
+}
+
+// list returns the processes below pidone, each parent before its
+// children.
+func (s *sweeper) list() ([]procInfo, error) {
+	if !s.scan {
+		below, err := s.listChildren()
+		if !errors.Is(err, fs.ErrNotExist) {
+			return below, err
+		}
+		// pidone's own children file is missing: a kernel built without
+		// CONFIG_PROC_CHILDREN. Only a scan of all of /proc can tell.
+		s.scan = true
+		s.log.Debug("no /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN): scanning all of /proc", "error", err)
+	}
+	return s.listScan()
+}
+
+// listChildren walks down from pidone: the children of each of its threads
+// (a child belongs to the thread that forked it, and an orphan to whichever
+// thread the kernel picks), then theirs, breadth first. It reads a few
+// files per descendant, whatever runs elsewhere on the host.
+//
+// The children files are not a snapshot (proc(5): reliable only if the
+// children are stopped or frozen). A process re-parented while the walk
+// runs may be missed: it moved from a list not read yet to pidone's, read
+// already. That is exact enough, because such a move goes one way, to pidone
+// (PID 1 or a child subreaper: every orphan below it is re-parented to it,
+// prctl(2)), and only when the parent dies. So the missed process is now
+// pidone's own child, and the next walk finds it: catchUp walks again until
+// a walk finds nothing new, and in the killing phase the ancestor that held
+// it got SIGKILL in this very walk, so pidone reaps something after the
+// move and walks again (evReaped). pidone's exit never depends on a walk:
+// it waits until the reaper finds no child at all (reap.Empty).
+func (s *sweeper) listChildren() ([]procInfo, error) {
+	var below []procInfo
+	seen := map[int]bool{s.self: true}
+	for queue := []int{s.self}; len(queue) > 0; queue = queue[1:] {
+		kids, err := s.children(queue[0])
+		if err != nil {
+			if queue[0] == s.self {
+				return nil, err
+			}
+			continue // it exited: its children are pidone's now
+		}
+		for _, pid := range kids {
+			if seen[pid] {
+				continue // listed by two threads while it moved
+			}
+			seen[pid] = true
+			p, err := s.readProc(pid)
+			if err != nil {
+				continue // gone
+			}
+			below = append(below, p)
+			if p.state != "Z" { // a zombie's children went to pidone
+				queue = append(queue, pid)
+			}
+		}
+	}
+	return below, nil
+}
+
+// children lists the children of every thread of process pid, from
+// /proc/PID/task/TID/children (Linux 3.5, CONFIG_PROC_CHILDREN).
+func (s *sweeper) children(pid int) ([]int, error) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task/"
+	s.reads++
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var kids []int
+	for _, task := range tasks {
+		s.reads++
+		b, err := os.ReadFile(dir + task.Name() + "/children")
+		if err != nil {
+			if pid == s.self && errors.Is(err, fs.ErrNotExist) {
+				return nil, err // no such file on this kernel
+			}
+			continue // the thread ended; its children moved to another
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if kid, err := strconv.Atoi(f); err == nil {
+				kids = append(kids, kid)
+			}
+		}
+	}
+	return kids, nil
+}
+
+// listScan reads every process of /proc and keeps those whose parent chain
+// leads to pidone: O(processes on the host), for kernels without children
+// files.
+func (s *sweeper) listScan() ([]procInfo, error) {
+	procs, err := readProcs(&s.reads)
+	if err != nil {
+		return nil, err
+	}
 	children := map[int][]procInfo{}
 	for _, p := range procs {
 		children[p.ppid] = append(children[p.ppid], p)
@@ -154,7 +267,12 @@ func (s *sweeper) walk(sig unix.Signal, want func(procInfo) bool) int {
 			queue = append(queue, c.pid)
 		}
 	}
+	return below, nil
+}
 
+// signal verifies each process of below (parents first) and sends sig to
+// those want accepts; it returns how many it signalled.
+func (s *sweeper) signal(below []procInfo, sig unix.Signal, want func(procInfo) bool) int {
 	// verified maps a pid to the descendant verified under it; pidone
 	// itself needs no pidfd (its pid cannot be recycled while it runs).
 	verified := map[int]pinned{s.self: {fd: -1}}
@@ -247,14 +365,14 @@ func (s *sweeper) verify(p procInfo, verified map[int]pinned, pin *bool) (v pinn
 			return pinned{}, false, false // gone
 		}
 	}
-	now, err := readProc(p.pid)
+	now, err := s.readProc(p.pid)
 	if outOfDescriptors(err) && fd >= 0 {
 		// The pidfd took the last descriptor.
 		unix.Close(fd)
 		fd = -1
 		*pin = false
 		unpin(verified)
-		now, err = readProc(p.pid)
+		now, err = s.readProc(p.pid)
 	}
 	v = pinned{fd: fd, start: p.start}
 	fail := func(again bool) (pinned, bool, bool) {
@@ -344,7 +462,10 @@ type procInfo struct {
 	start     uint64 // field 22, clock ticks after boot
 }
 
-func readProcs() ([]procInfo, error) {
+// readProcs reads every process of /proc, adding to *reads the files it
+// read.
+func readProcs(reads *int) ([]procInfo, error) {
+	*reads++
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
@@ -355,11 +476,18 @@ func readProcs() ([]procInfo, error) {
 		if err != nil {
 			continue
 		}
+		*reads++
 		if p, err := readProc(pid); err == nil {
 			procs = append(procs, p)
 		}
 	}
 	return procs, nil
+}
+
+// readProc is readProc, counted.
+func (s *sweeper) readProc(pid int) (procInfo, error) {
+	s.reads++
+	return readProc(pid)
 }
 
 func readProc(pid int) (procInfo, error) {

@@ -93,7 +93,8 @@ func startTree() (int, error) {
 
 // below lists the live processes whose parent chain reaches pid.
 func below(pid int) map[int]procInfo {
-	procs, _ := readProcs()
+	var reads int
+	procs, _ := readProcs(&reads)
 	parent := map[int]int{}
 	for _, p := range procs {
 		parent[p.pid] = p.ppid

@@ -41,25 +41,18 @@ func (s *sweeper) victims() (procs []procInfo, ok bool) {
 	if s.pid1 && procIsOurs(s.self) != nil {
 		return nil, false
 	}
-	all, err := readProcs()
+	var all []procInfo
+	var err error
+	if s.pid1 {
+		all, err = readProcs(&s.reads) // the namespace is pidone's
+	} else {
+		all, err = s.list()
+	}
 	if err != nil {
 		return nil, false
 	}
-	below := map[int]bool{s.self: true}
-	if !s.pid1 {
-		// Parents come before children only by luck in /proc's order,
-		// so grow the set until it stops growing.
-		for grown := true; grown; {
-			grown = false
-			for _, p := range all {
-				if !below[p.pid] && below[p.ppid] {
-					below[p.pid], grown = true, true
-				}
-			}
-		}
-	}
 	for _, p := range all {
-		if p.pid == s.self || p.state == "Z" || (!s.pid1 && !below[p.pid]) {
+		if p.pid == s.self || p.state == "Z" {
 			continue
 		}
 		procs = append(procs, p)
