@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/pidone/pidone/forward"
@@ -138,23 +137,13 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 		FollowStops:        cfg.JobControl == JobFollow && cfg.Session == Foreground && term != nil && !cfg.Pause,
 		PID1:               pid1,
 	}
-	// orphans coalesces "something other than the main child was reaped",
-	// sent only while the machine wants to hear it (wantOrphans), so that
-	// an orphan storm does not wake the loop once per reaped batch.
-	orphans := make(chan struct{}, 1)
-	var wantOrphans atomic.Bool
+	orphans := newOrphanHint()
 	r := reap.StartWith(reap.Options{
 		OnOrphan: func(e reap.Exit) {
 			if cfg.WarnOnReap {
 				log.Warn("reaped orphan", "pid", e.Pid, "status", e.Describe())
 			}
-			if !wantOrphans.Load() {
-				return
-			}
-			select {
-			case orphans <- struct{}{}:
-			default:
-			}
+			orphans.reaped()
 		},
 		Stops: p.FollowStops,
 	})
@@ -208,7 +197,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	}
 	sw := newSweeper(log, pid1, group)
 	target := forward.Target{Pid: mainChild.pid, PidFD: mainChild.pidfd, Group: !cfg.SingleChild}
-	lp := &loop{cfg: cfg, log: log, m: m, sw: sw, r: r, term: term, target: target, child: mainChild, wantOrphans: &wantOrphans,
+	lp := &loop{cfg: cfg, log: log, m: m, sw: sw, r: r, term: term, target: target, child: mainChild, orphans: orphans,
 		// Every signal the shortcut forwards would be logged at DEBUG by
 		// the loop; with DEBUG on, all of them go through the loop.
 		shortcut: !log.Enabled(context.Background(), slog.LevelDebug)}
@@ -219,10 +208,25 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	// Start-up is over: give back its memory once pidone has settled.
 	trim.Schedule()
 
+	return lp.serve(signals, handedTerminal), nil
+}
+
+// serve is the event loop: it feeds the machine until it says exit, and
+// returns the exit code.
+func (lp *loop) serve(signals <-chan os.Signal, handedTerminal bool) int {
+	m, r, log, mainChild := lp.m, lp.r, lp.log, lp.child
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	var wake <-chan time.Time
 	for {
+		// The machine's next deadline, from whatever set it last: the
+		// previous event, or the caller's before serve (Remainder).
+		var wake <-chan time.Time
+		if d, ok := m.deadline(); ok {
+			timer.Reset(time.Until(d))
+			wake = timer.C
+		} else {
+			timer.Stop()
+		}
 		var ev event
 		select {
 		case s := <-signals:
@@ -239,7 +243,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 			}
 			ev = event{kind: evMainStopped, signal: e.Status.StopSignal()}
 			log.Info("main child stopped", "pid", e.Pid, "signal", forward.Name(ev.signal))
-		case <-orphans:
+		case <-lp.orphans.c:
 			ev = event{kind: evReaped}
 		case <-r.NoChildren():
 			// The main child's exit is published before the reaper
@@ -248,7 +252,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 			case e := <-r.Exits():
 				if e.Spawn == mainChild.spawn {
 					if code, done := lp.step(lp.mainExited(e, handedTerminal)); done {
-						return code, nil
+						return code
 					}
 				}
 			default:
@@ -261,14 +265,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 			ev = event{kind: evTick}
 		}
 		if code, done := lp.step(ev); done {
-			return code, nil
-		}
-		if d, ok := m.deadline(); ok {
-			timer.Reset(time.Until(d))
-			wake = timer.C
-		} else {
-			timer.Stop()
-			wake = nil
+			return code
 		}
 	}
 }
@@ -284,8 +281,9 @@ type loop struct {
 	term   *terminal
 	target forward.Target
 	child  process
-	// wantOrphans mirrors machine.wantsReaped for the reaper's callback.
-	wantOrphans *atomic.Bool
+	// orphans wakes the loop for reaped orphans while the machine
+	// wants them (machine.wantsReaped).
+	orphans *orphanHint
 	// shortcut says whether the main thread may forward signals itself.
 	shortcut bool
 }
@@ -340,7 +338,7 @@ func (lp *loop) run(ev event) (code int, done bool) {
 		}
 		// Before acting: an orphan reaped after the stop signal went out
 		// must poke the loop, or a process it forked would miss the stop.
-		lp.wantOrphans.Store(lp.m.wantsReaped())
+		lp.orphans.want.Store(lp.m.wantsReaped())
 		for _, a := range actions {
 			switch a.kind {
 			case actForward:

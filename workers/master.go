@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pidone/pidone/forward"
+	supervisor "github.com/pidone/pidone/init"
 	"github.com/pidone/pidone/internal/nofile"
 	"github.com/pidone/pidone/internal/trim"
 	"github.com/pidone/pidone/reap"
@@ -151,12 +152,17 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	if err := m.prepare(specs, pidfile); err != nil {
 		return 0, err
 	}
+	// What the workers leave behind (a setsid daemon: no stop of a
+	// worker's process group reaches it) is stopped once the master is
+	// done, the way single mode stops it (docs/workers.md).
+	rest := supervisor.NewRemainder()
 	m.reaper = reap.Start(func(e reap.Exit) {
 		level := slog.LevelDebug
 		if cfg.WarnOnReap {
 			level = slog.LevelWarn
 		}
 		m.log.Log(context.Background(), level, "reaped orphan", "pid", e.Pid, "status", e.Describe())
+		rest.Reaped()
 	})
 
 	now := m.now()
@@ -178,6 +184,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	// Start-up is over: give back its memory once the master has settled.
 	trim.Schedule()
 	code := m.loop(signals)
+	code = rest.Stop(m.reaper, signals, m.log, o.Grace, code)
 	return code, m.fatal
 }
 
