@@ -106,6 +106,7 @@ func start(r *reap.Reaper, c child) (process, error) {
 		Signals:    c.signals,
 		Cred:       c.user,
 		NoNewPrivs: c.noNewPriv,
+		Pdeathsig:  spawn.ParentDeathSignal(),
 	}
 	if lim, ok := entry.InheritedNofile(); ok {
 		a.Rlimits = []spawn.Rlimit{{Resource: unix.RLIMIT_NOFILE, Cur: lim.Cur, Max: lim.Max}}

@@ -19,6 +19,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -78,8 +79,10 @@ type Attr struct {
 	Umask      int
 	Cred       *Credential
 	NoNewPrivs bool
-	// Pdeathsig is the signal the child gets when pidone's thread that
-	// started it exits (0: none).
+	// Pdeathsig is the signal the child gets when pidone dies (0: none).
+	// The kernel ties it to the thread that forked (prctl(2)
+	// PR_SET_PDEATHSIG, golang/go#27505), so such a child is forked on
+	// a thread kept for the purpose that never exits (fork).
 	Pdeathsig unix.Signal
 	// ListenPID sets LISTEN_PID to the child's own pid (socket activation
 	// passed through; sd_listen_fds(3) checks it).
@@ -166,11 +169,7 @@ func Start(a *Attr) (pid, pidfd int, err error) {
 	}
 	p.pipe = pipe[1]
 	p.nextFD = max(p.nextFD, pipe[1]+1)
-	// The signal mask is per thread: the fork and the restore after it
-	// must happen on the same one.
-	runtime.LockOSThread()
-	r, fd, errno := forkExec(p)
-	runtime.UnlockOSThread()
+	r, fd, errno := fork(p, a.Pdeathsig != 0)
 	syscall.ForkLock.Unlock()
 	unix.Close(pipe[1])
 	runtime.KeepAlive(p)
@@ -205,6 +204,65 @@ func Start(a *Attr) (pid, pidfd int, err error) {
 		e.Name = a.Dir
 	}
 	return pid, -1, e
+}
+
+// ParentDeathSignal is the Pdeathsig for pidone's main child and its
+// workers: SIGKILL when pidone is not PID 1, so that they do not outlive a
+// pidone that is itself SIGKILLed (issue 19, item 3; docs/lifecycle.md).
+// SIGKILL because it is certain: a SIGTERM could be caught or ignored, and
+// nobody is left to follow it up. As PID 1, none: pidone's death ends the
+// namespace, and every process in it gets SIGKILL from the kernel anyway.
+func ParentDeathSignal() unix.Signal {
+	if os.Getpid() == 1 {
+		return 0
+	}
+	return unix.SIGKILL
+}
+
+// fork runs forkExec. A child with a parent-death signal is forked on the
+// forker thread: the kernel sends that signal when the thread that forked
+// the child exits, even while the process lives on (prctl(2)), and only a
+// thread locked for good by a goroutine that never ends is sure never to
+// exit before pidone (the runtime ends a thread only when a goroutine
+// locked to it ends). Any other child is forked where the caller runs,
+// which saves the two thread hand-offs.
+func fork(p *plan, pdeathsig bool) (pid uintptr, pidfd int32, errno unix.Errno) {
+	if pdeathsig {
+		forker.once.Do(startForker)
+		forker.plans <- p
+		res := <-forker.results
+		return res.pid, res.pidfd, res.errno
+	}
+	// The signal mask is per thread: the fork and the restore after it
+	// must happen on the same one.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	return forkExec(p)
+}
+
+// forker is the thread that forks the children with a parent-death
+// signal; Start's ForkLock makes one fork at a time.
+var forker struct {
+	once    sync.Once
+	plans   chan *plan
+	results chan forkResult
+}
+
+type forkResult struct {
+	pid   uintptr
+	pidfd int32
+	errno unix.Errno
+}
+
+func startForker() {
+	forker.plans, forker.results = make(chan *plan), make(chan forkResult)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread lives as long as pidone
+		for p := range forker.plans {
+			pid, pidfd, errno := forkExec(p)
+			forker.results <- forkResult{pid, pidfd, errno}
+		}
+	}()
 }
 
 // readFull reads until buf is full or EOF.

@@ -62,6 +62,7 @@ func startWorker(r *reap.Reaper, spec *GroupSpec, s *Slot, sigs spawn.Signals) (
 		Cred:       credential(p),
 		NoNewPrivs: p.NoNewPrivileges,
 		Signals:    sigs,
+		Pdeathsig:  spawn.ParentDeathSignal(),
 	}
 	if lim, ok := entry.InheritedNofile(); ok {
 		a.Rlimits = append(a.Rlimits, spawn.Rlimit{Resource: unix.RLIMIT_NOFILE, Cur: lim.Cur, Max: lim.Max})
