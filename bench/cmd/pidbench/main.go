@@ -15,7 +15,7 @@
 //	-out DIR         where results.md, results.json, results.png and logs go
 //	-quick           fewer repetitions: a smoke run of a minute or two
 //	-only LIST       comma-separated metric groups: reaping, latency,
-//	                 startup, idle, size, workers, listen, docker
+//	                 startup, idle, size, workers, listen, docker, notpid1
 //	-variant N=PATH  also measure another pidone build as "pidone-N", in
 //	                 the same interleaved rounds (repeatable): before/after
 //	                 figures for a change come from one run
@@ -48,6 +48,7 @@ type config struct {
 	dockerStopTimeout          int
 	listenDuration             time.Duration
 	listenReloads              int
+	notPID1Rounds              int
 
 	log *os.File
 }
@@ -122,6 +123,7 @@ func run() error {
 		cfg.dockerRounds, cfg.dockerStopTimeout = 1, 10
 		cfg.workerKills, cfg.workerReloads = 10, 2
 		cfg.listenDuration, cfg.listenReloads = 10*time.Second, 5
+		cfg.notPID1Rounds = 30
 	} else {
 		cfg.stormRounds, cfg.stormOrphans = 5, 10000
 		cfg.latencyRounds = 2000
@@ -130,6 +132,7 @@ func run() error {
 		cfg.dockerRounds, cfg.dockerStopTimeout = 3, 10
 		cfg.workerKills, cfg.workerReloads = 40, 5
 		cfg.listenDuration, cfg.listenReloads = 30*time.Second, 20
+		cfg.notPID1Rounds = 100
 	}
 	flag.Visit(func(f *flag.Flag) {
 		// Explicit repetition counts override -quick and the defaults.
@@ -191,6 +194,7 @@ func run() error {
 		{"workers", func() ([]row, error) { return workersRows(cfg, inits) }},
 		{"listen", func() ([]row, error) { return listenRows(cfg) }},
 		{"docker", func() ([]row, error) { return dockerRows(cfg) }},
+		{"notpid1", func() ([]row, error) { return notPID1Rows(cfg, inits) }},
 	}
 	for _, s := range steps {
 		if !cfg.want(s.group) {
