@@ -37,6 +37,7 @@ func TestWorkersStopEscapeesAsPID1(t *testing.T) {
 	if elapsed := time.Since(start); elapsed > 10*time.Second-margin {
 		t.Errorf("the master exited %v after SIGTERM, want well before the grace period", elapsed)
 	}
+	p.stderr.WaitEOF(t, exitTimeout) // every log line read
 	reapedAs(t, p, pids["escapee"], "exit status 0")
 }
 
@@ -90,5 +91,6 @@ func TestWorkersStopEscapeesAsSubreaper(t *testing.T) {
 	if len(left) > 0 {
 		t.Errorf("left behind the master: %v", left)
 	}
-	reapedAs(t, p, pids["escapee"], "killed by SIGKILL")
+	// The master's stderr stays open in noreap: wait for the line.
+	p.stderr.WaitFor(t, regexp.MustCompile(fmt.Sprintf(`msg="reaped orphan" pid=%d status="killed by SIGKILL"`, pids["escapee"])), exitTimeout)
 }
