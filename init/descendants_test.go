@@ -207,3 +207,49 @@ func TestCatchUpSignalsOnlyWhatExistedWhenTheStopBegan(t *testing.T) {
 		return nil
 	})
 }
+
+func TestWalkDownFindsWhatTheScanFinds(t *testing.T) {
+	sweepHelper(t, "walkdown", nil, func() error {
+		shell, err := startTree()
+		if err != nil {
+			return err
+		}
+		defer func() {
+			s := newSweeper(slog.New(slog.DiscardHandler), false, 0)
+			s.killAll()
+			reapAll(5 * time.Second)
+		}()
+		s := newSweeper(slog.New(slog.DiscardHandler), false, 0)
+		if s.procErr != nil {
+			return s.procErr
+		}
+		down, err := s.listChildren()
+		if err != nil {
+			return fmt.Errorf("listChildren: %v (a kernel without CONFIG_PROC_CHILDREN?)", err)
+		}
+		downReads := s.reads
+		scan, err := s.listScan()
+		if err != nil {
+			return err
+		}
+		pids := func(ps []procInfo) map[int]bool {
+			m := map[int]bool{}
+			for _, p := range ps {
+				m[p.pid] = true
+			}
+			return m
+		}
+		got, want := pids(down), pids(scan)
+		if len(got) != 3 || !got[shell] || fmt.Sprint(got) != fmt.Sprint(want) {
+			return fmt.Errorf("walk down found %v, the scan %v; want the same 3, the shell %d among them", got, want, shell)
+		}
+		// Parents before children: the shell comes first.
+		if down[0].pid != shell {
+			return fmt.Errorf("walk down listed %d first, want the shell %d", down[0].pid, shell)
+		}
+		if scanReads := s.reads - downReads; downReads >= scanReads {
+			return fmt.Errorf("walk down read %d /proc files, the scan %d: want fewer", downReads, scanReads)
+		}
+		return nil
+	})
+}
