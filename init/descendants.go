@@ -23,8 +23,9 @@ import (
 // nothing alive at that instant is missed, and a fork racing with it gives
 // the new child the signal too. So there is nothing to catch up with later.
 //
-// As a child subreaper it walks /proc for the processes whose parent chain
-// leads to pidone. That walk is not atomic, so each process is pinned with a
+// As a child subreaper it walks down from pidone through /proc's children
+// files (listChildren), or, on kernels without them, scans /proc for the
+// processes whose parent chain leads to pidone. That walk is not atomic, so each process is pinned with a
 // pidfd, then checked again (same start time, so not a recycled pid; a
 // parent that is pidone or an already verified descendant whose pidfd shows
 // it still unreaped, so really below pidone) before the signal goes through
@@ -152,7 +153,7 @@ func (s *sweeper) walk(sig unix.Signal, want func(procInfo) bool) int {
 		return s.fallback(sig)
 	}
 	n := s.signal(below, sig, want)
-	// The count of /proc reads is what test/e2e/walk_test.go checks:
+	// The count of /proc reads is what test/e2e/walk_host_test.go checks:
 	// it must follow pidone's descendants, not the host's processes.
 	s.log.Debug("walked the processes below pidone", "found", len(below), "signalled", n,
 		"proc_reads", s.reads-readsBefore, "scan", s.scan, "took", time.Since(start))
@@ -235,7 +236,9 @@ func (s *sweeper) children(pid int) ([]int, error) {
 		b, err := os.ReadFile(dir + task.Name() + "/children")
 		if err != nil {
 			if pid == s.self && errors.Is(err, fs.ErrNotExist) {
-				return nil, err // no such file on this kernel
+				if _, serr := os.Stat(dir + task.Name()); serr == nil {
+					return nil, err // the thread is there, the file is not: not on this kernel
+				}
 			}
 			continue // the thread ended; its children moved to another
 		}
