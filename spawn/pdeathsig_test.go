@@ -64,3 +64,27 @@ func TestPdeathsigOutlivesTheCallersThread(t *testing.T) {
 		t.Fatalf("the child died (signal %v) when the thread that started it ended", ws.Signal())
 	}
 }
+
+// BenchmarkStart measures a fork, exec and wait of /bin/true on the
+// caller's thread and on the forker thread (a parent-death signal): the
+// difference is the forker's two thread hand-offs.
+func BenchmarkStart(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		sig  unix.Signal
+	}{{"caller thread", 0}, {"forker thread", unix.SIGKILL}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				pid, pidfd, err := Start(&Attr{Argv: []string{"/bin/true"}, Umask: -1, Pdeathsig: bc.sig})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if pidfd >= 0 {
+					unix.Close(pidfd)
+				}
+				var ws unix.WaitStatus
+				unix.Wait4(pid, &ws, 0, nil)
+			}
+		})
+	}
+}
