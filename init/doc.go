@@ -16,10 +16,12 @@
 //	shutdown.go     the decisions, as a pure state machine (stop, grace,
 //	                SIGKILL, delays, rewrites, job control); table-tested
 //	descendants.go  reaching every process below pidone: kill(-1) as PID 1,
-//	                a race-checked /proc walk as a subreaper
+//	                a race-checked walk down /proc's children files as a
+//	                subreaper
+//	remainder.go    the same stop for what workers mode leaves behind
 //	start.go        starting the main child (execvp lookup, session or
 //	                group, terminal, LISTEN_PID)
 //	tty.go          the terminal: who holds its foreground
 //	termlog.go      the termination log; closing inherited descriptors
-//	pdeathsig.go    the parent-death signal
+//	pdeathsig.go    pidone's own parent-death signal (tini -p)
 package supervisor
