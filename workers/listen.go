@@ -477,8 +477,12 @@ func bindUnix(l ListenSpec) (*socket, error) {
 		privPath = filepath.Join(dirPath, privName)
 	}
 	bindPath := privPath + "/" + name
-	if len(bindPath) >= len(unix.RawSockaddrUnix{}.Path) {
-		return fail(fmt.Errorf("the path is too long to bind safely without /proc/self/fd (%s: %d bytes); mount /proc or shorten it", bindPath, len(bindPath)))
+	if max := len(unix.RawSockaddrUnix{}.Path) - 1; len(bindPath) > max {
+		hint := "the name"
+		if !ok {
+			hint = "the path, or mount /proc"
+		}
+		return fail(fmt.Errorf("the socket is bound as %s first, %d bytes, more than %d: shorten %s", bindPath, len(bindPath), max, hint))
 	}
 	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: bindPath}); err != nil {
 		return fail(os.NewSyscallError("bind", err))

@@ -73,10 +73,11 @@ func TestListenUnixSymlinkRace(t *testing.T) {
 		cmd := exec.CommandContext(ctx, pidone, "--workers", "1", "--restart", "never", "--listen", spec, "--", workload, "exit", "0")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
 		msg, err := cmd.CombinedOutput()
+		late := ctx.Err() != nil
 		cancel()
 		if err == nil {
 			bound++
-		} else if ctx.Err() != nil {
+		} else if late {
 			t.Fatalf("try %d: the master did not exit within %v: %s", i, workersTimeout, msg)
 		}
 		var st syscall.Stat_t
