@@ -23,6 +23,7 @@ const raceTries = 300
 // the socket and then set its mode or owner through the path changed the
 // file instead. The race runs raceTries times; the file must never change.
 func TestListenUnixSymlinkRace(t *testing.T) {
+	t.Parallel()
 	needRoot(t, "the attacker is uid 65534 and the file it aims at is root's")
 	pidone, workload := bins(t)
 	base, err := os.MkdirTemp("", "pidone-race-")
