@@ -433,7 +433,9 @@ func sockaddrText(sa unix.Sockaddr) string {
 // that directory's descriptor (/proc/self/fd/N/NAME), given its mode and
 // owner there and set listening, and only then linked to PATH with
 // link(2), which never replaces what is at PATH. Clients can connect only
-// once the mode and owner apply.
+// once the mode and owner apply. The directory is beside PATH because a
+// link cannot cross filesystems; link rather than rename(2) with
+// RENAME_NOREPLACE, which some filesystems (NFS, FUSE) refuse.
 //
 // A socket file left by a previous run (nobody accepts on it) is replaced;
 // a live one, or any other kind of file, is not.
@@ -472,8 +474,9 @@ func bindUnix(l ListenSpec) (*socket, error) {
 	privPath, ok := procPath(priv)
 	if !ok {
 		// No /proc: the private directory by its name. Should someone
-		// swap that name between the check and bind, the socket is made
-		// elsewhere and the check below finds none in the directory.
+		// swap that name between the check and bind, the socket file is
+		// made where the swapped name leads, and left there untouched:
+		// the check below finds none in the private directory.
 		privPath = filepath.Join(dirPath, privName)
 	}
 	bindPath := privPath + "/" + name
