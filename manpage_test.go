@@ -223,8 +223,9 @@ func manPage() string {
 
 	p(".SH NOTES")
 	para("pidone cannot catch SIGKILL and SIGSTOP (nobody can), SIGPROF (the Go runtime's profiler consumes it) " +
-		"and signals 32, 33 and 34 (kept by the C libraries; the Go runtime leaves them at their default action). " +
-		"As PID 1 the kernel discards them. docs/faq.md explains, with what to do instead.")
+		"and signal 33 (the Go runtime's own; its handler takes it). " +
+		"Signals 32 and 34 (the C libraries') are caught and forwarded, but dropped when one comes while pidone is busy forwarding another. " +
+		"docs/faq.md explains, with what to do instead.")
 
 	p(".SH SEE ALSO")
 	p(`.BR tini (1),`)

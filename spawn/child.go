@@ -157,21 +157,24 @@ func child(p *plan) {
 		syscall.RawSyscall6(unix.SYS_UMASK, uintptr(p.umask), 0, 0, 0, 0, 0)
 	}
 	// Credentials: groups, then gid, then uid (after which the others
-	// can no longer be changed). The child has one thread, so the raw
-	// calls change the whole process.
-	if p.cred {
-		if p.setGroups {
-			var list uintptr
-			if len(p.groups) > 0 {
-				list = uintptr(unsafe.Pointer(&p.groups[0]))
-			}
-			if _, _, e = syscall.RawSyscall6(sysSetgroups, uintptr(len(p.groups)), list, 0, 0, 0, 0); e != 0 {
-				fail(pipe, StepGroups, e)
-			}
+	// can no longer be changed), each only if it changes anything
+	// (credentialSteps). The child has one thread, so the raw calls
+	// change the whole process.
+	if p.setGroups {
+		var list uintptr
+		if len(p.groups) > 0 {
+			list = uintptr(unsafe.Pointer(&p.groups[0]))
 		}
+		if _, _, e = syscall.RawSyscall6(sysSetgroups, uintptr(len(p.groups)), list, 0, 0, 0, 0); e != 0 {
+			fail(pipe, StepGroups, e)
+		}
+	}
+	if p.setGID {
 		if _, _, e = syscall.RawSyscall6(sysSetgid, p.gid, 0, 0, 0, 0, 0); e != 0 {
 			fail(pipe, StepGID, e)
 		}
+	}
+	if p.setUID {
 		if _, _, e = syscall.RawSyscall6(sysSetuid, p.uid, 0, 0, 0, 0, 0); e != 0 {
 			fail(pipe, StepUID, e)
 		}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -308,10 +309,10 @@ type plan struct {
 	foreground               bool
 	rlimits                  []rlimit
 	umask                    int
-	cred                     bool
+	setGroups, setGID        bool
+	setUID                   bool
 	uid, gid                 uintptr
 	groups                   []uint32
-	setGroups                bool
 	dir                      *byte
 	noNewPrivs               bool
 	pdeathsig                uintptr
@@ -397,10 +398,60 @@ func newPlan(a *Attr) (*plan, error) {
 		p.rlimits = append(p.rlimits, rlimit{rl.Resource, unix.Rlimit{Cur: rl.Cur, Max: rl.Max}})
 	}
 	if c := a.Cred; c != nil {
-		p.cred, p.uid, p.gid = true, uintptr(c.UID), uintptr(c.GID)
-		p.setGroups, p.groups = c.Groups != nil, c.Groups
+		now, err := currentIdentity()
+		if err != nil {
+			return nil, err
+		}
+		p.setGroups, p.setGID, p.setUID = credentialSteps(*c, now)
+		p.uid, p.gid, p.groups = uintptr(c.UID), uintptr(c.GID), c.Groups
 	}
 	return p, nil
+}
+
+// identity is the credentials a process has: real, effective and saved
+// ids, and the supplementary groups.
+type identity struct {
+	uids, gids [3]uint32
+	groups     []uint32
+}
+
+// currentIdentity is pidone's identity, which a child it forks starts with.
+func currentIdentity() (identity, error) {
+	var id identity
+	r, e, s := unix.Getresuid()
+	id.uids = [3]uint32{uint32(r), uint32(e), uint32(s)}
+	r, e, s = unix.Getresgid()
+	id.gids = [3]uint32{uint32(r), uint32(e), uint32(s)}
+	groups, err := unix.Getgroups()
+	if err != nil {
+		return identity{}, os.NewSyscallError("getgroups", err)
+	}
+	for _, g := range groups {
+		id.groups = append(id.groups, uint32(g))
+	}
+	return id, nil
+}
+
+// credentialSteps says which of setgroups, setgid and setuid a child that
+// starts as now must call to become c. A step whose result the child has
+// already is skipped: it would change nothing, and setgroups needs
+// CAP_SETGID even to set the groups a process has, so a pidone that is
+// not root failed --user naming its own ids (issue 18). A step that does
+// change something is made, and fails as the kernel says if pidone may
+// not make it.
+func credentialSteps(c Credential, now identity) (groups, gid, uid bool) {
+	groups = c.Groups != nil && !sameGroups(c.Groups, now.groups)
+	gid = now.gids != [3]uint32{c.GID, c.GID, c.GID}
+	uid = now.uids != [3]uint32{c.UID, c.UID, c.UID}
+	return groups, gid, uid
+}
+
+// sameGroups says whether a and b hold the same groups, in any order.
+func sameGroups(a, b []uint32) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
 // defaultPath is the search path without PATH in the environment.

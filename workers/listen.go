@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/pidone/pidone/internal/clip"
 	"golang.org/x/sys/unix"
 )
 
@@ -55,7 +57,7 @@ const listenSyntax = "want [NAME=]tcp:HOST:PORT, tcp4:..., tcp6:[HOST]:PORT, udp
 func ParseListen(s string) (ListenSpec, error) {
 	l := ListenSpec{Mode: -1, UID: -1, GID: -1}
 	bad := func(format string, a ...any) (ListenSpec, error) {
-		return ListenSpec{}, fmt.Errorf("listen %q: %s", s, fmt.Sprintf(format, a...))
+		return ListenSpec{}, fmt.Errorf("listen %s: %s", clip.Quote(s), fmt.Sprintf(format, a...))
 	}
 	network, rest, ok := strings.Cut(s, ":")
 	if !ok {
@@ -63,12 +65,12 @@ func ParseListen(s string) (ListenSpec, error) {
 	}
 	if name, n, named := strings.Cut(network, "="); named {
 		if !groupName(name) {
-			return bad("the name %q must be letters, digits, '_', '.' and '-', starting with a letter or digit", name)
+			return bad("the name %s must be letters, digits, '_', '.' and '-', starting with a letter or digit", clip.Quote(name))
 		}
 		l.Name, network = name, n
 	}
 	l.Network = network
-	address, options, _ := strings.Cut(rest, ",")
+	address, options, hasOptions := strings.Cut(rest, ",")
 	switch network {
 	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
 		a, err := parseHostPort(network, address)
@@ -81,51 +83,58 @@ func ParseListen(s string) (ListenSpec, error) {
 		case address == "":
 			return bad("unix: needs the socket's path (unix:/run/app.sock)")
 		case !filepath.IsAbs(address):
-			return bad("the path %q must be absolute", address)
+			return bad("the path %s must be absolute", clip.Quote(address))
+		case strings.IndexByte(address, 0) >= 0:
+			// The kernel would cut the path at the NUL and bind another.
+			return bad("the path contains a NUL byte")
 		case len(address) >= len(unix.RawSockaddrUnix{}.Path):
 			return bad("the path is %d bytes long; a unix socket's path has at most %d", len(address), len(unix.RawSockaddrUnix{}.Path)-1)
+		case filepath.Clean(address) == "/":
+			return bad("the path / names no file in a directory")
 		}
 		l.Address = filepath.Clean(address)
 	default:
-		return bad("unknown network %q: %s", network, listenSyntax)
+		return bad("unknown network %s: %s", clip.Quote(network), listenSyntax)
 	}
-	if options == "" {
+	if !hasOptions {
 		return l, nil
 	}
 	stream := !strings.HasPrefix(network, "udp")
 	for _, opt := range strings.Split(options, ",") {
 		key, value, _ := strings.Cut(opt, "=")
 		switch {
+		case opt == "":
+			return bad("an empty option: a comma too many")
 		case key == "backlog" && stream:
 			n, err := strconv.Atoi(value)
 			if err != nil || n < 1 || n > 65535 {
-				return bad("backlog %q is not a number from 1 to 65535", value)
+				return bad("backlog %s is not a number from 1 to 65535", clip.Quote(value))
 			}
 			l.Backlog = n
 		case key == "mode" && network == "unix":
 			m, err := strconv.ParseUint(value, 8, 32)
 			if err != nil || m > 0o777 {
-				return bad("mode %q is not an octal permission like 0660", value)
+				return bad("mode %s is not an octal permission like 0660", clip.Quote(value))
 			}
 			l.Mode = int(m)
 		case key == "owner" && network == "unix":
 			us, gs, hasGroup := strings.Cut(value, ":")
 			uid, err := strconv.ParseUint(us, 10, 31)
 			if err != nil {
-				return bad("owner %q is not UID or UID:GID (numbers: a container may have no user database)", value)
+				return bad("owner %s is not UID or UID:GID (numbers: a container may have no user database)", clip.Quote(value))
 			}
 			l.UID = int(uid)
 			if hasGroup {
 				gid, err := strconv.ParseUint(gs, 10, 31)
 				if err != nil {
-					return bad("owner %q is not UID or UID:GID (numbers: a container may have no user database)", value)
+					return bad("owner %s is not UID or UID:GID (numbers: a container may have no user database)", clip.Quote(value))
 				}
 				l.GID = int(gid)
 			}
 		case key == "backlog" || key == "mode" || key == "owner":
 			return bad("option %s does not apply to %s sockets", key, network)
 		default:
-			return bad("unknown option %q (backlog=N for tcp and unix; mode=0660 and owner=UID[:GID] for unix)", opt)
+			return bad("unknown option %s (backlog=N for tcp and unix; mode=0660 and owner=UID[:GID] for unix)", clip.Quote(opt))
 		}
 	}
 	return l, nil
@@ -138,11 +147,11 @@ func ParseListen(s string) (ListenSpec, error) {
 func parseHostPort(network, address string) (string, error) {
 	host, port, ok := splitHostPort(address)
 	if !ok {
-		return "", fmt.Errorf("%q is not HOST:PORT (IPv6 in brackets: [::1]:8080; every address: :8080)", address)
+		return "", fmt.Errorf("%s is not HOST:PORT (IPv6 in brackets: [::1]:8080; every address: :8080)", clip.Quote(address))
 	}
 	p, err := strconv.ParseUint(port, 10, 16)
 	if err != nil {
-		return "", fmt.Errorf("port %q is not a number from 0 to 65535", port)
+		return "", fmt.Errorf("port %s is not a number from 0 to 65535", clip.Quote(port))
 	}
 	port = strconv.FormatUint(p, 10)
 	if host == "" {
@@ -151,11 +160,11 @@ func parseHostPort(network, address string) (string, error) {
 	ip, ok := parseIP(host)
 	switch {
 	case !ok:
-		return "", fmt.Errorf("host %q is not an IP address (127.0.0.1, [::1], or empty for every address)", host)
+		return "", fmt.Errorf("host %s is not an IP address (127.0.0.1, [::1], or empty for every address)", clip.Quote(host))
 	case strings.HasSuffix(network, "4") && !ip.Is4():
-		return "", fmt.Errorf("%s is not an IPv4 address", host)
+		return "", fmt.Errorf("%s is not an IPv4 address", ip)
 	case strings.HasSuffix(network, "6") && ip.Is4():
-		return "", fmt.Errorf("%s is not an IPv6 address", host)
+		return "", fmt.Errorf("%s is not an IPv6 address", ip)
 	}
 	return joinHostPort(ip.String(), port), nil
 }
@@ -256,9 +265,9 @@ type socket struct {
 	// bound is the address as the kernel bound it (tcp:127.0.0.1:41234
 	// for port 0), for logs and pidone ctl status.
 	bound string
-	// file is the unix socket's file as created, removed at exit if it is
-	// still the one at the path.
-	file os.FileInfo
+	// dev and ino are the unix socket's file as created (0 for other
+	// sockets), removed at exit if it is still the one at the path.
+	dev, ino uint64
 }
 
 // ListenError is a socket that cannot be bound; it is a usage error (2).
@@ -408,12 +417,52 @@ func sockaddrText(sa unix.Sockaddr) string {
 	return "?"
 }
 
-// bindUnix binds a unix stream socket at l.Address. A socket file left by
-// a previous run (nobody accepts on it: connect(2) is refused) is replaced;
-// a live one, or any other kind of file, is not. Mode and owner are set
-// between bind and listen, so no client can connect before they apply.
+// bindUnix binds a unix stream socket at l.Address, with l's mode and
+// owner, safely in a directory that someone less trusted may write (the
+// docs' /run/app/admin.sock in a directory the app owns).
+//
+// Whoever can write the directory can replace any name in it at any time,
+// so pidone never acts on a path there after creating it: a chmod(2) or
+// chown(2) of PATH after bind(2) followed the symlink an attacker swapped
+// in, and root changed the mode of any file it chose (issue 18: 121 of
+// 300 tries). A socket's file cannot be changed through its descriptor
+// (fchmod of a socket acts on the socket, not on the file bind made), and
+// the umask, which could give the mode at bind time, is shared by every
+// thread of pidone. So the socket is born where no one else can reach it:
+// in a fresh 0700 directory of pidone's own beside PATH, bound through
+// that directory's descriptor (/proc/self/fd/N/NAME), given its mode and
+// owner there and set listening, and only then linked to PATH with
+// link(2), which never replaces what is at PATH. Clients can connect only
+// once the mode and owner apply. The directory is beside PATH because a
+// link cannot cross filesystems; link rather than rename(2) with
+// RENAME_NOREPLACE, which some filesystems (NFS, FUSE) refuse.
+//
+// A socket file left by a previous run (nobody accepts on it) is replaced;
+// a live one, or any other kind of file, is not.
+//
+// What the workers' getsockname(2) shows is the private name the socket
+// was bound at, not PATH: LISTEN_FDNAMES tells sockets apart.
 func bindUnix(l ListenSpec) (*socket, error) {
 	path := l.Address
+	dirPath, name := filepath.Dir(path), filepath.Base(path)
+	dir, err := unix.Open(dirPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	switch {
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR):
+		return nil, fmt.Errorf("the directory %s does not exist (pidone does not create it)", dirPath)
+	case err != nil:
+		return nil, &os.PathError{Op: "open", Path: dirPath, Err: err}
+	}
+	defer unix.Close(dir)
+	priv, privName, err := privateDir(dir, dirPath, name)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		unix.Unlinkat(priv, name, 0)
+		unix.Close(priv)
+		unix.Unlinkat(dir, privName, unix.AT_REMOVEDIR)
+	}()
+
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
@@ -422,76 +471,175 @@ func bindUnix(l ListenSpec) (*socket, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	err = unix.Bind(fd, &unix.SockaddrUnix{Name: path})
-	if errors.Is(err, unix.EADDRINUSE) {
-		if err := removeStaleSocket(path); err != nil {
-			return fail(err)
-		}
-		err = unix.Bind(fd, &unix.SockaddrUnix{Name: path})
+	privPath, ok := procPath(priv)
+	if !ok {
+		// No /proc: the private directory by its name. Should someone
+		// swap that name between the check and bind, the socket file is
+		// made where the swapped name leads, and left there untouched:
+		// the check below finds none in the private directory.
+		privPath = filepath.Join(dirPath, privName)
 	}
-	switch {
-	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR):
-		return fail(fmt.Errorf("the directory %s does not exist (pidone does not create it)", filepath.Dir(path)))
-	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EROFS):
-		return fail(fmt.Errorf("%w: bind: pidone may not create %s in %s", err, filepath.Base(path), filepath.Dir(path)))
-	case err != nil:
+	bindPath := privPath + "/" + name
+	if max := len(unix.RawSockaddrUnix{}.Path) - 1; len(bindPath) > max {
+		hint := "the name"
+		if !ok {
+			hint = "the path, or mount /proc"
+		}
+		return fail(fmt.Errorf("the socket is bound as %s first, %d bytes, more than %d: shorten %s", bindPath, len(bindPath), max, hint))
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: bindPath}); err != nil {
 		return fail(os.NewSyscallError("bind", err))
 	}
-	file, err := os.Lstat(path)
-	if err != nil {
-		return fail(err)
+	// Only pidone can add a name to the private directory: what is there
+	// is the socket bind made, and nobody can swap it.
+	var st unix.Stat_t
+	if err := unix.Fstatat(priv, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return fail(fmt.Errorf("%s changed while pidone bound %s in it: another process writes the directory", dirPath, name))
 	}
-	s := &socket{spec: l, fd: fd, bound: l.key(), file: file}
 	if l.Mode >= 0 {
-		if err := os.Chmod(path, os.FileMode(l.Mode)); err != nil {
-			s.close()
-			return nil, err
+		if err := unix.Fchmodat(priv, name, uint32(l.Mode), 0); err != nil {
+			return fail(os.NewSyscallError("chmod", err))
 		}
 	}
 	if l.UID >= 0 {
-		if err := os.Lchown(path, l.UID, l.GID); err != nil {
-			s.close()
-			return nil, err
+		if err := unix.Fchownat(priv, name, l.UID, l.GID, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fail(os.NewSyscallError("chown", err))
 		}
 	}
 	if err := unix.Listen(fd, l.backlog()); err != nil {
-		s.close()
-		return nil, os.NewSyscallError("listen", err)
+		return fail(os.NewSyscallError("listen", err))
 	}
-	return s, nil
+	if err := placeSocket(dir, priv, dirPath, name); err != nil {
+		return fail(err)
+	}
+	return &socket{spec: l, fd: fd, bound: l.key(), dev: st.Dev, ino: st.Ino}, nil
 }
 
-// removeStaleSocket removes a unix socket file nobody accepts on.
-func removeStaleSocket(path string) error {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return err
+// procSelfFD is where a descriptor can be named as a path; a test points
+// it elsewhere to run without /proc.
+var procSelfFD = "/proc/self/fd"
+
+// procPath names descriptor fd as a path (/proc/self/fd/N) that reaches
+// fd's own file whatever happens to the names around it, if /proc is
+// there and is ours: it must lead to the same file as fd.
+func procPath(fd int) (string, bool) {
+	p := procSelfFD + "/" + strconv.Itoa(fd)
+	var viaProc, direct unix.Stat_t
+	if unix.Stat(p, &viaProc) != nil || unix.Fstat(fd, &direct) != nil || viaProc.Dev != direct.Dev || viaProc.Ino != direct.Ino {
+		return "", false
 	}
-	if fi.Mode().Type() != os.ModeSocket {
+	return p, true
+}
+
+// privateDirAttempts bounds the retries on a name already taken.
+const privateDirAttempts = 8
+
+// privateDir makes a fresh directory in dir that only pidone's uid can
+// enter or write (mode 0700, the umask can only narrow it), and returns
+// its descriptor and name. It is opened without following a symlink and
+// checked after opening: the name is in a directory someone else may
+// write, so what is opened may not be what mkdir made, and it is used only
+// if nobody but pidone's uid can add or swap a name in it.
+func privateDir(dir int, dirPath, name string) (fd int, privName string, err error) {
+	for range privateDirAttempts {
+		privName = ".pidone-" + strconv.FormatUint(rand.Uint64(), 36)
+		err = unix.Mkdirat(dir, privName, 0o700)
+		if !errors.Is(err, unix.EEXIST) {
+			break
+		}
+	}
+	switch {
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EROFS), errors.Is(err, unix.EPERM):
+		return -1, "", fmt.Errorf("%w: pidone may not create %s in %s", err, name, dirPath)
+	case err != nil:
+		return -1, "", os.NewSyscallError("mkdir", err)
+	}
+	fd, err = unix.Openat(dir, privName, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	var st unix.Stat_t
+	if err == nil {
+		err = unix.Fstat(fd, &st)
+	}
+	if err != nil || int(st.Uid) != os.Geteuid() || st.Mode&0o077 != 0 {
+		if err == nil {
+			unix.Close(fd)
+		}
+		return -1, "", fmt.Errorf("%s changed while pidone bound %s in it: another process writes the directory", dirPath, name)
+	}
+	return fd, privName, nil
+}
+
+// placeSocket links the socket bound in the private directory priv to its
+// name in dir. link(2) never replaces a name, so a file someone put there
+// stays; a socket file nobody accepts on (left by a previous run) is
+// removed and the link tried once more.
+func placeSocket(dir, priv int, dirPath, name string) error {
+	err := unix.Linkat(priv, name, dir, name, 0)
+	if errors.Is(err, unix.EEXIST) {
+		if err := removeStaleSocket(dir, filepath.Join(dirPath, name)); err != nil {
+			return err
+		}
+		err = unix.Linkat(priv, name, dir, name, 0)
+		if errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("%s was made again while pidone replaced it: another process is binding it too", filepath.Join(dirPath, name))
+		}
+	}
+	if err != nil {
+		return os.NewSyscallError("link", err)
+	}
+	return nil
+}
+
+// removeStaleSocket removes the unix socket file at path (name in dir) if
+// nobody accepts on it. The file is opened without following a symlink and
+// probed through that descriptor, so a symlink swapped in cannot make
+// pidone connect to a socket elsewhere. The probe does not block: a live
+// socket with a full queue is in use, not a reason to hang the start. The
+// removal is of a name in dir, which whoever could swap it may remove too.
+func removeStaleSocket(dir int, path string) error {
+	name := filepath.Base(path)
+	f, err := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil // gone meanwhile
+	}
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(f)
+	var st unix.Stat_t
+	if err := unix.Fstat(f, &st); err != nil {
+		return &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
 		return fmt.Errorf("%s exists and is not a socket; pidone does not replace it", path)
 	}
-	probe, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	target, ok := procPath(f)
+	if !ok {
+		target = path
+	}
+	probe, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return os.NewSyscallError("socket", err)
 	}
 	defer unix.Close(probe)
-	switch err := unix.Connect(probe, &unix.SockaddrUnix{Name: path}); {
-	case err == nil:
+	switch err := unix.Connect(probe, &unix.SockaddrUnix{Name: target}); {
+	case err == nil, errors.Is(err, unix.EAGAIN):
 		return fmt.Errorf("%s is in use: another process accepts connections on it", path)
 	case !errors.Is(err, unix.ECONNREFUSED):
 		return fmt.Errorf("%s exists and cannot be checked: %w", path, os.NewSyscallError("connect", err))
 	}
-	return os.Remove(path)
+	if err := unix.Unlinkat(dir, name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return &os.PathError{Op: "remove", Path: path, Err: err}
+	}
+	return nil
 }
 
 // close closes the socket and removes its unix socket file if it is still
 // the one bind created.
 func (s *socket) close() {
 	unix.Close(s.fd)
-	if s.file != nil {
-		if fi, err := os.Lstat(s.spec.Address); err == nil && os.SameFile(fi, s.file) {
-			os.Remove(s.spec.Address)
-		}
+	var st unix.Stat_t
+	if s.ino != 0 && unix.Lstat(s.spec.Address, &st) == nil && st.Dev == s.dev && st.Ino == s.ino {
+		unix.Unlink(s.spec.Address)
 	}
 }
 

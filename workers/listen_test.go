@@ -8,10 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pidone/pidone/internal/clip"
 	"golang.org/x/sys/unix"
 )
 
@@ -56,11 +57,19 @@ func TestParseListen(t *testing.T) {
 		{doc: "backlog on udp", in: "udp::53,backlog=5", err: "option backlog does not apply to udp sockets"},
 		{doc: "mode on tcp", in: "tcp::80,mode=0600", err: "option mode does not apply to tcp sockets"},
 		{doc: "unknown option", in: "tcp::80,reuseport", err: `unknown option "reuseport"`},
+		{doc: "a trailing comma (issue 18)", in: "tcp::0,", err: "an empty option: a comma too many"},
+		{doc: "a trailing comma after options", in: "unix:/run/a.sock,mode=0600,", err: "an empty option"},
+		{doc: "two commas", in: "tcp::80,,backlog=5", err: "an empty option"},
+		{doc: "a comma alone", in: "unix:/run/a.sock,", err: "an empty option"},
+		{doc: "unix path with a NUL: the kernel would bind a shorter one", in: "unix:/run/a\x00b.sock", err: "contains a NUL byte"},
+		{doc: "unix path of the root", in: "unix:/", err: "names no file"},
+		{doc: "unix path that cleans to the root", in: "unix:/a/..", err: "names no file"},
+		{doc: "a long value is cut in the message", in: "tcp::80,backlog=" + strings.Repeat("9", 1000), err: `"... (1000 bytes) is not a number`},
 	}
 	for _, tc := range tests {
 		got, err := ParseListen(tc.in)
 		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), strconv.Quote(tc.in)) {
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), clip.Quote(tc.in)) {
 				t.Errorf("%s: ParseListen(%q) = %+v, %v; want an error naming the spec and containing %q", tc.doc, tc.in, got, err, tc.err)
 			}
 			continue
@@ -386,5 +395,128 @@ func TestSplitHostPortAndParseIP(t *testing.T) {
 	}
 	if got := joinHostPort("::1", "80"); got != "[::1]:80" {
 		t.Errorf("joinHostPort(::1, 80) = %q", got)
+	}
+}
+
+// The socket is made in a private directory and linked into place: once
+// bound, the directory holds the socket and nothing else, and a failed
+// bind leaves nothing.
+func TestBindUnixLeavesOnlyTheSocket(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.sock")
+	s, err := bindSocket(mustParseListen(t, "unix:"+path+",mode=0600"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := dirNames(t, dir); !slices.Equal(names, []string{"app.sock"}) {
+		t.Errorf("%s holds %q; want only app.sock", dir, names)
+	}
+	s.close()
+	os.WriteFile(path, []byte("keep me"), 0o644)
+	if _, err := bindSocket(mustParseListen(t, "unix:"+path+",mode=0600")); err == nil {
+		t.Fatal("bind over a regular file succeeded")
+	}
+	if names := dirNames(t, dir); !slices.Equal(names, []string{"app.sock"}) {
+		t.Errorf("a failed bind left %q in %s", names, dir)
+	}
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// Without /proc the private directory is named by its path, and the
+// socket is still checked, moded and linked into place.
+func TestBindUnixWithoutProc(t *testing.T) {
+	defer func(saved string) { procSelfFD = saved }(procSelfFD)
+	procSelfFD = "/nonexistent/proc/self/fd"
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.sock")
+	s, err := bindSocket(mustParseListen(t, "unix:"+path+",mode=0620"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	if fi, err := os.Lstat(path); err != nil || fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o620 {
+		t.Fatalf("%s: %v, %v; want a socket with mode 0620", path, fi, err)
+	}
+	acceptOne(t, "unix", path, s.fd)
+
+	// A path that fits, but not once the private directory is added.
+	long := filepath.Join(dir, strings.Repeat("l", 100-len(dir)))
+	if _, err := bindSocket(mustParseListen(t, "unix:"+long)); err == nil || !strings.Contains(err.Error(), "more than 107: shorten the path, or mount /proc") {
+		t.Errorf("a long path without /proc: %v", err)
+	}
+}
+
+// A symlink at PATH is neither followed nor replaced: issue 18's attacker
+// puts one there to make root act on the file it points at.
+func TestBindUnixRefusesASymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "secret")
+	os.WriteFile(target, []byte("x"), 0o600)
+	path := filepath.Join(dir, "app.sock")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	_, err := bindSocket(mustParseListen(t, "unix:"+path+",mode=0666"))
+	if err == nil || !strings.Contains(err.Error(), "exists and is not a socket") {
+		t.Errorf("bind over a symlink: %v; want refused", err)
+	}
+	if fi, err := os.Stat(target); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the symlink's target: %v, %v; want it untouched (0600)", fi.Mode(), err)
+	}
+	if fi, err := os.Lstat(path); err != nil || fi.Mode().Type() != os.ModeSymlink {
+		t.Errorf("the symlink was replaced: %v, %v", fi, err)
+	}
+}
+
+// A live socket whose accept queue is full is in use: the probe must say
+// so at once, not wait in connect(2) for a slot (issue 18: never block on
+// what a stranger made).
+func TestBindUnixOverAFullSocketDoesNotBlock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "busy.sock")
+	busy, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(busy)
+	if err := unix.Bind(busy, &unix.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(busy, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Fill the queue: with backlog 0 one connection fits, the next waits.
+	for i := 0; ; i++ {
+		c, _ := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		defer unix.Close(c)
+		if err := unix.Connect(c, &unix.SockaddrUnix{Name: path}); errors.Is(err, unix.EAGAIN) {
+			break
+		} else if err != nil || i > 8 {
+			t.Fatalf("filling the queue: %v after %d", err, i)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := bindSocket(mustParseListen(t, "unix:"+path))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "is in use") {
+			t.Errorf("bind over a live socket with a full queue: %v; want in use", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("bind over a live socket with a full queue still blocked after 10s")
 	}
 }

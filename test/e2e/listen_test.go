@@ -264,6 +264,7 @@ func TestListenBadInput(t *testing.T) {
 			`the directory ` + dir + `/missing does not exist (pidone does not create it)`},
 		{"a malformed SPEC", []string{"--listen", "tcp:127.0.0.1"}, `pidone: --listen: listen "tcp:127.0.0.1": "127.0.0.1" is not HOST:PORT`},
 		{"an unknown network", []string{"--listen", "sctp::80"}, `listen "sctp::80": unknown network "sctp"`},
+		{"a trailing comma (issue 18)", []string{"--listen", "tcp::0,"}, `pidone: --listen: listen "tcp::0,": an empty option: a comma too many`},
 		{"the same socket twice", []string{"--listen", "a=tcp:127.0.0.1:0", "--listen", "b=tcp:127.0.0.1:0"}, "is given twice"},
 		{"a bad --ready", []string{"--ready", "soon"}, `pidone: --ready: unknown readiness "soon"`},
 	} {

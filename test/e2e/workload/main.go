@@ -19,6 +19,7 @@ var subcommands = map[string]func(args []string) error{
 	"sigrecord":   runSigrecord,
 	"termexit":    runTermexit,
 	"noreap":      runNoreap,
+	"swapper":     runSwapper,
 	"ps":          runPs,
 	"demo":        runDemo,
 	"worker":      runWorker,
