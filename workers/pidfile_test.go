@@ -2,6 +2,7 @@ package workers
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,15 +43,19 @@ func TestPidfileLockWriteRelease(t *testing.T) {
 		t.Errorf("temporary files left: %v", left)
 	}
 
-	// ctl sees it running with the recorded signals.
-	f, err := os.Open(path + ".lock")
+	// ctl sees it running with the recorded signals, and who it is beyond
+	// its pid: our PID namespace and start time.
+	b, err := os.ReadFile(path + ".lock")
 	if err != nil {
 		t.Fatal(err)
 	}
-	info := readLockInfo(f)
-	f.Close()
-	if info != testInfo {
-		t.Errorf("lock info %+v, want %+v", info, testInfo)
+	want := testInfo
+	want.PidNS, want.StartTime = selfIdentity()
+	if info := parseLockInfo(b); info != want || want.PidNS == 0 || want.StartTime == 0 {
+		t.Errorf("lock info %+v, want %+v", info, want)
+	}
+	if fi, err := os.Stat(path + ".lock"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("lock file mode %v, %v; want 0600: whoever can open it can hold its lock", fi.Mode(), err)
 	}
 
 	// Released by someone whose pid it no longer holds: kept.
@@ -167,32 +172,101 @@ func TestProbeMaster(t *testing.T) {
 		t.Errorf("pidfile without lock: %+v; want stale", p)
 	}
 
-	// Locked, but the pidfile names an unrelated process: unknown.
+	// Locked, and the lock file and pidfile name an unrelated process,
+	// with its true start time: unknown, not pidone.
 	sleep := exec.Command("sleep", "60")
 	if err := sleep.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { sleep.Process.Kill(); sleep.Wait() }()
-	pf, err := AcquirePidfile(path, lockInfo{ReloadSignal: unix.SIGHUP, RestartSignal: unix.SIGUSR2})
+	pf, err := AcquirePidfile(path, testInfo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pf.Release(0)
+	ns, _ := selfIdentity()
+	sleepStart, err := startTimeOf(strconv.Itoa(sleep.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf.record(lockInfo{Pid: sleep.Process.Pid, PidNS: ns, StartTime: sleepStart, ReloadSignal: unix.SIGHUP, RestartSignal: unix.SIGUSR2})
 	pf.Write(sleep.Process.Pid)
 	if p := probeMaster(path); p.state != probeUnknown || !strings.Contains(p.detail, "not pidone") {
 		t.Errorf("locked, pidfile names sleep: %+v; want unknown, not pidone", p)
 	}
 
-	// Locked and naming a process whose executable is ours: running.
+	// Locked and naming us, as we recorded ourselves: running.
+	self := testInfo
+	self.PidNS, self.StartTime = selfIdentity()
+	pf.record(self)
 	pf.Write(os.Getpid())
-	if p := probeMaster(path); p.state != probeRunning || p.pid != os.Getpid() {
+	if p := probeMaster(path); p.state != probeRunning || p.pid != os.Getpid() || p.uid != os.Geteuid() || p.info != self {
 		t.Errorf("locked, pidfile names us: %+v; want running", p)
 	}
 
 	// The lock records another pid than the pidfile: unknown.
-	pf.record(lockInfo{Pid: 1, ReloadSignal: unix.SIGHUP, RestartSignal: unix.SIGUSR2})
+	pf.record(lockInfo{Pid: 1, PidNS: ns, StartTime: 1, ReloadSignal: unix.SIGHUP, RestartSignal: unix.SIGUSR2})
 	if p := probeMaster(path); p.state != probeUnknown || !strings.Contains(p.detail, "holds the lock") {
 		t.Errorf("lock and pidfile disagree: %+v; want unknown", p)
+	}
+
+	// A lock file of an older pidone (no namespace, no start time): the
+	// kernel's word on who holds the lock decides. We hold it: running.
+	pf.record(testInfo)
+	if p := probeMaster(path); p.state != probeRunning || p.pid != os.Getpid() {
+		t.Errorf("old-format lock file held by the pid it names: %+v; want running", p)
+	}
+	// And it names sleep, which does not hold it: unknown.
+	pf.record(lockInfo{Pid: sleep.Process.Pid, ReloadSignal: unix.SIGHUP, RestartSignal: unix.SIGUSR2})
+	pf.Write(sleep.Process.Pid)
+	if p := probeMaster(path); p.state != probeUnknown || !strings.Contains(p.detail, fmt.Sprintf("not by pid %d", sleep.Process.Pid)) {
+		t.Errorf("old-format lock file naming a pid that does not hold it: %+v; want unknown", p)
+	}
+}
+
+// TestJudge covers every way a held lock may fail to name a master of
+// ours: each field of an otherwise good sighting, spoiled in turn.
+func TestJudge(t *testing.T) {
+	good := sighting{
+		path: "/run/m.pid", selfNS: 7, lockHeld: true, holders: []int{42}, recorded: true,
+		info:    lockInfo{Pid: 42, PidNS: 7, StartTime: 1000, ReloadSignal: unix.SIGHUP, RestartSignal: unix.SIGUSR2},
+		lockUid: 0, pidfile: true, pid: 42, pidfileUid: 0, start: 1000, uid: 0, pidone: true, exe: "/pidone",
+	}
+	for _, tc := range []struct {
+		doc   string
+		spoil func(*sighting)
+		state probeState
+		want  string // in the detail
+	}{
+		{"all agree", func(s *sighting) {}, probeRunning, ""},
+		{"nothing there", func(s *sighting) { *s = sighting{path: s.path, pidErr: os.ErrNotExist} }, probeNotRunning, ""},
+		{"lock free, pidfile left", func(s *sighting) { s.lockHeld, s.recorded = false, false }, probeStale, "holds pid 42, but its lock is not held"},
+		{"another PID namespace", func(s *sighting) { s.info.PidNS = 8 }, probeElsewhere, "another PID namespace (pid:[8]; this is pid:[7])"},
+		{"another namespace, even if pid, start and owner agree here", func(s *sighting) { s.selfNS = 9 }, probeElsewhere, "another PID namespace"},
+		{"old format, holder not visible here", func(s *sighting) { s.info.PidNS, s.info.StartTime, s.holders = 0, 0, nil }, probeElsewhere, "no process of this PID namespace holds the lock"},
+		{"old format, held by another pid", func(s *sighting) { s.info.PidNS, s.info.StartTime, s.holders = 0, 0, []int{43} }, probeUnknown, "held by pid 43, not by pid 42"},
+		{"old format, held by the pid named", func(s *sighting) { s.info.PidNS, s.info.StartTime = 0, 0 }, probeRunning, ""},
+		{"lock file removed, pidfile locked by the pid named", func(s *sighting) { s.recorded, s.info = false, parseLockInfo(nil) }, probeRunning, ""},
+		{"lock file removed, pidfile locked by a stranger", func(s *sighting) { s.recorded, s.info, s.holders = false, parseLockInfo(nil), []int{99} }, probeUnknown, "held by pid 99"},
+		{"pidfile unreadable", func(s *sighting) { s.pidErr = errors.New("m.pid is a named pipe (FIFO)") }, probeUnknown, "pidfile cannot be read"},
+		{"lock and pidfile disagree", func(s *sighting) { s.pid = 43 }, probeUnknown, "the pidfile says pid 43, but pid 42 holds the lock"},
+		{"pid gone", func(s *sighting) { s.procErr = os.ErrNotExist }, probeUnknown, "pid 42 cannot be looked at"},
+		{"pid reused", func(s *sighting) { s.start = 2000 }, probeUnknown, "not the master that took the lock"},
+		{"not pidone", func(s *sighting) { s.pidone, s.exe = false, "/bin/sleep" }, probeUnknown, "runs /bin/sleep, not pidone"},
+		{"lock file of another user", func(s *sighting) { s.lockUid = 65534 }, probeUnknown, "m.pid.lock belongs to uid 65534, but the master (pid 42) runs as uid 0"},
+		{"pidfile of another user", func(s *sighting) { s.pidfileUid = 65534 }, probeUnknown, "m.pid belongs to uid 65534"},
+		{"lock unreadable", func(s *sighting) { s.lockErr = &os.PathError{Op: "open", Path: "m.pid.lock", Err: unix.EACCES} }, probeUnknown, "run pidone ctl as the master's user or as root"},
+		{"a shared lock, nobody named", func(s *sighting) { s.lockHeld, s.lockShared, s.holders = false, true, []int{77} }, probeUnknown, "pid 77 holds a shared lock on it: no master can start"},
+	} {
+		s := good
+		tc.spoil(&s)
+		p := judge(s)
+		if p.state != tc.state || !strings.Contains(p.detail, tc.want) {
+			t.Errorf("%s: %+v; want state %d, detail with %q", tc.doc, p, tc.state, tc.want)
+		}
+		if p.state == probeRunning && (p.pid != 42 || p.start != 1000) {
+			t.Errorf("%s: running %+v; want pid 42 and its start time", tc.doc, p)
+		}
 	}
 }
 
