@@ -262,13 +262,22 @@ func pidfileLocked(path string) (bool, int) {
 
 // pidfileHeldByMaster reports whether a master holds the pidfile at path
 // locked (its lock file removed by hand), and names it. The pidfile is
-// readable by everyone, so anybody may hold a lock on it: only a lock held
-// by the very pid the pidfile names, a pidone, counts
-// (/proc/locks, in our PID namespace). Anybody else's lock on a dead
+// readable by everyone, so anybody may hold a lock on it; a lock on a dead
 // master's pidfile must not keep a new master from starting (issue 18).
+// /proc/locks tells who holds it, among the processes of our PID namespace:
+// the pid the pidfile names, running pidone, is a master; anybody else of
+// our namespace is not. A holder we cannot see is in another PID namespace,
+// a master of a container sharing the directory as likely as not: refused.
 func pidfileHeldByMaster(path string) (int, bool) {
 	locked, pid := pidfileLocked(path)
-	if !locked || pid == 0 || !slices.Contains(holdersOf(path), pid) {
+	if !locked {
+		return pid, false
+	}
+	holders := holdersOf(path)
+	if len(holders) == 0 {
+		return pid, true
+	}
+	if !slices.Contains(holders, pid) {
 		return pid, false
 	}
 	ok, _ := isPidone(pid)
