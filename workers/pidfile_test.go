@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -363,5 +364,130 @@ func TestParsePid(t *testing.T) {
 	_, err := parsePid([]byte(strings.Repeat("x", 1000)))
 	if err == nil || len(err.Error()) > 120 {
 		t.Errorf("parsePid(1000 bytes): %v; want an error that does not echo them all", err)
+	}
+}
+
+// holdLock has flock(1), another process, hold a lock on path (shared or
+// exclusive) until the test ends, and returns its pid.
+func holdLock(t *testing.T, path string, shared bool) int {
+	t.Helper()
+	flock, err := exec.LookPath("flock")
+	if err != nil {
+		t.Fatalf("flock(1) is needed for this test: %v", err)
+	}
+	mode := "--exclusive"
+	if shared {
+		mode = "--shared"
+	}
+	cmd := exec.Command(flock, mode, "--nonblock", "--close", path, "sh", "-c", "echo locked; exec sleep 60")
+	r, w, _ := os.Pipe()
+	cmd.Stdout = w
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { unix.Kill(-cmd.Process.Pid, unix.SIGKILL); cmd.Wait() })
+	buf := make([]byte, 7)
+	if _, err := r.Read(buf); err != nil || string(buf) != "locked\n" {
+		t.Fatalf("flock did not lock %s: %q %v", path, buf, err)
+	}
+	return cmd.Process.Pid
+}
+
+// deadPid is a pid that no process has now.
+func deadPid(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
+}
+
+// TestAStrangersLockOnALeftPidfileDoesNotBlockANewMaster (issue 18, item
+// 7): the pidfile is readable by everyone, so anybody may lock it after its
+// master died; a master starting then must not take that lock for a
+// running master's, nor may ctl.
+func TestAStrangersLockOnALeftPidfileDoesNotBlockANewMaster(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.pid")
+	writeTestFile(t, path, strconv.Itoa(deadPid(t))+"\n", 0o644)
+	holder := holdLock(t, path, false)
+	if p := probeMaster(path); p.state != probeUnknown || !strings.Contains(p.detail, fmt.Sprintf("held by pid %d, not by pid", holder)) {
+		t.Errorf("ctl status: %+v; want unknown, naming the holder", p)
+	}
+	pf, err := AcquirePidfile(path, testInfo)
+	if err != nil {
+		t.Fatalf("a stranger's lock on a dead master's pidfile kept a new master from starting: %v", err)
+	}
+	defer pf.Release(os.Getpid())
+	if err := pf.Write(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	if p := probeMaster(path); p.state != probeRunning || p.pid != os.Getpid() {
+		t.Errorf("ctl status of the new master: %+v; want running", p)
+	}
+}
+
+// TestASharedLockOnTheLockFileIsToldTheTruth (issue 18, item 7): a lock file
+// an older master left readable to everyone may be held shared by anybody,
+// which keeps every master from starting; ctl status used to say "not
+// running; stale pidfile". Now the master names the holder, and ctl says
+// what blocks it.
+func TestASharedLockOnTheLockFileIsToldTheTruth(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.pid")
+	writeTestFile(t, path, strconv.Itoa(deadPid(t))+"\n", 0o644)
+	writeTestFile(t, path+".lock", "pid=1\n", 0o644)
+	holder := holdLock(t, path+".lock", true)
+	p := probeMaster(path)
+	if p.state != probeUnknown || !strings.Contains(p.detail, fmt.Sprintf("pid %d holds a shared lock on it: no master can start", holder)) {
+		t.Errorf("ctl status: %+v; want unknown, naming the holder", p)
+	}
+	_, err := AcquirePidfile(path, testInfo)
+	var re *RunningError
+	if !errors.As(err, &re) || !slices.Equal(re.Holders, []int{holder}) || !strings.Contains(err.Error(), fmt.Sprintf("is held by pid %d", holder)) {
+		t.Errorf("acquire: %v; want a RunningError naming pid %d", err, holder)
+	}
+}
+
+// TestTheLockFileIsOursAndPrivate (issue 18, item 6): a lock file another
+// user made is refused (they could rewrite what ctl acts on), and ours is
+// made 0600, even one an older master left 0644.
+func TestTheLockFileIsOursAndPrivate(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make a file of another user")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.pid")
+	writeTestFile(t, path+".lock", "pid=1\nreload-signal=TERM\n", 0o644)
+	if err := os.Chown(path+".lock", 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	_, err := AcquirePidfile(path, testInfo)
+	if !errors.As(err, new(*UnsafePathError)) || ExitCode(err) != ExitConfig || !strings.Contains(err.Error(), "m.pid.lock belongs to uid 65534, not to pidone's uid 0") {
+		t.Errorf("another user's lock file: %v; want refused, exit 2", err)
+	}
+	if b, _ := os.ReadFile(path + ".lock"); string(b) != "pid=1\nreload-signal=TERM\n" {
+		t.Errorf("another user's lock file was written: %q", b)
+	}
+
+	os.Chown(path+".lock", 0, 0)
+	pf, err := AcquirePidfile(path, testInfo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Release(0)
+	if fi, err := os.Stat(path + ".lock"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("an older master's 0644 lock file: %v %v; want 0600", fi.Mode(), err)
+	}
+}
+
+func writeTestFile(t *testing.T, path, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
 	}
 }
