@@ -64,24 +64,28 @@ type CtlVerb struct {
 // CtlVerbs lists the verbs in the order the help shows them.
 var CtlVerbs = []CtlVerb{
 	{"status", "say whether the master is running, and how each worker is",
-		"Prints \"running (pid N)\", \"not running; stale pidfile ...\", \"not running\" or\n" +
-			"\"unknown: ...\", then each worker's group, slot, pid, generation, readiness\n" +
-			"and restarts, and the listening sockets (from the master's status file,\n" +
-			"PIDFILE.status); with --json all of it as one JSON object.\n" +
+		"Prints \"running (pid N)\", \"not running; stale pidfile ...\", \"not running\",\n" +
+			"\"elsewhere: ...\" or \"unknown: ...\", then each worker's group, slot, pid,\n" +
+			"generation, readiness and restarts, and the listening sockets (from the\n" +
+			"master's status file, PIDFILE.status); with --json all of it as one JSON object.\n" +
 			"Exit status (LSB): 0 running, 1 not running but the pidfile\n" +
-			"is left, 3 not running, 4 unknown (the lock is held, but there is no pidfile\n" +
-			"yet or its pid does not run pidone)."},
+			"is left, 3 not running, 4 unknown (the lock is held, but not by a pidone of\n" +
+			"this PID namespace that the pidfile and lock file name, or the files are not\n" +
+			"the master's) or elsewhere (the master runs in another PID namespace)."},
 	{"stop", "stop the master (SIGTERM) and wait until it is gone",
 		"Sends the master SIGTERM and waits until it has exited, at most --timeout.\n" +
-			"Exit status: 0 stopped or not running; 1 refused, failed or timed out.\n" +
+			"Exit status: 0 stopped or not running; 1 refused, failed or timed out;\n" +
+			"4 refused: the master runs in another PID namespace.\n" +
 			"A master that is PID 1 of this PID namespace takes this command with it."},
 	{"reload", "send the master its reload signal",
 		"Sends the master its reload signal (--reload-signal, default SIGHUP).\n" +
-			"Exit status: 0 sent; 7 not running; 1 refused or failed."},
+			"Exit status: 0 sent; 7 not running; 1 refused or failed; 4 refused: the\n" +
+			"master runs in another PID namespace."},
 	{"restart", "replace every worker, keeping the master",
 		"Sends the master its restart signal (--restart-signal, default SIGUSR2):\n" +
 			"every worker is replaced by a new generation, the master stays.\n" +
-			"Exit status: 0 sent; 7 not running; 1 refused or failed."},
+			"Exit status: 0 sent; 7 not running; 1 refused or failed; 4 refused: the\n" +
+			"master runs in another PID namespace."},
 	{"help", "print this help, or a verb's (pidone ctl help VERB)",
 		"Prints the help of pidone ctl, or of one verb. Exit status 0."},
 }
@@ -130,9 +134,13 @@ func verbHelp(name string) string {
 // Ctl runs `pidone ctl args...` and returns its exit code.
 //
 // It finds the master through the pidfile's lock (held: running; free: any
-// pidfile is stale) and the pidfile, checks that the pid runs pidone, pins
-// the process with a pidfd before signalling it, so a pid reused in between
+// pidfile is stale) and the pidfile, checks who the pid is (judge: our PID
+// namespace, its start time, pidone, the owner of the files), pins the
+// process with a pidfd before signalling it, so a pid reused in between
 // cannot be hit, and waits on that pidfd for stop.
+//
+// ctl is an ordinary command: main gives SIGINT and SIGTERM back their
+// default action before calling it.
 func Ctl(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pidone ctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
