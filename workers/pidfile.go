@@ -199,6 +199,12 @@ func openLockFile(path, lockPath string) (*os.File, error) {
 	case int(st.Uid) != os.Geteuid():
 		f.Close()
 		return nil, notOursError(path, lockPath, st)
+	case st.Nlink != 1:
+		// A hard link to one of our files (where fs.protected_hardlinks
+		// is 0, anybody may make one): recording in it would overwrite
+		// that file.
+		f.Close()
+		return nil, &UnsafePathError{path, fmt.Sprintf("%s has %d hard links: another name of some other file", lockPath, st.Nlink)}
 	case st.Mode&0o777 != 0o600:
 		if err := unix.Fchmod(fd, 0o600); err != nil {
 			f.Close()

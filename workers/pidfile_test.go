@@ -471,7 +471,23 @@ func TestTheLockFileIsOursAndPrivate(t *testing.T) {
 		t.Errorf("another user's lock file was written: %q", b)
 	}
 
-	os.Chown(path+".lock", 0, 0)
+	// A hard link to a file of ours is not a lock file: recording in it
+	// would overwrite that file.
+	precious := filepath.Join(dir, "precious")
+	writeTestFile(t, precious, "keep me\n", 0o600)
+	os.Remove(path + ".lock")
+	if err := os.Link(precious, path+".lock"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AcquirePidfile(path, testInfo); !errors.As(err, new(*UnsafePathError)) || !strings.Contains(err.Error(), "has 2 hard links") {
+		t.Errorf("a lock file that is a hard link: %v; want refused", err)
+	}
+	if b, _ := os.ReadFile(precious); string(b) != "keep me\n" {
+		t.Errorf("the linked file was written: %q", b)
+	}
+	os.Remove(path + ".lock")
+
+	writeTestFile(t, path+".lock", "pid=1\n", 0o644)
 	pf, err := AcquirePidfile(path, testInfo)
 	if err != nil {
 		t.Fatal(err)
