@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
 
 	"github.com/pidone/pidone/forward"
@@ -21,6 +22,7 @@ import (
 	"github.com/pidone/pidone/internal/entry"
 	"github.com/pidone/pidone/logging"
 	"github.com/pidone/pidone/workers"
+	"golang.org/x/sys/unix"
 )
 
 // version is set by the Makefile (-X main.version).
@@ -63,6 +65,14 @@ func main() {
 
 func run(args []string, signals chan os.Signal) int {
 	if len(args) > 0 && args[0] == "ctl" {
+		// ctl is an ordinary command, not an init: SIGINT (Ctrl-C in
+		// `docker exec -it`), SIGTERM (timeout(1)), SIGHUP and SIGPIPE end
+		// it as they end any program, by the signal. forward's package
+		// initialization registered them for an init; Reset, once that
+		// registration is done, gives them back to the runtime's defaults
+		// (issue 18).
+		forward.Registered()
+		signal.Reset(unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGPIPE)
 		if err := reserveDescriptors(needCtl, "pidone ctl"); err != nil {
 			fmt.Fprintf(os.Stderr, "pidone ctl: %v\n", err)
 			return exitInternal

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pidone/pidone/forward"
+	"github.com/pidone/pidone/internal/safefile"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,8 +33,16 @@ const (
 	// StatusUnknown: the lock is held but the master cannot be identified
 	// (no pidfile yet, or its pid runs something else).
 	StatusUnknown = 4
+	// StatusElsewhere: the lock is held by a master in another PID
+	// namespace (CtlElsewhere).
+	StatusElsewhere = StatusUnknown
 	// CtlNotRunning: reload or restart found no master to act on.
 	CtlNotRunning = 7
+	// CtlElsewhere: the master holding the lock runs in another PID
+	// namespace (a container sharing the pidfile's directory), where its
+	// pid names another process than here: refused, for every verb (for
+	// status, LSB's "unknown").
+	CtlElsewhere = 4
 )
 
 // CtlStopTimeout is how long ctl stop waits by default: longer than the
@@ -53,24 +64,28 @@ type CtlVerb struct {
 // CtlVerbs lists the verbs in the order the help shows them.
 var CtlVerbs = []CtlVerb{
 	{"status", "say whether the master is running, and how each worker is",
-		"Prints \"running (pid N)\", \"not running; stale pidfile ...\", \"not running\" or\n" +
-			"\"unknown: ...\", then each worker's group, slot, pid, generation, readiness\n" +
-			"and restarts, and the listening sockets (from the master's status file,\n" +
-			"PIDFILE.status); with --json all of it as one JSON object.\n" +
+		"Prints \"running (pid N)\", \"not running; stale pidfile ...\", \"not running\",\n" +
+			"\"elsewhere: ...\" or \"unknown: ...\", then each worker's group, slot, pid,\n" +
+			"generation, readiness and restarts, and the listening sockets (from the\n" +
+			"master's status file, PIDFILE.status); with --json all of it as one JSON object.\n" +
 			"Exit status (LSB): 0 running, 1 not running but the pidfile\n" +
-			"is left, 3 not running, 4 unknown (the lock is held, but there is no pidfile\n" +
-			"yet or its pid does not run pidone)."},
+			"is left, 3 not running, 4 unknown (the lock is held, but not by a pidone of\n" +
+			"this PID namespace that the pidfile and lock file name, or the files are not\n" +
+			"the master's) or elsewhere (the master runs in another PID namespace)."},
 	{"stop", "stop the master (SIGTERM) and wait until it is gone",
 		"Sends the master SIGTERM and waits until it has exited, at most --timeout.\n" +
-			"Exit status: 0 stopped or not running; 1 refused, failed or timed out.\n" +
+			"Exit status: 0 stopped or not running; 1 refused, failed or timed out;\n" +
+			"4 refused: the master runs in another PID namespace.\n" +
 			"A master that is PID 1 of this PID namespace takes this command with it."},
 	{"reload", "send the master its reload signal",
 		"Sends the master its reload signal (--reload-signal, default SIGHUP).\n" +
-			"Exit status: 0 sent; 7 not running; 1 refused or failed."},
+			"Exit status: 0 sent; 7 not running; 1 refused or failed; 4 refused: the\n" +
+			"master runs in another PID namespace."},
 	{"restart", "replace every worker, keeping the master",
 		"Sends the master its restart signal (--restart-signal, default SIGUSR2):\n" +
 			"every worker is replaced by a new generation, the master stays.\n" +
-			"Exit status: 0 sent; 7 not running; 1 refused or failed."},
+			"Exit status: 0 sent; 7 not running; 1 refused or failed; 4 refused: the\n" +
+			"master runs in another PID namespace."},
 	{"help", "print this help, or a verb's (pidone ctl help VERB)",
 		"Prints the help of pidone ctl, or of one verb. Exit status 0."},
 }
@@ -119,9 +134,13 @@ func verbHelp(name string) string {
 // Ctl runs `pidone ctl args...` and returns its exit code.
 //
 // It finds the master through the pidfile's lock (held: running; free: any
-// pidfile is stale) and the pidfile, checks that the pid runs pidone, pins
-// the process with a pidfd before signalling it, so a pid reused in between
+// pidfile is stale) and the pidfile, checks who the pid is (judge: our PID
+// namespace, its start time, pidone, the owner of the files), pins the
+// process with a pidfd before signalling it, so a pid reused in between
 // cannot be hit, and waits on that pidfd for stop.
+//
+// ctl is an ordinary command: main gives SIGINT and SIGTERM back their
+// default action before calling it.
 func Ctl(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pidone ctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -158,9 +177,20 @@ func Ctl(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pidone ctl: no pidfile: give --pidfile PATH or set %s\n", EnvPidfile)
 		return CtlUsage
 	}
+	if *timeout < 0 {
+		fmt.Fprintf(stderr, "pidone ctl: --timeout %v: want a duration of 0 or more\n%s\nTry 'pidone ctl --help' for more information.\n", *timeout, ctlUsageLine)
+		return CtlUsage
+	}
 	p := probeMaster(*pidfile)
 	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
 	complain := func(format string, a ...any) { fmt.Fprintf(stderr, "pidone ctl: "+format+"\n", a...) }
+	refuse := func(p probe) int {
+		complain("refusing to signal: %s", p.detail)
+		if p.state == probeElsewhere {
+			return CtlElsewhere
+		}
+		return CtlFailed
+	}
 
 	switch words[0] {
 	case "status":
@@ -170,11 +200,10 @@ func Ctl(args []string, stdout, stderr io.Writer) int {
 		case probeNotRunning, probeStale:
 			say("not running")
 			return CtlOK
-		case probeUnknown:
-			complain("refusing to signal: %s", p.detail)
-			return CtlFailed
+		case probeUnknown, probeElsewhere:
+			return refuse(p)
 		}
-		pidfd, err := signalMaster(p.pid, unix.SIGTERM)
+		pidfd, err := signalMaster(p, unix.SIGTERM)
 		if err != nil {
 			complain("%v", err)
 			return CtlFailed
@@ -206,11 +235,10 @@ func Ctl(args []string, stdout, stderr io.Writer) int {
 		case probeNotRunning, probeStale:
 			complain("not running")
 			return CtlNotRunning
-		case probeUnknown:
-			complain("refusing to signal: %s", p.detail)
-			return CtlFailed
+		case probeUnknown, probeElsewhere:
+			return refuse(p)
 		}
-		pidfd, err := signalMaster(p.pid, sig)
+		pidfd, err := signalMaster(p, sig)
 		if err != nil {
 			complain("%v", err)
 			return CtlFailed
@@ -242,85 +270,234 @@ type probeState int
 const (
 	probeNotRunning probeState = iota // no lock held, no pidfile
 	probeStale                        // no lock held, a pidfile left
-	probeRunning                      // lock held, pidfile names a pidone
-	probeUnknown                      // lock held, but no pidone to name
+	probeRunning                      // lock held by a pidone of this PID namespace
+	probeUnknown                      // lock held, but no master to name
+	probeElsewhere                    // lock held by a master of another PID namespace
 )
 
 // probe is what ctl found at a pidfile.
 type probe struct {
-	state  probeState
-	pid    int
-	info   lockInfo
+	state probeState
+	pid   int
+	start uint64 // the master's start time, checked again before signalling
+	uid   int    // the master's effective uid, which its files must have
+	info  lockInfo
+	// detail says why, for every state but running and not running.
 	detail string
 }
 
+// sighting is everything ctl reads at a pidfile before it judges what it
+// found (judge): the files, their locks and owners, and the process the
+// pidfile names, as this PID namespace's /proc shows it.
+type sighting struct {
+	path    string
+	selfNS  uint64 // our PID namespace's inode, 0 if unknown
+	lockErr error  // PATH.lock is there but cannot be read
+	// lockHeld: PATH.lock, or else the pidfile, is locked as a master
+	// locks it (exclusively); lockShared: PATH.lock is not, but somebody
+	// holds a shared lock on it, which keeps any master from starting.
+	lockHeld, lockShared bool
+	holders              []int    // pids holding that lock (/proc/locks)
+	recorded             bool     // info was read from the held PATH.lock
+	info                 lockInfo // what it records, or the defaults
+	lockUid              int
+	pidfile              bool // something is at PATH
+	pid                  int
+	pidErr               error
+	pidfileUid           int
+	// The process pid names.
+	procErr error
+	start   uint64
+	uid     int
+	pidone  bool
+	exe     string
+}
+
 // probeMaster looks at a pidfile and its lock without changing either.
-//
-// Testing the lock means taking it for an instant (LOCK_SH|LOCK_NB); a
-// master starting in that instant would refuse to start, as if another
-// master were running. flock(2) offers no way to test without taking.
-func probeMaster(path string) probe {
-	p := probe{info: readLockInfo(nil)}
-	f, err := os.OpenFile(path+".lock", os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
-	held := false
+func probeMaster(path string) probe { return judge(look(path)) }
+
+// look reads what probeMaster judges. Every file is opened without
+// following a symlink and without blocking, checked to be a regular file
+// and read up to a bound (safefile): a FIFO or a link to /dev/zero in the
+// pidfile's directory must not hang or bloat ctl (issue 18).
+func look(path string) sighting {
+	s := sighting{path: path, info: parseLockInfo(nil), lockUid: -1, pidfileUid: -1}
+	s.selfNS, _ = selfIdentity()
+	lockPath, lockedPath := path+".lock", path+".lock"
+	fd, st, err := safefile.Open(unix.AT_FDCWD, lockPath, unix.O_NOFOLLOW)
 	switch {
 	case err == nil:
-		defer f.Close()
-		switch err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); {
-		case err == nil:
-			unix.Flock(int(f.Fd()), unix.LOCK_UN)
-		case errors.Is(err, unix.EWOULDBLOCK):
-			held = true
-			p.info = readLockInfo(f)
-		default:
-			return probe{state: probeUnknown, detail: fmt.Sprintf("cannot test the lock: %v", err)}
+		defer unix.Close(fd)
+		if !safefile.IsRegular(st.Mode) {
+			s.lockErr = &safefile.NotRegularError{Path: lockPath, Mode: st.Mode}
+			return s
+		}
+		s.lockUid = int(st.Uid)
+		held, shared, err := testLock(fd)
+		switch {
+		case err != nil:
+			s.lockErr = &os.PathError{Op: "test the lock of", Path: lockPath, Err: err}
+			return s
+		case held:
+			b, err := safefile.ReadOpened(fd, st, lockPath, maxLockFileSize)
+			if err != nil {
+				s.lockErr = err
+				return s
+			}
+			s.lockHeld, s.recorded, s.info = true, true, parseLockInfo(b)
+		case shared:
+			s.lockShared = true
 		}
 	case !errors.Is(err, os.ErrNotExist):
-		return probe{state: probeUnknown, detail: fmt.Sprintf("cannot open the lock: %v", err)}
+		s.lockErr = err
+		return s
 	}
-	// A master also locks the pidfile it wrote: its lock file may have
-	// been removed by hand (pidfile.go).
-	held = held || pidfileLocked(path)
-	pid, perr := readPid(path)
-	_, statErr := os.Lstat(path)
+	pfd, pst, err := safefile.Open(unix.AT_FDCWD, path, unix.O_NOFOLLOW)
 	switch {
-	case !held && statErr == nil:
-		p.state, p.pid = probeStale, pid
-		p.detail = "(its lock is not held)"
-		if perr == nil {
-			p.detail = fmt.Sprintf("holds pid %d, but its lock is not held", pid)
+	case err == nil:
+		defer unix.Close(pfd)
+		s.pidfile, s.pidfileUid = true, int(pst.Uid)
+		var b []byte
+		if b, s.pidErr = safefile.ReadOpened(pfd, pst, path, maxPidfileSize); s.pidErr == nil {
+			if s.pid, s.pidErr = parsePid(b); s.pidErr != nil {
+				s.pidErr = fmt.Errorf("%s %v", path, s.pidErr)
+			}
 		}
-	case !held:
-		p.state = probeNotRunning
-	case perr != nil:
-		p.state, p.detail = probeUnknown, fmt.Sprintf("the lock is held, but the pidfile cannot be read (%v)", perr)
-	case p.info.Pid != 0 && p.info.Pid != pid:
-		p.state, p.detail = probeUnknown, fmt.Sprintf("the pidfile says pid %d, but pid %d holds the lock", pid, p.info.Pid)
+		// A master also locks the pidfile it wrote: its lock file may
+		// have been removed by hand (pidfile.go).
+		if !s.lockHeld && !s.lockShared && s.pidErr == nil {
+			if held, _, _ := testLock(pfd); held {
+				s.lockHeld, lockedPath = true, path
+			}
+		}
+	case errors.Is(err, os.ErrNotExist):
+		s.pidErr = err
 	default:
-		if ok, exe := isPidone(pid); !ok {
-			p.state, p.detail = probeUnknown, fmt.Sprintf("pid %d runs %s, not pidone", pid, exe)
-		} else {
-			p.state, p.pid = probeRunning, pid
-		}
+		s.pidfile, s.pidErr = true, err
 	}
+	if s.lockHeld || s.lockShared {
+		s.holders = holdersOf(lockedPath) // testLock let go: we are not among them
+	}
+	if s.lockHeld && s.pid > 0 {
+		s.start, s.procErr = startTimeOf(strconv.Itoa(s.pid))
+		if s.procErr == nil {
+			s.uid, s.procErr = effectiveUidOf(s.pid)
+		}
+		s.pidone, s.exe = isPidone(s.pid)
+	}
+	return s
+}
+
+// testLock tells whether somebody holds fd's file locked exclusively, as a
+// master holds its lock (held), or only shared (shared). flock(2) has no
+// way to test without taking: it takes a shared lock for an instant, tries
+// to make it exclusive, and lets go. A master starting in that instant
+// refuses to start, as if another were running.
+func testLock(fd int) (held, shared bool, err error) {
+	switch err := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB); {
+	case errors.Is(err, unix.EWOULDBLOCK):
+		return true, false, nil
+	case err != nil:
+		return false, false, os.NewSyscallError("flock", err)
+	}
+	defer unix.Flock(fd, unix.LOCK_UN)
+	return false, errors.Is(unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB), unix.EWOULDBLOCK), nil
+}
+
+// judge decides what a sighting means. A held lock names a master only
+// when everything agrees: the lock file and the pidfile name the same pid,
+// the lock was taken in our PID namespace (else the pid means another
+// process here), that pid started when the lock file says (else it was
+// reused), runs pidone, and owns the lock file and the pidfile (else
+// another user could have written what ctl would act on).
+func judge(s sighting) probe {
+	p := probe{info: s.info}
+	lockPath := s.path + ".lock"
+	unknown := func(format string, a ...any) probe {
+		p.state, p.detail = probeUnknown, fmt.Sprintf(format, a...)
+		return p
+	}
+	switch {
+	case s.lockErr != nil:
+		if errors.Is(s.lockErr, os.ErrPermission) {
+			return unknown("cannot open %s: permission denied (it is the master's, mode 0600: run pidone ctl as the master's user or as root)", lockPath)
+		}
+		return unknown("cannot read the lock: %v", s.lockErr)
+	case s.lockShared:
+		by := "a process of another PID namespace"
+		if len(s.holders) > 0 {
+			by = pidList(s.holders)
+		}
+		return unknown("no master holds %s, but %s holds a shared lock on it: no master can start until it lets go", lockPath, by)
+	case !s.lockHeld && s.pidfile:
+		p.state, p.pid, p.detail = probeStale, s.pid, "(its lock is not held)"
+		if s.pidErr == nil {
+			p.detail = fmt.Sprintf("holds pid %d, but its lock is not held", s.pid)
+		}
+		return p
+	case !s.lockHeld:
+		p.state = probeNotRunning
+		return p
+	case s.recorded && s.info.PidNS != 0 && s.info.PidNS != s.selfNS:
+		p.state = probeElsewhere
+		p.detail = fmt.Sprintf("the master holding %s runs in another PID namespace (pid:[%d]; this is pid:[%d]), "+
+			"where its pid %d names another process than here: run pidone ctl in the master's PID namespace "+
+			"(docker exec into its container, or nsenter -t PID -p -m)", lockPath, s.info.PidNS, s.selfNS, s.info.Pid)
+		return p
+	case s.pidErr != nil:
+		return unknown("the lock is held, but the pidfile cannot be read (%v)", s.pidErr)
+	case s.recorded && s.info.Pid != 0 && s.info.Pid != s.pid:
+		return unknown("the pidfile says pid %d, but pid %d holds the lock", s.pid, s.info.Pid)
+	case (!s.recorded || s.info.PidNS == 0) && !slices.Contains(s.holders, s.pid):
+		// No namespace recorded (a lock file of an older pidone, or the
+		// lock file removed and the pidfile locked): the kernel says who
+		// holds the lock, among the processes of our PID namespace.
+		if len(s.holders) == 0 {
+			p.state = probeElsewhere
+			p.detail = fmt.Sprintf("no process of this PID namespace holds the lock of %s: the master runs in another PID namespace "+
+				"(or /proc is not this namespace's); run pidone ctl in the master's PID namespace", s.path)
+			return p
+		}
+		return unknown("the lock is held by %s, not by pid %d, which the pidfile names", pidList(s.holders), s.pid)
+	case s.procErr != nil:
+		return unknown("the lock is held, but pid %d cannot be looked at (%v)", s.pid, s.procErr)
+	case s.info.StartTime != 0 && s.start != s.info.StartTime:
+		return unknown("pid %d is not the master that took the lock: it started at tick %d, the master at tick %d (its pid was reused)", s.pid, s.start, s.info.StartTime)
+	case !s.pidone:
+		return unknown("pid %d runs %s, not pidone", s.pid, s.exe)
+	case s.recorded && s.lockUid != s.uid:
+		return unknown("%s belongs to uid %d, but the master (pid %d) runs as uid %d: refusing to trust a file another user could write", lockPath, s.lockUid, s.pid, s.uid)
+	case s.pidfileUid != s.uid:
+		return unknown("%s belongs to uid %d, but the master (pid %d) runs as uid %d: refusing to trust a file another user could write", s.path, s.pidfileUid, s.pid, s.uid)
+	}
+	p.state, p.pid, p.start, p.uid = probeRunning, s.pid, s.start, s.uid
 	return p
 }
 
-// signalMaster pins pid with a pidfd, checks again that it runs pidone (the
-// pid may have been reused since the probe), and signals it through the
+// signalMaster pins the master with a pidfd, checks again that the pid
+// still runs the process the probe found (same start time, pidone: it may
+// have exited and its pid been reused since), and signals it through the
 // pidfd, which it returns.
-func signalMaster(pid int, sig unix.Signal) (int, error) {
-	pidfd, err := unix.PidfdOpen(pid, 0)
+func signalMaster(p probe, sig unix.Signal) (int, error) {
+	pidfd, err := unix.PidfdOpen(p.pid, 0)
 	if err != nil {
-		return -1, fmt.Errorf("pid %d: %w", pid, os.NewSyscallError("pidfd_open", err))
+		return -1, fmt.Errorf("pid %d: %w", p.pid, os.NewSyscallError("pidfd_open", err))
 	}
-	if ok, exe := isPidone(pid); !ok {
+	start, err := startTimeOf(strconv.Itoa(p.pid))
+	if err == nil && start != p.start {
+		err = fmt.Errorf("it started at tick %d, the master at tick %d", start, p.start)
+	}
+	if err != nil {
 		unix.Close(pidfd)
-		return -1, fmt.Errorf("refusing to signal pid %d: it runs %s, not pidone", pid, exe)
+		return -1, fmt.Errorf("refusing to signal pid %d: no longer the master (%v)", p.pid, err)
+	}
+	if ok, exe := isPidone(p.pid); !ok {
+		unix.Close(pidfd)
+		return -1, fmt.Errorf("refusing to signal pid %d: it runs %s, not pidone", p.pid, exe)
 	}
 	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
 		unix.Close(pidfd)
-		return -1, fmt.Errorf("cannot send %s to pid %d: %w", forward.Name(sig), pid, os.NewSyscallError("pidfd_send_signal", err))
+		return -1, fmt.Errorf("cannot send %s to pid %d: %w", forward.Name(sig), p.pid, os.NewSyscallError("pidfd_send_signal", err))
 	}
 	return pidfd, nil
 }

@@ -29,6 +29,7 @@ func TestCtlHelp(t *testing.T) {
 		{"unknown verb, no pidfile", []string{"frobnicate"}, CtlUsage, `unknown verb "frobnicate"`},
 		{"no verb", nil, CtlUsage, "want one verb"},
 		{"unknown option", []string{"--nope"}, CtlUsage, "flag provided but not defined: -nope"},
+		{"negative timeout", []string{"stop", "--pidfile", "/nonexistent", "--timeout", "-1s"}, CtlUsage, "--timeout -1s: want a duration of 0 or more"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.doc, func(t *testing.T) {

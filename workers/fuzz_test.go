@@ -191,7 +191,7 @@ func FuzzParsePid(f *testing.F) {
 }
 
 func FuzzParseLockInfo(f *testing.F) {
-	for _, s := range []string{"pid=1\nreload-signal=SIGHUP\nrestart-signal=SIGUSR2\n", "pid=-1\nreload-signal=KILL\nrestart-signal=CHLD", "pid=\n=\n\n", "reload-signal=RTMIN++3"} {
+	for _, s := range []string{"pid=1\nreload-signal=SIGHUP\nrestart-signal=SIGUSR2\n", "pid=-1\nreload-signal=KILL\nrestart-signal=CHLD", "pid=\n=\n\n", "reload-signal=RTMIN++3", "pid=1\npid-ns=4026531836\nstart-time=81234567\n", "pid-ns=-1\nstart-time=99999999999999999999999"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -258,7 +258,7 @@ func TestStatusFileAndCtlStatus(t *testing.T) {
 	m.retiring = []*worker{retiring}
 
 	m.writeStatus()
-	st, err := readStatus(m.statusPath)
+	st, err := readStatus(m.statusPath, os.Geteuid())
 	if err != nil {
 		t.Fatal(err)
 	}

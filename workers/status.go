@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"text/tabwriter"
 	"time"
+
+	"github.com/pidone/pidone/internal/safefile"
+	"golang.org/x/sys/unix"
 )
 
 // The status file: how `pidone ctl status` learns about each worker.
@@ -92,19 +95,34 @@ func (m *master) status() masterStatus {
 	return st
 }
 
-// readStatus reads a status file.
-func readStatus(path string) (masterStatus, error) {
+// maxStatusSize bounds what ctl reads of a status file: 1024 workers in
+// three roles (serving, replacement, retiring) take well under 1 MiB.
+const maxStatusSize = 4 << 20
+
+// readStatus reads the status file of a master running as uid: a regular
+// file (no symlink, FIFO or device: issue 18) of at most maxStatusSize
+// bytes, owned by uid, since anybody else could have written it.
+func readStatus(path string, uid int) (masterStatus, error) {
 	var st masterStatus
-	data, err := os.ReadFile(path)
-	if err == nil {
-		err = json.Unmarshal(data, &st)
+	fd, fst, err := safefile.Open(unix.AT_FDCWD, path, unix.O_NOFOLLOW)
+	if err != nil {
+		return st, err
 	}
-	return st, err
+	defer unix.Close(fd)
+	data, err := safefile.ReadOpened(fd, fst, path, maxStatusSize)
+	switch {
+	case err != nil:
+		return st, err
+	case int(fst.Uid) != uid:
+		return st, fmt.Errorf("%s belongs to uid %d, not to the master's uid %d", path, fst.Uid, uid)
+	}
+	return st, json.Unmarshal(data, &st)
 }
 
 // ctlStatusReport is `pidone ctl status --json`.
 type ctlStatusReport struct {
-	// State is "running", "stale", "not running" or "unknown".
+	// State is "running", "stale", "not running", "unknown" or
+	// "elsewhere" (a master in another PID namespace).
 	State  string `json:"state"`
 	Pid    int    `json:"pid,omitempty"`
 	Detail string `json:"detail,omitempty"`
@@ -118,7 +136,7 @@ func ctlStatus(p probe, pidfile string, asJSON bool, stdout io.Writer) int {
 	switch p.state {
 	case probeRunning:
 		report.State = "running"
-		st, err := readStatus(pidfile + statusSuffix)
+		st, err := readStatus(pidfile+statusSuffix, p.uid)
 		switch {
 		case err != nil:
 			report.Detail = fmt.Sprintf("no worker status: %v", err)
@@ -131,6 +149,8 @@ func ctlStatus(p probe, pidfile string, asJSON bool, stdout io.Writer) int {
 		report.State, code = "stale", StatusDead
 	case probeNotRunning:
 		report.State, code = "not running", StatusNotRunning
+	case probeElsewhere:
+		report.State, code = "elsewhere", StatusElsewhere
 	default:
 		report.State, code = "unknown", StatusUnknown
 	}
@@ -146,6 +166,8 @@ func ctlStatus(p probe, pidfile string, asJSON bool, stdout io.Writer) int {
 		fmt.Fprintf(stdout, "not running; stale pidfile %s %s\n", pidfile, p.detail)
 	case probeNotRunning:
 		fmt.Fprintln(stdout, "not running")
+	case probeElsewhere:
+		fmt.Fprintf(stdout, "elsewhere: %s\n", p.detail)
 	default:
 		fmt.Fprintf(stdout, "unknown: %s\n", p.detail)
 	}

@@ -20,11 +20,17 @@ const flags = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC | unix.O_NOCTTY
 
 // Open opens name (relative to the directory dirfd; unix.AT_FDCWD for the
 // working directory) for reading without blocking, and returns its
-// descriptor and its fstat. extra adds flags such as O_NOFOLLOW. The file
-// may be of any type: the caller decides (Kind names it).
+// descriptor and its fstat. extra adds flags such as O_NOFOLLOW, with which
+// a symbolic link is a *NotRegularError. The file may be of any other type:
+// the caller decides (Kind names it).
 func Open(dirfd int, name string, extra int) (int, unix.Stat_t, error) {
 	var st unix.Stat_t
 	fd, err := unix.Openat(dirfd, name, flags|extra, 0)
+	if err == unix.ELOOP && extra&unix.O_NOFOLLOW != 0 && unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		// O_NOFOLLOW met a symbolic link: say so, rather than "too many
+		// levels of symbolic links".
+		return -1, st, &NotRegularError{Path: name, Mode: st.Mode}
+	}
 	if err != nil {
 		return -1, st, &os.PathError{Op: "open", Path: name, Err: err}
 	}

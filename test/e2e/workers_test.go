@@ -676,7 +676,7 @@ func TestCtlSignalsNothingThroughAPidfileOfAnUnrelatedProcess(t *testing.T) {
 		code int
 		out  string
 	}{
-		{[]string{"status"}, 4, "not pidone"},
+		{[]string{"status"}, 4, "unknown: the lock is held by pid"},
 		{[]string{"stop"}, 1, "refusing to signal"},
 		{[]string{"reload"}, 1, "refusing to signal"},
 		{[]string{"restart"}, 1, "refusing to signal"},
