@@ -48,50 +48,96 @@ func runNotifyStranger(args []string) error {
 	return errors.New("want -linger or -flood")
 }
 
-// sendLingering sends to a TCP socket whose last close sleeps for linger:
-// it has SO_LINGER set and data queued that its peer never takes (the
-// peer's receive buffer is full and nobody reads it), so the FIN it would
-// send is never acknowledged (tcp(7), socket(7) SO_LINGER).
+// sendLingering sends a TCP socket whose last close sleeps for linger
+// (lingering), and makes sure the receiver holds that last reference:
+// sender and receiver race to close their copies, and when the receiver
+// closed first, the sender's close is the one that blocks. So the sender
+// closes on a goroutine of its own and, if that close blocks, tries again
+// with a new socket; a few datagrams sent just before keep the receiver
+// busy for the moment the sender needs.
 func sendLingering(s int, to *unix.SockaddrUnix, linger time.Duration) error {
+	const attempts = 5
+	for range attempts {
+		c, peer, outq, err := lingering(linger)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(peer) // held, never read, until we exit: its close would reset c
+		for range 8 {
+			_ = unix.Sendto(s, []byte("X=1"), unix.MSG_DONTWAIT, to)
+		}
+		if err := unix.Sendmsg(s, []byte("FDSTORE=1"), unix.UnixRights(c), to, 0); err != nil {
+			// Ours is the last reference: close it without lingering.
+			_ = unix.SetsockoptLinger(c, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
+			unix.Close(c)
+			fmt.Printf("notifystranger linger refused outq=%d error=%v\n", outq, err)
+			return holdUntilEOF()
+		}
+		closed := make(chan struct{})
+		go func() {
+			unix.Close(c)
+			close(closed)
+		}()
+		select {
+		case <-closed:
+			fmt.Printf("notifystranger linger sent outq=%d\n", outq)
+			return holdUntilEOF()
+		case <-time.After(time.Second):
+			// The receiver closed its copy first; ours lingers.
+		}
+	}
+	return fmt.Errorf("the receiver closed its copy first %d times", attempts)
+}
+
+// holdUntilEOF waits for stdin to close.
+func holdUntilEOF() error {
+	_, _ = os.Stdin.Read(make([]byte, 1))
+	return nil
+}
+
+// lingering returns a TCP socket c whose last close sleeps for linger: it
+// has SO_LINGER set and data queued that its peer never takes (the peer's
+// receive buffer is full and nobody reads it), so the FIN it would send is
+// never acknowledged (tcp(7), socket(7) SO_LINGER). outq is how much it
+// holds unacknowledged (SIOCOUTQ); peer must be kept open.
+func lingering(linger time.Duration) (c, peer, outq int, err error) {
 	ln, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return 0, 0, 0, err
 	}
+	defer unix.Close(ln)
 	// Small buffers on both ends, set before the handshake so the window
 	// is small from the start.
 	if err := unix.SetsockoptInt(ln, unix.SOL_SOCKET, unix.SO_RCVBUF, 4096); err != nil {
-		return err
+		return 0, 0, 0, err
 	}
 	if err := unix.Bind(ln, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		return err
+		return 0, 0, 0, err
 	}
 	if err := unix.Listen(ln, 1); err != nil {
-		return err
+		return 0, 0, 0, err
 	}
 	sa, err := unix.Getsockname(ln)
 	if err != nil {
-		return err
+		return 0, 0, 0, err
 	}
-	c, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
+	if c, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0); err != nil {
+		return 0, 0, 0, err
 	}
 	if err := unix.SetsockoptInt(c, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096); err != nil {
-		return err
+		return 0, 0, 0, err
 	}
 	if err := unix.Connect(c, sa); err != nil {
-		return err
+		return 0, 0, 0, err
 	}
-	peer, _, err := unix.Accept(ln)
-	if err != nil {
-		return err
+	if peer, _, err = unix.Accept(ln); err != nil {
+		return 0, 0, 0, err
 	}
-	defer unix.Close(peer) // held, never read, until we exit
 	// Write until nothing more goes for a while: the peer's receive buffer
 	// is full (the kernel collapses its queue a few times before it is) and
 	// our send queue holds the rest.
 	if err := unix.SetNonblock(c, true); err != nil {
-		return err
+		return 0, 0, 0, err
 	}
 	buf := make([]byte, 64<<10)
 	for stalls := 0; stalls < 3; {
@@ -99,33 +145,19 @@ func sendLingering(s int, to *unix.SockaddrUnix, linger time.Duration) error {
 			stalls++
 			time.Sleep(100 * time.Millisecond)
 		} else if err != nil {
-			return err
+			return 0, 0, 0, err
 		} else {
 			stalls = 0
 		}
 	}
 	if err := unix.SetNonblock(c, false); err != nil {
-		return err
+		return 0, 0, 0, err
 	}
-	outq, err := unix.IoctlGetInt(c, unix.SIOCOUTQ)
-	if err != nil {
-		return err
+	if outq, err = unix.IoctlGetInt(c, unix.SIOCOUTQ); err != nil {
+		return 0, 0, 0, err
 	}
 	l := &unix.Linger{Onoff: 1, Linger: int32(linger / time.Second)}
-	if err := unix.SetsockoptLinger(c, unix.SOL_SOCKET, unix.SO_LINGER, l); err != nil {
-		return err
-	}
-	err = unix.Sendmsg(s, []byte("FDSTORE=1"), unix.UnixRights(c), to, 0)
-	unix.Close(c) // the receiver now holds the last reference, if it took it
-	if err != nil {
-		fmt.Printf("notifystranger linger refused outq=%d error=%v\n", outq, err)
-	} else {
-		fmt.Printf("notifystranger linger sent outq=%d\n", outq)
-	}
-	// Hold the peer: its close with unread data would reset the
-	// connection and end the receiver's wait.
-	_, _ = os.Stdin.Read(make([]byte, 1))
-	return nil
+	return c, peer, outq, unix.SetsockoptLinger(c, unix.SOL_SOCKET, unix.SO_LINGER, l)
 }
 
 // floodNotify sends READY=1 without pause for d. A full queue (EAGAIN)
