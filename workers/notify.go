@@ -211,6 +211,12 @@ func parseDatagram(data, oob []byte, flags int) (notification, []int) {
 			msg.pid = int(cred.Pid)
 			continue
 		}
+		if n := len(c.Data) &^ 3; n != len(c.Data) {
+			// Not whole descriptors: the kernel never writes that, and
+			// unix.ParseUnixRights would read past the end and panic
+			// (found by FuzzNotifyMessage). Take the whole ones.
+			c.Data, msg.truncated = c.Data[:n], true
+		}
 		if fds, err := unix.ParseUnixRights(&c); err == nil {
 			passed = append(passed, fds...)
 		}
