@@ -205,19 +205,28 @@ func parseDatagram(data, oob []byte, flags int) (notification, []int) {
 		msg.truncated = true
 		return msg, nil
 	}
+	// unix.ParseUnixCredentials and ParseUnixRights trust the length of
+	// what they read: a short one reads past its end, and can panic
+	// (found by FuzzNotifyMessage). The kernel never writes such a
+	// message, but a panic here would end PID 1: lengths are checked.
 	var passed []int
 	for _, c := range cmsgs {
-		if cred, err := unix.ParseUnixCredentials(&c); err == nil {
-			msg.pid = int(cred.Pid)
+		if c.Header.Level != unix.SOL_SOCKET {
 			continue
 		}
-		if n := len(c.Data) &^ 3; n != len(c.Data) {
-			// Not whole descriptors: the kernel never writes that, and
-			// unix.ParseUnixRights would read past the end and panic
-			// (found by FuzzNotifyMessage). Take the whole ones.
-			c.Data, msg.truncated = c.Data[:n], true
-		}
-		if fds, err := unix.ParseUnixRights(&c); err == nil {
+		switch c.Header.Type {
+		case unix.SCM_CREDENTIALS:
+			if len(c.Data) != unix.SizeofUcred {
+				msg.truncated = true
+				continue
+			}
+			cred, _ := unix.ParseUnixCredentials(&c)
+			msg.pid = int(cred.Pid)
+		case unix.SCM_RIGHTS:
+			if whole := len(c.Data) &^ 3; whole != len(c.Data) {
+				c.Data, msg.truncated = c.Data[:whole], true
+			}
+			fds, _ := unix.ParseUnixRights(&c)
 			passed = append(passed, fds...)
 		}
 	}
