@@ -159,10 +159,11 @@ func (n *notifySocket) read(out chan<- notification) {
 // receive blocks until one datagram comes, and returns it.
 func (n *notifySocket) receive() notification {
 	buf := make([]byte, notifyBufferSize)
-	// Room for the credentials and, where descriptors can arrive, for the
-	// most one message can carry, so that every one is seen and closed
-	// rather than cut off: the kernel would close those itself, in this
-	// goroutine's recvmsg.
+	// Room for the credentials and, should descriptors arrive (a kernel
+	// without SO_PASSRIGHTS), for the most one message can carry: a
+	// descriptor cut off is closed by the kernel itself, in this
+	// goroutine's recvmsg, where nothing can keep that close from
+	// blocking.
 	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(maxPassedFDs*4))
 	for {
 		nb, noob, flags, _, err := unix.Recvmsg(n.fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
