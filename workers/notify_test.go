@@ -218,16 +218,19 @@ func TestNotifyReaderNeverWaitsOnAPassedDescriptor(t *testing.T) {
 			if err := sdNotify(n.addr, "READY=1"); err != nil {
 				t.Fatal(err)
 			}
-			got := make(chan notification, 2)
-			go func() {
-				for {
-					got <- n.receive()
-				}
-			}()
 			want := []string{"FDSTORE=1", "READY=1"}
 			if refuse {
 				want = want[1:]
 			}
+			// Exactly as many as are sent: a reader left behind would
+			// take the next subtest's messages (its descriptor number is
+			// reused).
+			got := make(chan notification, len(want))
+			go func() {
+				for range want {
+					got <- n.receive()
+				}
+			}()
 			for _, text := range want {
 				select {
 				case msg := <-got:
