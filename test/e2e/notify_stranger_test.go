@@ -97,7 +97,7 @@ func TestNotifyFloodFromAStrangerIsLoggedBounded(t *testing.T) {
 	if sent < 1000 {
 		t.Fatalf("%q: the stranger sent too little to be a flood", m[0])
 	}
-	// One more, after a pause, carries the count of the last second.
+	// Every line after the first says how many were held back before it.
 	p.stderr.WaitFor(t, strangerHeldBack, workersTimeout)
 	lines := p.stderr.Count(strangerIgnored)
 	// At most one line a second, plus the first and the one after.
