@@ -18,6 +18,9 @@ const FailureEvery = time.Second
 // hundreds of lines a second, burying the first one and filling the disk
 // of whoever keeps the log. Events (reaped orphans, started workers) are
 // never held back: they carry no error.
+//
+// A record may also name its kind (Limit): it is then held back by message
+// and kind, at any level, whatever its text says.
 func limitFailures(h slog.Handler) slog.Handler {
 	return &failureLimiter{h: h, seen: &seenFailures{m: map[string]*seenFailure{}}}
 }
@@ -53,8 +56,21 @@ func (l *failureLimiter) WithGroup(name string) slog.Handler {
 	return &failureLimiter{h: l.h.WithGroup(name), seen: l.seen}
 }
 
+// limitKey is the attribute Limit adds; the line written leaves it out.
+const limitKey = "pidone.limit"
+
+// Limit puts a record under the once-a-second limit by kind rather than by
+// text: records with the same message and kind are written at most once
+// per FailureEvery, the next one written saying how many were held back.
+// It is for lines a stranger can trigger at will (a datagram on the notify
+// socket, issue 18) and for failures whose text changes at every try (the
+// name of a temporary file).
+func Limit(kind string) slog.Attr {
+	return slog.String(limitKey, kind)
+}
+
 func (l *failureLimiter) Handle(ctx context.Context, r slog.Record) error {
-	key, ok := failureKey(r)
+	key, kind, ok := failureKey(r)
 	if !ok {
 		return l.h.Handle(ctx, r)
 	}
@@ -66,26 +82,51 @@ func (l *failureLimiter) Handle(ctx context.Context, r slog.Record) error {
 	if !write {
 		return nil
 	}
-	if held > 0 {
+	if kind {
+		r = withoutLimit(r)
+	} else if held > 0 {
 		r = r.Clone()
+	}
+	if held > 0 {
 		r.AddAttrs(slog.Int("suppressed", held))
 	}
 	return l.h.Handle(ctx, r)
 }
 
-// failureKey is the message and error of a failure; ok is false for any
-// other record.
-func failureKey(r slog.Record) (key string, ok bool) {
-	if r.Level < slog.LevelWarn {
-		return "", false
-	}
+// failureKey is the message and kind (Limit) of a record that has one, or
+// else the message and error of a failure; ok is false for any other
+// record. kind says the key came from Limit.
+func failureKey(r slog.Record) (key string, kind, ok bool) {
+	var failure string
 	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "error" {
-			key, ok = r.Message+"\x00"+a.Value.String(), true
+		switch {
+		case a.Key == limitKey:
+			key, kind = r.Message+"\x00kind\x00"+a.Value.String(), true
+			return false
+		case a.Key == "error" && failure == "":
+			failure = r.Message + "\x00" + a.Value.String()
 		}
-		return !ok
+		return true
 	})
-	return key, ok
+	switch {
+	case kind:
+		return key, true, true
+	case failure != "" && r.Level >= slog.LevelWarn:
+		return failure, false, true
+	}
+	return "", false, false
+}
+
+// withoutLimit is r without the attribute Limit added.
+func withoutLimit(r slog.Record) slog.Record {
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key != limitKey {
+			out.AddAttrs(a)
+		}
+		return true
+	})
+	return out
 }
 
 // allow says whether the failure key may be written at now, and how many

@@ -97,3 +97,50 @@ func TestFailuresRememberedAreBounded(t *testing.T) {
 		t.Errorf("%d failures remembered, want at most %d", len(s.m), maxSeen)
 	}
 }
+
+func TestLimitHoldsBackByKindWhateverTheText(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var buf bytes.Buffer
+	h := limitFailures(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+		Level: slog.LevelDebug,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == slog.LevelKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	log := func(after time.Duration, level slog.Level, msg string, attrs ...slog.Attr) {
+		r := slog.NewRecord(t0.Add(after), level, msg, 0)
+		r.AddAttrs(attrs...)
+		if err := h.Handle(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A failure whose text names a new temporary file at every try.
+	for i := range 5 {
+		err := errors.New("write /run/.app.pid.status." + strings.Repeat("7", i+1) + ": no space left on device")
+		log(time.Duration(i)*100*time.Millisecond, slog.LevelWarn, "cannot write the status file", slog.Any("error", err), Limit("status-file"))
+	}
+	// A stranger's message, at any level, whatever its sender and text.
+	for i := range 5 {
+		log(time.Duration(i)*100*time.Millisecond, slog.LevelDebug, "notification ignored", slog.Int("sender", i), Limit("notify"))
+	}
+	log(1100*time.Millisecond, slog.LevelWarn, "cannot write the status file", slog.Any("error", errors.New("ENOSPC")), Limit("status-file"))
+	log(1100*time.Millisecond, slog.LevelDebug, "notification ignored", slog.Int("sender", 9), Limit("notify"))
+	want := []string{
+		`msg="cannot write the status file" error="write /run/.app.pid.status.7: no space left on device"`,
+		`msg="notification ignored" sender=0`,
+		`msg="cannot write the status file" error=ENOSPC suppressed=4`,
+		`msg="notification ignored" sender=9 suppressed=4`,
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(want), buf.String())
+	}
+	for i := range want {
+		if lines[i] != want[i] {
+			t.Errorf("line %d: got %q, want %q (the kind is not written)", i, lines[i], want[i])
+		}
+	}
+}

@@ -2,10 +2,12 @@ package workers
 
 import (
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/pidone/pidone/forward"
+	"golang.org/x/sys/unix"
 )
 
 // Fuzz targets for every parser of user input in workers mode. `go test`
@@ -198,6 +200,55 @@ func FuzzParseLockInfo(f *testing.F) {
 		info := parseLockInfo(b)
 		if info.Pid < 0 || info.Pid > pidMaxLimit || !forward.Forwardable(info.ReloadSignal) || !forward.Forwardable(info.RestartSignal) {
 			t.Fatalf("parseLockInfo(%q) = %+v", b, info)
+		}
+	})
+}
+
+// FuzzNotifyMessage is the notify socket's parser (issue 18): a datagram's
+// text, its control data and recvmsg's flags, as any process in the
+// network namespace may send them. parseDatagram must not close, keep or
+// make up descriptors (the caller closes what it returns, off the reading
+// goroutine), and notifyFields must give only what the text says.
+func FuzzNotifyMessage(f *testing.F) {
+	cred := unix.UnixCredentials(&unix.Ucred{Pid: 7, Uid: 65534, Gid: 65534})
+	rights := unix.UnixRights(0, 1, 2)
+	for _, s := range []struct {
+		text  string
+		oob   []byte
+		flags int
+	}{
+		{"READY=1", cred, 0},
+		{"READY=1\nSTATUS=serving\nMAINPID=1", append(append([]byte{}, cred...), rights...), 0},
+		{"FDSTORE=1", rights, unix.MSG_CTRUNC},
+		{"=\n\n==\nA==\nREADY", nil, unix.MSG_TRUNC},
+		{"STATUS=\xff\xfe", cred[:len(cred)-1], 0},
+		{strings.Repeat("X=1\n", 1024), []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0, 1, 0, 0, 0}, 0},
+	} {
+		f.Add([]byte(s.text), s.oob, s.flags)
+	}
+	f.Fuzz(func(t *testing.T, data, oob []byte, flags int) {
+		var msg notification
+		var fds []int
+		boundedAlloc(t, len(data)+len(oob), 64, func() { msg, fds = parseDatagram(data, oob, flags) })
+		if msg.text != string(data) || msg.fds != len(fds) || msg.err != nil {
+			t.Fatalf("parseDatagram(%q, %x, %#x) = %+v, %v", data, oob, flags, msg, fds)
+		}
+		if len(fds) > len(oob)/4 {
+			t.Fatalf("%d descriptors from %d bytes of control data", len(fds), len(oob))
+		}
+		if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 && !msg.truncated {
+			t.Fatalf("flags %#x: not marked truncated", flags)
+		}
+		var fields [][2]string
+		boundedAlloc(t, len(data), 64, func() { fields = notifyFields(msg.text) })
+		lines := strings.Split(msg.text, "\n")
+		for _, kv := range fields {
+			if kv[0] == "" || strings.ContainsAny(kv[0], "=\n") || strings.Contains(kv[1], "\n") || !slices.Contains(lines, kv[0]+"="+kv[1]) {
+				t.Fatalf("notifyFields(%q): %q", msg.text, kv)
+			}
+		}
+		if l := oneLine(msg.text); strings.Contains(l, "\n") || len(l) > 2*200+3 {
+			t.Fatalf("oneLine(%q) = %q", msg.text, l)
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pidone/pidone/logging"
 	"github.com/pidone/pidone/reap"
 )
 
@@ -37,7 +38,6 @@ type handoffState struct {
 	// --pidfile); lastStatus what it holds now.
 	statusPath string
 	lastStatus []byte
-	statusErr  string
 }
 
 // exitedMemory is how many exited workers notified remembers.
@@ -144,8 +144,12 @@ func (m *master) notified(n notification, now time.Time) {
 		return
 	}
 	w := m.byPid[n.pid]
+	// Whoever can reach the socket can send these at will (a stranger, a
+	// process that took a dead worker's pid), as fast as it likes: each of
+	// their lines is written at most once a second (logging.Limit).
 	if w == nil && m.exitedPids[n.pid] != nil {
-		m.log.Debug("notification from a worker that has exited", m.attrs(m.exitedPids[n.pid], "message", oneLine(n.text))...)
+		m.log.Debug("notification from a worker that has exited",
+			m.attrs(m.exitedPids[n.pid], "message", oneLine(n.text), logging.Limit("notify"))...)
 		return
 	}
 	if w == nil {
@@ -153,14 +157,14 @@ func (m *master) notified(n notification, now time.Time) {
 		if n.pid == 0 {
 			who = "outside pidone's PID namespace"
 		}
-		m.log.Warn("notification ignored: its sender is "+who, "sender", n.pid, "message", oneLine(n.text))
+		m.log.Warn("notification ignored: its sender is "+who, "sender", n.pid, "message", oneLine(n.text), logging.Limit("notify"))
 		return
 	}
 	if n.truncated {
-		m.log.Warn("notification cut: longer than the notify socket reads", m.attrs(w, "limit", notifyBufferSize)...)
+		m.log.Warn("notification cut: longer than the notify socket reads", m.attrs(w, "limit", notifyBufferSize, logging.Limit("notify"))...)
 	}
 	if n.fds > 0 {
-		m.log.Warn("notification passed descriptors; pidone keeps none and closed them", m.attrs(w, "fds", n.fds)...)
+		m.log.Warn("notification passed descriptors; pidone keeps none and closed them", m.attrs(w, "fds", n.fds, logging.Limit("notify"))...)
 	}
 	for _, f := range notifyFields(n.text) {
 		switch key, value := f[0], f[1]; {
@@ -177,7 +181,7 @@ func (m *master) notified(n notification, now time.Time) {
 		case key == "STATUS":
 			m.log.Info("worker status", m.attrs(w, "status", value)...)
 		case key == "MAINPID":
-			m.log.Warn("MAINPID ignored: a worker is the process that sends, as the kernel names it", m.attrs(w, "MAINPID", value)...)
+			m.log.Warn("MAINPID ignored: a worker is the process that sends, as the kernel names it", m.attrs(w, "MAINPID", value, logging.Limit("notify"))...)
 		default:
 			m.log.Debug("worker notification", m.attrs(w, "key", key, "value", value)...)
 		}
@@ -209,13 +213,12 @@ func (m *master) writeStatus() {
 		return
 	}
 	if _, err := writeAtomic(m.statusPath, append(data, '\n'), false, false); err != nil {
-		if err.Error() != m.statusErr {
-			m.log.Warn("cannot write the status file; pidone ctl status shows no workers", "error", err)
-			m.statusErr = err.Error()
-		}
+		// Limited by kind: the error names a new temporary file each time
+		// (issue 18).
+		m.log.Warn("cannot write the status file; pidone ctl status shows no workers", "error", err, logging.Limit("status-file"))
 		return
 	}
-	m.lastStatus, m.statusErr = data, ""
+	m.lastStatus = data
 }
 
 // tellSupervisor sends pidone's supervisor what changed: READY=1 once every

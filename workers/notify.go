@@ -27,6 +27,20 @@ import (
 // same network namespace. Every sd_notify implementation takes the "@"
 // form (libsystemd, Go's net, Python's socket, gunicorn).
 //
+// An abstract address has no permissions: any process in the network
+// namespace can send to it, whatever its uid or PID namespace (issue 18).
+// So a datagram from a stranger must cost pidone nothing but a rate-limited
+// log line: the loop checks the sender before it looks at the text, and
+// the reader never blocks on what a stranger sent. The one thing a
+// datagram can carry that blocks is a descriptor: the close of the last
+// reference to a TCP socket with SO_LINGER and unacknowledged data sleeps
+// for the linger time (socket(7)), and a reader asleep reads no READY=1.
+// Where the kernel has SO_PASSRIGHTS (Linux 6.16), it is off, and a sender
+// of descriptors gets EPERM: none ever arrives. Elsewhere, every socket
+// that arrives is made to close as an abort (SO_LINGER 0, measured: 0.1 ms
+// rather than the 5 s linger it was sent with) and every descriptor is
+// closed by a goroutine of its own, never by the reader.
+//
 // Upwards, when pidone itself was started with a NOTIFY_SOCKET (systemd's
 // Type=notify), the master sends READY=1 once its first generation is
 // ready, RELOADING=1 and READY=1 around each reload, and STOPPING=1.
@@ -34,6 +48,19 @@ import (
 // notifyBufferSize is the largest message read; systemd reads no more
 // either (NOTIFY_BUFFER_MAX). A longer one is cut and logged as such.
 const notifyBufferSize = 4096
+
+// soPassRights is SO_PASSRIGHTS (socket(7), Linux 6.16): set to 0, the
+// kernel refuses a datagram that carries descriptors (SCM_RIGHTS) at the
+// sender's sendmsg, with EPERM. golang.org/x/sys/unix v0.49.0 does not
+// define it yet; 83 is its value on every architecture Go runs on
+// (include/uapi/asm-generic/socket.h and arch/mips's socket.h).
+const soPassRights = 83
+
+// maxPassedFDs is the most descriptors one message can carry (SCM_MAX_FD).
+const maxPassedFDs = 253
+
+// closerQueue is how many passed descriptors may wait for the closer.
+const closerQueue = 64
 
 // notification is one datagram read from the notify socket.
 type notification struct {
@@ -54,10 +81,21 @@ type notification struct {
 type notifySocket struct {
 	fd   int
 	addr string // NOTIFY_SOCKET: "@" and the abstract name
+	// refusesRights: SO_PASSRIGHTS is off, no descriptor can arrive.
+	refusesRights bool
+	// closing takes passed descriptors to the closer goroutine, started
+	// when the first arrives (never, with refusesRights).
+	closing chan int
 }
 
 // openNotifySocket creates and binds the notify socket.
 func openNotifySocket() (*notifySocket, error) {
+	return bindNotifySocket(true)
+}
+
+// bindNotifySocket is openNotifySocket; refuseRights false leaves
+// SO_PASSRIGHTS alone, as on a kernel without it (for tests).
+func bindNotifySocket(refuseRights bool) (*notifySocket, error) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
@@ -68,6 +106,16 @@ func openNotifySocket() (*notifySocket, error) {
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
 		return fail("setsockopt(SO_PASSCRED)", err)
+	}
+	n := &notifySocket{fd: fd}
+	if refuseRights {
+		// Before Linux 6.16 the option is unknown: ENOPROTOOPT.
+		switch err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, soPassRights, 0); {
+		case err == nil:
+			n.refusesRights = true
+		case !errors.Is(err, unix.ENOPROTOOPT):
+			return fail("setsockopt(SO_PASSRIGHTS)", err)
+		}
 	}
 	// An empty name is autobind (unix(7)): a fresh abstract address.
 	if err := unix.Bind(fd, &unix.SockaddrUnix{}); err != nil {
@@ -81,7 +129,18 @@ func openNotifySocket() (*notifySocket, error) {
 	if !ok || !strings.HasPrefix(ua.Name, "@") {
 		return fail("getsockname", fmt.Errorf("autobind gave %v, not an abstract address", sa))
 	}
-	return &notifySocket{fd: fd, addr: ua.Name}, nil
+	n.addr = ua.Name
+	return n, nil
+}
+
+// closeAll closes the descriptors it is given, one after the other. A
+// close that blocks (a file of a FUSE server the sender runs) holds up
+// only this goroutine, and once closerQueue more are waiting, the reader:
+// never the loop.
+func closeAll(fds <-chan int) {
+	for fd := range fds {
+		unix.Close(fd)
+	}
 }
 
 // read delivers every datagram to out, for the master's loop. It blocks in
@@ -100,10 +159,12 @@ func (n *notifySocket) read(out chan<- notification) {
 // receive blocks until one datagram comes, and returns it.
 func (n *notifySocket) receive() notification {
 	buf := make([]byte, notifyBufferSize)
-	// Room for the credentials and for the most descriptors one message
-	// can carry (SCM_MAX_FD), so that every passed descriptor is seen and
-	// closed rather than cut off and leaked.
-	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(253*4))
+	// Room for the credentials and, should descriptors arrive (a kernel
+	// without SO_PASSRIGHTS), for the most one message can carry: a
+	// descriptor cut off is closed by the kernel itself, in this
+	// goroutine's recvmsg, where nothing can keep that close from
+	// blocking.
+	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(maxPassedFDs*4))
 	for {
 		nb, noob, flags, _, err := unix.Recvmsg(n.fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		switch {
@@ -112,32 +173,66 @@ func (n *notifySocket) receive() notification {
 		case err != nil:
 			return notification{err: os.NewSyscallError("recvmsg", err)}
 		}
-		return parseDatagram(buf[:nb], oob[:noob], flags)
+		msg, fds := parseDatagram(buf[:nb], oob[:noob], flags)
+		n.discard(fds)
+		return msg
 	}
 }
 
-// parseDatagram reads one received datagram and its control messages,
-// closing any descriptors it carried.
-func parseDatagram(data, oob []byte, flags int) notification {
+// discard gets rid of passed descriptors without waiting on any: each
+// socket is set to close as an abort (SO_LINGER on, 0 seconds), which
+// drops its unsent data rather than wait for it, and the closer closes
+// them. pidone keeps no descriptor (FDSTORE=1): a worker that passes a
+// socket it still uses finds it reset when its own last close comes.
+func (n *notifySocket) discard(fds []int) {
+	for _, fd := range fds {
+		// ENOTSOCK for what is not a socket: nothing to undo.
+		_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+		if n.closing == nil {
+			n.closing = make(chan int, closerQueue)
+			go closeAll(n.closing)
+		}
+		n.closing <- fd
+	}
+}
+
+// parseDatagram reads one received datagram and its control messages:
+// the sender's credentials, and the descriptors it passed, which the
+// caller must close.
+func parseDatagram(data, oob []byte, flags int) (notification, []int) {
 	msg := notification{text: string(data), truncated: flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0}
 	cmsgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
 		msg.truncated = true
-		return msg
+		return msg, nil
 	}
+	// unix.ParseUnixCredentials and ParseUnixRights trust the length of
+	// what they read: a short one reads past its end, and can panic
+	// (found by FuzzNotifyMessage). The kernel never writes such a
+	// message, but a panic here would end PID 1: lengths are checked.
+	var passed []int
 	for _, c := range cmsgs {
-		if cred, err := unix.ParseUnixCredentials(&c); err == nil {
-			msg.pid = int(cred.Pid)
+		if c.Header.Level != unix.SOL_SOCKET {
 			continue
 		}
-		if fds, err := unix.ParseUnixRights(&c); err == nil {
-			for _, fd := range fds {
-				unix.Close(fd)
+		switch c.Header.Type {
+		case unix.SCM_CREDENTIALS:
+			if len(c.Data) != unix.SizeofUcred {
+				msg.truncated = true
+				continue
 			}
-			msg.fds += len(fds)
+			cred, _ := unix.ParseUnixCredentials(&c)
+			msg.pid = int(cred.Pid)
+		case unix.SCM_RIGHTS:
+			if whole := len(c.Data) &^ 3; whole != len(c.Data) {
+				c.Data, msg.truncated = c.Data[:whole], true
+			}
+			fds, _ := unix.ParseUnixRights(&c)
+			passed = append(passed, fds...)
 		}
 	}
-	return msg
+	msg.fds = len(passed)
+	return msg, passed
 }
 
 // notifyFields splits a message into its KEY=VALUE assignments, in order.

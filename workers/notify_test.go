@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -80,30 +81,167 @@ func openFDs(t *testing.T) int {
 	return len(entries)
 }
 
+// sendRights sends text with fds passed to addr, and returns sendmsg's
+// error.
+func sendRights(t *testing.T, addr, text string, fds ...int) error {
+	t.Helper()
+	s, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(s)
+	return unix.Sendmsg(s, []byte(text), unix.UnixRights(fds...), &unix.SockaddrUnix{Name: addr}, 0)
+}
+
 func TestNotifySocketClosesPassedDescriptors(t *testing.T) {
-	n := openTestNotifySocket(t)
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Close(p[0])
 	defer unix.Close(p[1])
-	s, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+
+	// Where the kernel has SO_PASSRIGHTS, none arrives: the sender is
+	// refused.
+	if n := openTestNotifySocket(t); n.refusesRights {
+		if err := sendRights(t, n.addr, "FDSTORE=1", p[0], p[1]); !errors.Is(err, unix.EPERM) {
+			t.Errorf("sending descriptors to a socket with SO_PASSRIGHTS off: %v, want EPERM", err)
+		}
+	} else {
+		t.Logf("kernel %s has no SO_PASSRIGHTS: only the fallback is tested", kernelRelease(t))
+	}
+
+	// Elsewhere they arrive, are counted, and closed.
+	n, err := bindNotifySocket(false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Close(s)
+	defer unix.Close(n.fd)
 	before := openFDs(t)
-	rights := unix.UnixRights(p[0], p[1])
-	if err := unix.Sendmsg(s, []byte("FDSTORE=1"), rights, &unix.SockaddrUnix{Name: n.addr}, 0); err != nil {
+	if err := sendRights(t, n.addr, "FDSTORE=1", p[0], p[1]); err != nil {
 		t.Fatal(err)
 	}
 	got := n.receive()
 	if got.fds != 2 || got.pid != os.Getpid() || got.text != "FDSTORE=1" {
 		t.Errorf("got %+v; want 2 descriptors counted", got)
 	}
+	// The closer closes them, not the reader: wait for it.
+	for deadline := time.Now().Add(10 * time.Second); openFDs(t) != before && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if after := openFDs(t); after != before {
 		t.Errorf("%d descriptors open after receiving, %d before: the passed ones leaked", after, before)
+	}
+}
+
+func kernelRelease(t *testing.T) string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		t.Fatal(err)
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+// lingeringSocket returns a TCP socket whose last close sleeps for linger:
+// SO_LINGER on, and data queued that its peer never acknowledges (the
+// peer's receive buffer is full and nobody reads it). The peer is closed
+// at the end of the test.
+func lingeringSocket(t *testing.T, linger time.Duration) int {
+	t.Helper()
+	check := func(err error) {
+		if err != nil {
+			t.Helper()
+			t.Fatal(err)
+		}
+	}
+	ln, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	check(err)
+	defer unix.Close(ln)
+	check(unix.SetsockoptInt(ln, unix.SOL_SOCKET, unix.SO_RCVBUF, 4096))
+	check(unix.Bind(ln, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	check(unix.Listen(ln, 1))
+	sa, err := unix.Getsockname(ln)
+	check(err)
+	c, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	check(err)
+	check(unix.SetsockoptInt(c, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096))
+	check(unix.Connect(c, sa))
+	peer, _, err := unix.Accept(ln)
+	check(err)
+	t.Cleanup(func() { unix.Close(peer) })
+	// Write until nothing more goes for a while: the kernel collapses the
+	// peer's queue a few times before it is full.
+	check(unix.SetNonblock(c, true))
+	buf := make([]byte, 64<<10)
+	for stalls := 0; stalls < 3; {
+		if _, err := unix.Write(c, buf); errors.Is(err, unix.EAGAIN) {
+			stalls++
+			time.Sleep(100 * time.Millisecond)
+		} else {
+			check(err)
+			stalls = 0
+		}
+	}
+	if outq, err := unix.IoctlGetInt(c, unix.SIOCOUTQ); err != nil || outq == 0 {
+		t.Fatalf("%d bytes unacknowledged (%v): the close would not linger", outq, err)
+	}
+	check(unix.SetsockoptLinger(c, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: int32(linger / time.Second)}))
+	return c
+}
+
+// TestNotifyReaderNeverWaitsOnAPassedDescriptor is issue 18's attack in
+// one process: a datagram carrying a TCP socket whose close lingers for
+// ten minutes, then a READY=1. The reader must take both at once, with
+// and without SO_PASSRIGHTS. Before the fix it closed the socket itself
+// and slept for the linger time.
+func TestNotifyReaderNeverWaitsOnAPassedDescriptor(t *testing.T) {
+	for _, refuse := range []bool{true, false} {
+		t.Run(fmt.Sprintf("SO_PASSRIGHTS off %v", refuse), func(t *testing.T) {
+			n, err := bindNotifySocket(refuse)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(n.fd)
+			if refuse && !n.refusesRights {
+				t.Skipf("kernel %s has no SO_PASSRIGHTS", kernelRelease(t))
+			}
+			c := lingeringSocket(t, 600*time.Second)
+			err = sendRights(t, n.addr, "FDSTORE=1", c)
+			if err != nil {
+				// Refused: ours is the last copy, which must not linger.
+				unix.SetsockoptLinger(c, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
+			}
+			unix.Close(c) // else the notify socket's copy is the last
+			if refuse != errors.Is(err, unix.EPERM) || !refuse && err != nil {
+				t.Fatalf("sendmsg with a descriptor: %v (SO_PASSRIGHTS off: %v)", err, refuse)
+			}
+			if err := sdNotify(n.addr, "READY=1"); err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"FDSTORE=1", "READY=1"}
+			if refuse {
+				want = want[1:]
+			}
+			// Exactly as many as are sent: a reader left behind would
+			// take the next subtest's messages (its descriptor number is
+			// reused).
+			got := make(chan notification, len(want))
+			go func() {
+				for range want {
+					got <- n.receive()
+				}
+			}()
+			for _, text := range want {
+				select {
+				case msg := <-got:
+					if msg.text != text {
+						t.Errorf("got %q, want %q", msg.text, text)
+					}
+				case <-time.After(20 * time.Second):
+					t.Fatalf("%q not read within 20s: the reader is waiting on the passed socket", text)
+				}
+			}
+		})
 	}
 }
 
