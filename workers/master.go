@@ -13,6 +13,7 @@ import (
 	"github.com/pidone/pidone/forward"
 	"github.com/pidone/pidone/internal/nofile"
 	"github.com/pidone/pidone/internal/trim"
+	"github.com/pidone/pidone/logging"
 	"github.com/pidone/pidone/reap"
 	"github.com/pidone/pidone/spawn"
 	"golang.org/x/sys/unix"
@@ -98,6 +99,8 @@ type master struct {
 	byPid map[int]*worker
 
 	reloads  reloadGate // when reload signals become reloads
+	// lastReload is the last reload's outcome, for pidone ctl reload.
+	lastReload reloadRecord
 	stopping bool
 	fatal    error // why the master is stopping on its own
 	timer    *time.Timer
@@ -156,7 +159,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 		if cfg.WarnOnReap {
 			level = slog.LevelWarn
 		}
-		m.log.Log(context.Background(), level, "reaped orphan", "pid", e.Pid, "status", e.Describe())
+		m.log.Log(context.Background(), level, "reaped orphan", "pid", e.Pid, logging.Status(e.Status))
 	})
 
 	now := m.now()
@@ -335,21 +338,21 @@ func (m *master) exited(e reap.Exit, now time.Time) {
 	if w.PidFD >= 0 {
 		unix.Close(w.PidFD)
 	}
-	uptime := now.Sub(w.Started).Round(time.Millisecond)
-	m.log.Info("worker exited", m.attrs(w, "status", e.Describe(), "uptime", uptime)...)
+	status := logging.Status(e.Status)
+	exit := m.attrs(w, status, "uptime", now.Sub(w.Started).Round(time.Millisecond))
+	m.killedByReload(w, e.Status, exit)
 	v := w.Died(now, e.Code(), w.spec.Policy, m.jitter)
-	if w.State != Stopped {
-		m.settled(w, v)
-	}
+	m.logExit(w, v, exit, status)
 }
 
-// settled logs what the policy decided for a dead worker.
-func (m *master) settled(w *worker, v Verdict) {
+// settled logs what the policy decided for a dead worker; extra names how
+// it died.
+func (m *master) settled(w *worker, v Verdict, extra ...any) {
 	switch w.State {
 	case BackingOff:
 		m.log.Info("respawning worker", m.attrs(w, "delay", v.Delay.Round(time.Millisecond))...)
 	case GivenUp:
-		m.log.Warn("worker slot given up", m.attrs(w, "reason", v.Reason)...)
+		m.log.Error("worker slot given up", m.attrs(w, append([]any{"reason", v.Reason}, extra...)...)...)
 	case Finished:
 		m.log.Info("worker slot finished", m.attrs(w, "reason", v.Reason)...)
 	}
@@ -392,10 +395,12 @@ func (m *master) reload(now time.Time, mode ReloadMode) {
 	specs, err := m.load()
 	if err != nil {
 		m.log.Error("reload: configuration rejected; the workers are left as they are", "error", err)
+		m.reloadRejected(err)
 		return
 	}
 	m.gen++
 	m.log.Info("reload", "mode", mode, "gen", m.gen)
+	m.reloadBegun(mode)
 	if m.next != nil {
 		m.abortReplacement(now, "superseded by a newer reload")
 	}
@@ -448,7 +453,7 @@ func (m *master) reloadInPlace(specs []*GroupSpec, now time.Time) {
 	for _, g := range m.cur {
 		for _, w := range g.workers {
 			if w.State == Starting || w.State == Running {
-				m.send(w, m.opts.ReloadSignal)
+				m.sendReload(w)
 				sent++
 			}
 		}
