@@ -99,13 +99,14 @@ type master struct {
 	byPid map[int]*worker
 
 	reloads  reloadGate // when reload signals become reloads
-	// lastReload is the last reload's outcome, for pidone ctl reload.
-	lastReload reloadRecord
 	stopping bool
 	fatal    error // why the master is stopping on its own
 	timer    *time.Timer
 
 	handoffState // sockets, readiness, status file (handoff.go)
+
+	// lastReload is the last reload's outcome, for pidone ctl reload.
+	lastReload reloadRecord
 }
 
 // Run runs workers mode until it is stopped or every slot is given up, and
