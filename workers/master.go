@@ -182,6 +182,8 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	// Start-up is over: give back its memory once the master has settled.
 	trim.Schedule()
 	code := m.loop(signals)
+	// What the logger held back of a crash storm is said before exiting.
+	logging.FlushHeld(m.log)
 	return code, m.fatal
 }
 
