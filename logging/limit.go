@@ -152,19 +152,19 @@ func (f *seenFailure) drop() {
 }
 
 // flushKey writes the record of key held back last, with the count of
-// those held before it.
+// those held before it. It writes holding the lock, so that FlushHeld
+// returns only once a record a timer took is written too.
 func (s *seenFailures) flushKey(key string) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	f := s.m[key]
 	if f == nil || f.latest == nil {
-		s.mu.Unlock()
 		return
 	}
 	r, h, before := *f.latest, f.to, f.held-1
 	f.flush = nil // it is running
 	f.drop()
 	f.last = time.Now()
-	s.mu.Unlock()
 	if before > 0 {
 		r.AddAttrs(slog.Int("suppressed", before))
 	}
