@@ -345,7 +345,7 @@ func (lp *loop) run(ev event) (code int, done bool) {
 		for _, a := range actions {
 			switch a.kind {
 			case actForward:
-				lp.log.Debug("forwarding", "signal", forward.Name(a.signal), "pid", lp.target.Pid, "group", lp.target.Group)
+				lp.log.Debug("forwarding", "signal", forward.Name(a.signal), "pid", lp.target.Pid, "process_group", lp.target.Group)
 				if err := lp.target.Send(a.signal); err != nil {
 					lp.log.Warn("cannot forward", "signal", forward.Name(a.signal), "error", err)
 				}
