@@ -19,7 +19,7 @@ const FailureEvery = time.Second
 // hundreds of lines a second, burying the first one and filling the disk
 // of whoever keeps the log.
 //
-// A death at WARN or above (a record with a Status attribute: a worker
+// A death at WARN or above (a record with a Crash attribute: a worker
 // that crashed, a slot given up) is limited the same way, by message and
 // exit status: a thousand workers crashing at once give one line, then at
 // most one a second, each saying how many it stands for (issue 22).
@@ -102,7 +102,7 @@ func failureKey(r slog.Record) (key string, ok bool) {
 		return "", false
 	}
 	r.Attrs(func(a slog.Attr) bool {
-		if _, exit := a.Value.Any().(ExitStatus); a.Key == "error" || exit {
+		if _, crash := a.Value.Any().(crashStatus); a.Key == "error" || crash {
 			key, ok = r.Message+"\x00"+a.Value.String(), true
 		}
 		return !ok

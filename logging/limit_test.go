@@ -142,14 +142,18 @@ func TestACrashStormIsBoundedAndCounted(t *testing.T) {
 	log := slog.New(limitFailuresWith(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: dropTime}), timers.after))
 	killed := unix.WaitStatus(unix.SIGKILL) // signaled, no core
 	for i := range 1000 {
-		log.Warn("worker exited", "slot", i, Status(killed))
+		log.Warn("worker exited", "slot", i, Crash(killed))
 	}
-	log.Warn("worker exited", "slot", 1000, Status(unix.WaitStatus(3<<8)))
+	log.Warn("worker exited", "slot", 1000, Crash(unix.WaitStatus(3<<8)))
+	log.Warn("reaped orphan", "pid", 7, Status(killed))
+	log.Warn("reaped orphan", "pid", 8, Status(killed))
 	log.Info("worker started", "slot", 0)
 	got := textLines(&buf)
 	want := []string{
 		`level=WARN msg="worker exited" slot=0 status="killed by SIGKILL"`,
 		`level=WARN msg="worker exited" slot=1000 status="exit status 3"`,
+		`level=WARN msg="reaped orphan" pid=7 status="killed by SIGKILL"`,
+		`level=WARN msg="reaped orphan" pid=8 status="killed by SIGKILL"`,
 		`level=INFO msg="worker started" slot=0`,
 	}
 	if !slices.Equal(got, want) {
@@ -161,11 +165,11 @@ func TestACrashStormIsBoundedAndCounted(t *testing.T) {
 	timers.run()
 	got = textLines(&buf)
 	last := `level=WARN msg="worker exited" slot=999 status="killed by SIGKILL" suppressed=998`
-	if len(got) != 4 || got[3] != last {
-		t.Errorf("after the second:\ngot  %q\nwant a 4th line %q", got, last)
+	if len(got) != 6 || got[5] != last {
+		t.Errorf("after the second:\ngot  %q\nwant a 6th line %q", got, last)
 	}
 	timers.run()
-	if n := len(textLines(&buf)); n != 4 {
+	if n := len(textLines(&buf)); n != 6 {
 		t.Errorf("a timer fired twice: %d lines", n)
 	}
 }
@@ -177,8 +181,8 @@ func TestFlushHeldAndLateRecords(t *testing.T) {
 	timers := &manualTimers{}
 	log := slog.New(limitFailuresWith(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: dropTime}), timers.after))
 	gaveUp := unix.WaitStatus(1 << 8)
-	log.Error("worker slot given up", "slot", 0, Status(gaveUp))
-	log.Error("worker slot given up", "slot", 1, Status(gaveUp))
+	log.Error("worker slot given up", "slot", 0, Crash(gaveUp))
+	log.Error("worker slot given up", "slot", 1, Crash(gaveUp))
 	FlushHeld(log)
 	want := []string{
 		`level=ERROR msg="worker slot given up" slot=0 status="exit status 1"`,

@@ -38,6 +38,8 @@ func machineAttr(_ []string, a slog.Attr) slog.Attr {
 			// An empty key inlines the group: the fields sit beside
 			// the record's others.
 			return slog.Attr{Value: v.fields()}
+		case crashStatus:
+			return slog.Attr{Value: ExitStatus(v).fields()}
 		case error, json.Marshaler, slog.Level:
 			return a
 		case fmt.Stringer:
@@ -51,10 +53,22 @@ func machineAttr(_ []string, a slog.Attr) slog.Attr {
 // by SIGTERM" in text, structured fields in JSON (machineAttr).
 type ExitStatus unix.WaitStatus
 
-// Status is the attribute every exit is logged with.
+// Status is the attribute an exit is logged with.
 func Status(ws unix.WaitStatus) slog.Attr {
 	return slog.Any("status", ExitStatus(ws))
 }
+
+// Crash is Status for a death that is news (a worker that crashed, a slot
+// given up): at WARN and above, its repeats are held back and counted
+// (limitFailures). An exit logged by request (-w's reaped orphans) is a
+// Status: every one is written.
+func Crash(ws unix.WaitStatus) slog.Attr {
+	return slog.Any("status", crashStatus(ws))
+}
+
+type crashStatus ExitStatus
+
+func (s crashStatus) String() string { return ExitStatus(s).String() }
 
 // String renders the status as the text log shows it: "exit status 3",
 // "killed by SIGTERM", "killed by SIGSEGV (core dumped)".

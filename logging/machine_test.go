@@ -33,6 +33,8 @@ func TestJSONRecordsAreMachineGrade(t *testing.T) {
 			map[string]any{"delay_s": 0.05, "grace_s": 5.0}, `delay=50ms grace=5s`},
 		{"an exit is exit_code", []any{Status(unix.WaitStatus(3 << 8))},
 			map[string]any{"exit_code": 3.0}, `status="exit status 3"`},
+		{"a crash is the same", []any{Crash(unix.WaitStatus(3 << 8))},
+			map[string]any{"exit_code": 3.0}, `status="exit status 3"`},
 		{"a death by signal is its name, number and core flag", []any{"pid", 7, Status(core)},
 			map[string]any{"pid": 7.0, "signal": "SIGSEGV", "signal_number": 11.0, "core_dumped": true},
 			`pid=7 status="killed by SIGSEGV (core dumped)"`},

@@ -341,7 +341,7 @@ func (m *master) exited(e reap.Exit, now time.Time) {
 	if w.PidFD >= 0 {
 		unix.Close(w.PidFD)
 	}
-	status := logging.Status(e.Status)
+	status := logging.Crash(e.Status)
 	exit := m.attrs(w, status, "uptime", now.Sub(w.Started).Round(time.Millisecond))
 	m.killedByReload(w, e.Status, exit)
 	v := w.Died(now, e.Code(), w.spec.Policy, m.jitter)
