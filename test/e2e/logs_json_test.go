@@ -243,17 +243,27 @@ func TestEveryJSONLogRecordMatchesTheDocumentedTable(t *testing.T) {
 		p.exitCode(exitTimeout)
 		collect("pause", p)
 	})
-	t.Run("workers: crash, respawn, kill, reload, forward, stop", func(t *testing.T) {
-		pidfile := filepath.Join(t.TempDir(), "app.pid")
-		p := startMaster(t, append(jsonLog, "-w", "--workers", "2", "--pidfile", pidfile, "--backoff-min", "20ms",
-			"--", workload, "worker", "-crash-slots", "1", "-code", "3", "-after", "20ms", "-orphans", "1")...)
-		w := waitStarts(t, p, 1, func(s started) bool { return s.index == 0 })[0]
-		waitStarts(t, p, 3, func(s started) bool { return s.index == 1 })
+	t.Run("workers: kill, crash, respawn, reload, forward, stop", func(t *testing.T) {
+		dir := t.TempDir()
+		pidfile, crash := filepath.Join(dir, "app.pid"), filepath.Join(dir, "crash")
+		p := startMaster(t, append(jsonLog, "-w", "--workers", "2", "--pidfile", pidfile, "--backoff-min", "20ms", "--ready-after", "200ms",
+			"--", workload, "worker", "-crash-if", crash, "-code", "3")...)
+		w := waitStarts(t, p, 2, nil)[0]
+		// Killed, the worker is respawned into a crash loop, which ends
+		// when the crash file goes.
+		writeFile(t, crash, "")
 		if err := unix.Kill(hostPid(t, p, w.pid), unix.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		waitStarts(t, p, 2, func(s started) bool { return s.index == 0 })
-		waitRunning(t, p, pidfile)
+		waitStarts(t, p, 4, func(s started) bool { return s.index == w.index })
+		os.Remove(crash)
+		// Reload once both run and are ready: a worker signalled before
+		// its handler is in place would die of the reload signal.
+		serving := regexp.MustCompile(`(?m)^main +\d +1 +serving +\d+ +running `)
+		eventually(t, workersTimeout, func() (bool, string) {
+			_, out := ctlIn(t, p, "status", "--pidfile", pidfile)
+			return len(serving.FindAllString(out, -1)) == 2, "ctl status: " + out
+		})
 		if code, out := ctlIn(t, p, "reload", "--pidfile", pidfile); code != 0 {
 			t.Errorf("ctl reload: %d %s", code, out)
 		}
