@@ -262,7 +262,11 @@ func reloadSummary(r reloadRecord) string {
 	if r.Mode == ReloadReplace.String() {
 		return "a new generation is starting"
 	}
-	return fmt.Sprintf("%d workers sent %s", r.Signalled, r.Signal)
+	plural := "s"
+	if r.Signalled == 1 {
+		plural = ""
+	}
+	return fmt.Sprintf("%s sent to %d worker%s", r.Signal, r.Signalled, plural)
 }
 
 // watchDir returns an inotify descriptor reporting files renamed into or
