@@ -24,3 +24,15 @@ func ctlSwitchHint(verb string) string {
 	}
 	return fmt.Sprintf("hint: pidone ctl takes the verb as a word: pidone ctl %s --pidfile PATH\n", verb)
 }
+
+// HmainCommandHint is the hint for a command pidone could not find that
+// is one of hmain's -s verbs: `pidone -s stop` (tini's -s, --subreaper,
+// then the command "stop"), or "" for any other command.
+func HmainCommandHint(command string) string {
+	switch command {
+	case "start", "stop", "restart", "status", "reload":
+		return fmt.Sprintf("-s is tini's --subreaper, and %s was taken as the command; libhv's -s %s is pidone ctl %s --pidfile PATH "+
+			"(docs/workers.md, \"Coming from libhv's hmain\")", command, command, command)
+	}
+	return ""
+}

@@ -175,6 +175,8 @@ func TestCtlHintsForLibhvUsers(t *testing.T) {
 		{ctlSwitchHint("reload"), "pidone ctl takes the verb as a word: pidone ctl reload --pidfile PATH"},
 		{ctlSwitchHint("start"), "there is no start verb"},
 		{ctlSwitchHint("bogus"), ""},
+		{HmainCommandHint("stop"), "libhv's -s stop is pidone ctl stop --pidfile PATH"},
+		{HmainCommandHint("my-server"), ""},
 	} {
 		if tt.want == "" && tt.got != "" || !strings.Contains(tt.got, tt.want) {
 			t.Errorf("hint %q, want it to contain %q", tt.got, tt.want)
