@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -74,6 +75,25 @@ func describeVictims(procs []procInfo) string {
 	return strings.Join(parts, ", ")
 }
 
+// victimList is the processes of the kill line: "12 (sleep), 14 (nginx)"
+// in text, an array in JSON (docs/logs.md): [{"pid":12,"command":"sleep"},
+// ...], at most maxNamed of them (the record's count says how many).
+type victimList []procInfo
+
+func (v victimList) String() string { return describeVictims(v) }
+
+func (v victimList) MarshalJSON() ([]byte, error) {
+	type named struct {
+		Pid     int    `json:"pid"`
+		Command string `json:"command"`
+	}
+	out := make([]named, 0, min(len(v), maxNamed))
+	for _, p := range v[:min(len(v), maxNamed)] {
+		out = append(out, named{p.pid, comm(p.pid)})
+	}
+	return json.Marshal(out)
+}
+
 // comm is the process's command name (/proc/PID/comm), or "?" once it is
 // gone.
 func comm(pid int) string {
@@ -104,6 +124,6 @@ func (lp *loop) logKill(before phase, byTimer bool) {
 		lp.log.Info("killing every remaining process (SIGKILL): none is left", "reason", reason)
 	default:
 		lp.log.Log(ctx, level, "killing the remaining processes (SIGKILL)", "reason", reason,
-			"count", len(procs), "processes", describeVictims(procs))
+			"count", len(procs), "processes", victimList(procs))
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pidone/pidone/forward"
 	"github.com/pidone/pidone/internal/trim"
+	"github.com/pidone/pidone/logging"
 	"github.com/pidone/pidone/reap"
 	"github.com/pidone/pidone/spawn"
 	"golang.org/x/sys/unix"
@@ -141,7 +142,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	r := reap.StartWith(reap.Options{
 		OnOrphan: func(e reap.Exit) {
 			if cfg.WarnOnReap {
-				log.Warn("reaped orphan", "pid", e.Pid, "status", e.Describe())
+				log.Warn("reaped orphan", "pid", e.Pid, logging.Status(e.Status))
 			}
 			orphans.reaped()
 		},
@@ -315,7 +316,7 @@ func (lp *loop) allow() {
 // mainExited does what cannot wait (the terminal, the termination log) and
 // returns the event for the machine.
 func (lp *loop) mainExited(e reap.Exit, handedTerminal bool) event {
-	lp.log.Info("main child exited", "pid", e.Pid, "status", e.Describe())
+	lp.log.Info("main child exited", "pid", e.Pid, logging.Status(e.Status))
 	if handedTerminal {
 		if err := lp.term.reclaim(); err != nil {
 			lp.log.Debug("cannot take the terminal back", "error", err)
@@ -342,7 +343,7 @@ func (lp *loop) run(ev event) (code int, done bool) {
 		for _, a := range actions {
 			switch a.kind {
 			case actForward:
-				lp.log.Debug("forwarding", "signal", forward.Name(a.signal), "pid", lp.target.Pid, "group", lp.target.Group)
+				lp.log.Debug("forwarding", "signal", forward.Name(a.signal), "pid", lp.target.Pid, "process_group", lp.target.Group)
 				if err := lp.target.Send(a.signal); err != nil {
 					lp.log.Warn("cannot forward", "signal", forward.Name(a.signal), "error", err)
 				}

@@ -3,6 +3,7 @@ package logging
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -16,13 +17,28 @@ const FailureEvery = time.Second
 // back (suppressed=N). A worker that cannot be spawned, a signal that
 // cannot be sent, fail again at every try: under a fork bomb that would be
 // hundreds of lines a second, burying the first one and filling the disk
-// of whoever keeps the log. Events (reaped orphans, started workers) are
-// never held back: they carry no error.
+// of whoever keeps the log.
 //
 // A record may also name its kind (Limit): it is then held back by message
 // and kind, at any level, whatever its text says.
+//
+// A death at WARN or above (a record with a Crash attribute: a worker
+// that crashed, a slot given up) is limited the same way, by message and
+// exit status: a thousand workers crashing at once give one line, then at
+// most one a second, each saying how many it stands for (issue 22).
+//
+// The last record held back is not lost: if nothing like it comes within
+// the rest of the second, it is written then, with the count of those
+// before it; FlushHeld writes it at once (a master about to exit). Other
+// events (reaped orphans, started workers) are never held back.
 func limitFailures(h slog.Handler) slog.Handler {
-	return &failureLimiter{h: h, seen: &seenFailures{m: map[string]*seenFailure{}}}
+	return limitFailuresWith(h, func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop })
+}
+
+// limitFailuresWith is limitFailures with the timer that writes a held
+// record injected (tests); after runs f after d and returns its stop.
+func limitFailuresWith(h slog.Handler, after func(d time.Duration, f func()) (stop func() bool)) slog.Handler {
+	return &failureLimiter{h: h, seen: &seenFailures{m: map[string]*seenFailure{}, after: after}}
 }
 
 type failureLimiter struct {
@@ -31,13 +47,19 @@ type failureLimiter struct {
 }
 
 type seenFailures struct {
-	mu sync.Mutex
-	m  map[string]*seenFailure
+	mu    sync.Mutex
+	m     map[string]*seenFailure
+	after func(time.Duration, func()) func() bool
 }
 
 type seenFailure struct {
 	last time.Time // when it was last written
 	held int       // how many were dropped since
+	// latest is the last record held back and the handler it was meant
+	// for; flush stops the timer that would write it.
+	latest *slog.Record
+	to     slog.Handler
+	flush  func() bool
 }
 
 // maxSeen bounds the failures remembered: past it, those not seen for
@@ -74,36 +96,36 @@ func (l *failureLimiter) Handle(ctx context.Context, r slog.Record) error {
 	if !ok {
 		return l.h.Handle(ctx, r)
 	}
+	if kind {
+		r = withoutLimit(r)
+	}
 	now := r.Time
 	if now.IsZero() {
 		now = time.Now()
 	}
-	held, write := l.seen.allow(key, now)
+	held, write := l.seen.allow(key, now, r, l.h)
 	if !write {
 		return nil
 	}
-	if kind {
-		r = withoutLimit(r)
-	} else if held > 0 {
-		r = r.Clone()
-	}
 	if held > 0 {
+		r = r.Clone()
 		r.AddAttrs(slog.Int("suppressed", held))
 	}
 	return l.h.Handle(ctx, r)
 }
 
 // failureKey is the message and kind (Limit) of a record that has one, or
-// else the message and error of a failure; ok is false for any other
-// record. kind says the key came from Limit.
+// else the message and error, or message and exit status, of a failure;
+// ok is false for any other record. kind says the key came from Limit.
 func failureKey(r slog.Record) (key string, kind, ok bool) {
 	var failure string
 	r.Attrs(func(a slog.Attr) bool {
+		_, crash := a.Value.Any().(crashStatus)
 		switch {
 		case a.Key == limitKey:
 			key, kind = r.Message+"\x00kind\x00"+a.Value.String(), true
 			return false
-		case a.Key == "error" && failure == "":
+		case (a.Key == "error" || crash) && failure == "":
 			failure = r.Message + "\x00" + a.Value.String()
 		}
 		return true
@@ -130,8 +152,9 @@ func withoutLimit(r slog.Record) slog.Record {
 }
 
 // allow says whether the failure key may be written at now, and how many
-// were held back since it last was.
-func (s *seenFailures) allow(key string, now time.Time) (held int, write bool) {
+// were held back since it last was. A record held back (r, for handler h)
+// is kept as the key's latest, to be written when the second is over.
+func (s *seenFailures) allow(key string, now time.Time, r slog.Record, h slog.Handler) (held int, write bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.m[key]
@@ -148,9 +171,65 @@ func (s *seenFailures) allow(key string, now time.Time) (held int, write bool) {
 	}
 	if now.Sub(f.last) < FailureEvery {
 		f.held++
+		c := r.Clone()
+		f.latest, f.to = &c, h
+		if f.flush == nil {
+			f.flush = s.after(f.last.Add(FailureEvery).Sub(now), func() { s.flushKey(key) })
+		}
 		return 0, false
 	}
 	held = f.held
-	f.last, f.held = now, 0
+	f.drop()
+	f.last = now
 	return held, true
+}
+
+// drop forgets the record held back, and its timer.
+func (f *seenFailure) drop() {
+	if f.flush != nil {
+		f.flush()
+	}
+	f.held, f.latest, f.to, f.flush = 0, nil, nil, nil
+}
+
+// flushKey writes the record of key held back last, with the count of
+// those held before it. It writes holding the lock, so that FlushHeld
+// returns only once a record a timer took is written too.
+func (s *seenFailures) flushKey(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.m[key]
+	if f == nil || f.latest == nil {
+		return
+	}
+	r, h, before := *f.latest, f.to, f.held-1
+	f.flush = nil // it is running
+	f.drop()
+	f.last = time.Now()
+	if before > 0 {
+		r.AddAttrs(slog.Int("suppressed", before))
+	}
+	_ = h.Handle(context.Background(), r)
+}
+
+// FlushHeld writes at once every record log's handler holds back, so that
+// a process about to exit says how many it held.
+func FlushHeld(log *slog.Logger) {
+	l, ok := log.Handler().(*failureLimiter)
+	if !ok {
+		return
+	}
+	l.seen.mu.Lock()
+	var keys []string
+	for k, f := range l.seen.m {
+		if f.latest != nil {
+			keys = append(keys, k)
+		}
+	}
+	// In the order they were held.
+	slices.SortFunc(keys, func(a, b string) int { return l.seen.m[a].latest.Time.Compare(l.seen.m[b].latest.Time) })
+	l.seen.mu.Unlock()
+	for _, k := range keys {
+		l.seen.flushKey(k)
+	}
 }

@@ -28,10 +28,12 @@ func New(o Options) *slog.Logger {
 }
 
 // NewTo returns a logger writing to w. A failure that repeats is written
-// at most once a second (limitFailures).
+// at most once a second (limitFailures). JSON records hold numbers and
+// names, never prose a program would have to parse (machineAttr).
 func NewTo(w io.Writer, o Options) *slog.Logger {
 	ho := &slog.HandlerOptions{Level: o.Level}
 	if o.Format == "json" {
+		ho.ReplaceAttr = machineAttr
 		return slog.New(limitFailures(slog.NewJSONHandler(w, ho)))
 	}
 	return slog.New(limitFailures(slog.NewTextHandler(w, ho)))

@@ -31,11 +31,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/pidone/pidone/forward"
+	"github.com/pidone/pidone/logging"
 	"golang.org/x/sys/unix"
 )
 
@@ -78,16 +77,10 @@ func ExitCode(ws unix.WaitStatus) int {
 }
 
 // Describe renders the status for logs: "exit status 3", "killed by
-// SIGTERM", "killed by SIGSEGV (core dumped)".
+// SIGTERM", "killed by SIGSEGV (core dumped)" (logging.ExitStatus, which
+// JSON logs turn into fields).
 func (e Exit) Describe() string {
-	if e.Status.Signaled() {
-		s := "killed by " + forward.Name(e.Status.Signal())
-		if e.Status.CoreDump() {
-			s += " (core dumped)"
-		}
-		return s
-	}
-	return "exit status " + strconv.Itoa(e.Status.ExitStatus())
+	return logging.ExitStatus(e.Status).String()
 }
 
 // Reaper runs the blocking wait loop. Create it with Start or StartWith.

@@ -77,10 +77,13 @@ var CtlVerbs = []CtlVerb{
 			"Exit status: 0 stopped or not running; 1 refused, failed or timed out;\n" +
 			"4 refused: the master runs in another PID namespace.\n" +
 			"A master that is PID 1 of this PID namespace takes this command with it."},
-	{"reload", "send the master its reload signal",
-		"Sends the master its reload signal (--reload-signal, default SIGHUP).\n" +
-			"Exit status: 0 sent; 7 not running; 1 refused or failed; 4 refused: the\n" +
-			"master runs in another PID namespace."},
+	{"reload", "send the master its reload signal and wait for the outcome",
+		"Sends the master its reload signal (--reload-signal, default SIGHUP) and waits\n" +
+			"until the master has made the reload and, for 1s more, that no worker dies of\n" +
+			"the reload signal (a worker without a handler for it does).\n" +
+			"Exit status: 0 reloaded; 7 not running; 1 refused or failed (the configuration\n" +
+			"was rejected, or workers were killed by the reload signal: the message says\n" +
+			"which, and what to set); 4 refused: the master runs in another PID namespace."},
 	{"restart", "replace every worker, keeping the master",
 		"Sends the master its restart signal (--restart-signal, default SIGUSR2):\n" +
 			"every worker is replaced by a new generation, the master stays.\n" +
@@ -147,6 +150,7 @@ func Ctl(args []string, stdout, stderr io.Writer) int {
 	pidfile := fs.String("pidfile", os.Getenv(EnvPidfile), "")
 	timeout := fs.Duration("timeout", CtlStopTimeout, "")
 	asJSON := fs.Bool("json", false, "")
+	hmainSwitch := fs.String("s", "", "") // libhv's -s VERB: answered with a hint
 	// The verb may come before or after the options.
 	var words []string
 	for rest := args; ; {
@@ -154,6 +158,9 @@ func Ctl(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			// -h, -help or --help, after the verb or before it.
 			return ctlPrintHelp(append(words, fs.Args()...), stdout, stderr)
+		}
+		if err == nil && *hmainSwitch != "" {
+			err = fmt.Errorf("-s %s is libhv's form\n%s", *hmainSwitch, ctlSwitchHint(*hmainSwitch))
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "pidone ctl: %v\n%s\nTry 'pidone ctl --help' for more information.\n", err, ctlUsageLine)
@@ -171,7 +178,7 @@ func Ctl(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pidone ctl: want one verb, got %q\n%s\nTry 'pidone ctl --help' for more information.\n", words, ctlUsageLine)
 		return CtlUsage
 	case verbHelp(words[0]) == "":
-		fmt.Fprintf(stderr, "pidone ctl: unknown verb %q\n%s\nTry 'pidone ctl --help' for more information.\n", words[0], ctlUsageLine)
+		fmt.Fprintf(stderr, "pidone ctl: unknown verb %q\n%s%s\nTry 'pidone ctl --help' for more information.\n", words[0], ctlVerbHint(words[0]), ctlUsageLine)
 		return CtlUsage
 	case *pidfile == "":
 		fmt.Fprintf(stderr, "pidone ctl: no pidfile: give --pidfile PATH or set %s\n", EnvPidfile)
@@ -238,6 +245,9 @@ func Ctl(args []string, stdout, stderr io.Writer) int {
 		case probeUnknown, probeElsewhere:
 			return refuse(p)
 		}
+		if words[0] == "reload" {
+			return ctlReload(p, sig, *pidfile, *timeout, say, complain)
+		}
 		pidfd, err := signalMaster(p, sig)
 		if err != nil {
 			complain("%v", err)
@@ -261,7 +271,7 @@ func ctlPrintHelp(words []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, h)
 		return CtlOK
 	}
-	fmt.Fprintf(stderr, "pidone ctl: unknown verb %q\n%s\nTry 'pidone ctl --help' for more information.\n", words[0], ctlUsageLine)
+	fmt.Fprintf(stderr, "pidone ctl: unknown verb %q\n%s%s\nTry 'pidone ctl --help' for more information.\n", words[0], ctlVerbHint(words[0]), ctlUsageLine)
 	return CtlUsage
 }
 

@@ -14,6 +14,7 @@ import (
 	supervisor "github.com/pidone/pidone/init"
 	"github.com/pidone/pidone/internal/nofile"
 	"github.com/pidone/pidone/internal/trim"
+	"github.com/pidone/pidone/logging"
 	"github.com/pidone/pidone/reap"
 	"github.com/pidone/pidone/spawn"
 	"golang.org/x/sys/unix"
@@ -104,6 +105,9 @@ type master struct {
 	timer    *time.Timer
 
 	handoffState // sockets, readiness, status file (handoff.go)
+
+	// lastReload is the last reload's outcome, for pidone ctl reload.
+	lastReload reloadRecord
 }
 
 // Run runs workers mode until it is stopped or every slot is given up, and
@@ -161,7 +165,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 		if cfg.WarnOnReap {
 			level = slog.LevelWarn
 		}
-		m.log.Log(context.Background(), level, "reaped orphan", "pid", e.Pid, "status", e.Describe())
+		m.log.Log(context.Background(), level, "reaped orphan", "pid", e.Pid, logging.Status(e.Status))
 		rest.Reaped()
 	})
 
@@ -185,6 +189,8 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	trim.Schedule()
 	code := m.loop(signals)
 	code = rest.Stop(m.reaper, signals, m.log, o.Grace, code)
+	// What the logger held back of a crash storm is said before exiting.
+	logging.FlushHeld(m.log)
 	return code, m.fatal
 }
 
@@ -342,21 +348,21 @@ func (m *master) exited(e reap.Exit, now time.Time) {
 	if w.PidFD >= 0 {
 		unix.Close(w.PidFD)
 	}
-	uptime := now.Sub(w.Started).Round(time.Millisecond)
-	m.log.Info("worker exited", m.attrs(w, "status", e.Describe(), "uptime", uptime)...)
+	status := logging.Crash(e.Status)
+	exit := m.attrs(w, status, "uptime", now.Sub(w.Started).Round(time.Millisecond))
+	m.killedByReload(w, e.Status, exit)
 	v := w.Died(now, e.Code(), w.spec.Policy, m.jitter)
-	if w.State != Stopped {
-		m.settled(w, v)
-	}
+	m.logExit(w, v, exit, status)
 }
 
-// settled logs what the policy decided for a dead worker.
-func (m *master) settled(w *worker, v Verdict) {
+// settled logs what the policy decided for a dead worker; extra names how
+// it died.
+func (m *master) settled(w *worker, v Verdict, extra ...any) {
 	switch w.State {
 	case BackingOff:
 		m.log.Info("respawning worker", m.attrs(w, "delay", v.Delay.Round(time.Millisecond))...)
 	case GivenUp:
-		m.log.Warn("worker slot given up", m.attrs(w, "reason", v.Reason)...)
+		m.log.Error("worker slot given up", m.attrs(w, append([]any{"reason", v.Reason}, extra...)...)...)
 	case Finished:
 		m.log.Info("worker slot finished", m.attrs(w, "reason", v.Reason)...)
 	}
@@ -399,10 +405,12 @@ func (m *master) reload(now time.Time, mode ReloadMode) {
 	specs, err := m.load()
 	if err != nil {
 		m.log.Error("reload: configuration rejected; the workers are left as they are", "error", err)
+		m.reloadRejected(err)
 		return
 	}
 	m.gen++
 	m.log.Info("reload", "mode", mode, "gen", m.gen)
+	m.reloadBegun(mode)
 	if m.next != nil {
 		m.abortReplacement(now, "superseded by a newer reload")
 	}
@@ -455,7 +463,7 @@ func (m *master) reloadInPlace(specs []*GroupSpec, now time.Time) {
 	for _, g := range m.cur {
 		for _, w := range g.workers {
 			if w.State == Starting || w.State == Running {
-				m.send(w, m.opts.ReloadSignal)
+				m.sendReload(w)
 				sent++
 			}
 		}

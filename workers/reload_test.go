@@ -2,6 +2,7 @@ package workers
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -132,6 +133,53 @@ func TestReloadGateBurstGivesAtMostTwo(t *testing.T) {
 					t.Fatalf("fan-out %v, %d signals %v apart: %d reloads %v; a signal after the first reload needs a second", fanout, n, gap, len(got), got)
 				}
 			}
+		}
+	}
+}
+
+func TestReloadVerdict(t *testing.T) {
+	killed := reloadRecord{Seq: 2, Signal: "SIGHUP", Signalled: 4}
+	killed.Killed = 1
+	killed.Error = reloadKilledError(killed)
+	all := killed
+	all.Killed = 4
+	all.Error = reloadKilledError(all)
+	tests := []struct {
+		doc     string
+		r       reloadRecord
+		settled time.Duration
+		want    verdict
+	}{
+		{"signalled workers may still die of it", reloadRecord{Seq: 2, Signal: "SIGHUP", Signalled: 4}, 0, verdictPending},
+		{"none died within the settle time", reloadRecord{Seq: 2, Signal: "SIGHUP", Signalled: 4}, reloadSettle, verdictDone},
+		{"no worker was signalled (replace, or none live)", reloadRecord{Seq: 2, Mode: "replace"}, 0, verdictDone},
+		{"a rejected configuration fails at once", reloadRecord{Seq: 2, Error: "configuration rejected"}, 0, verdictFailed},
+		{"every signalled worker killed fails at once", all, 0, verdictFailed},
+		{"some killed: wait for the final count", killed, reloadSettle / 2, verdictPending},
+		{"some killed, settled: failed", killed, reloadSettle, verdictFailed},
+	}
+	for _, tt := range tests {
+		if got := reloadVerdict(tt.r, tt.settled); got != tt.want {
+			t.Errorf("%s: reloadVerdict(%+v, %v) = %d, want %d", tt.doc, tt.r, tt.settled, got, tt.want)
+		}
+	}
+	if want := "4 of the 4 workers sent SIGHUP died of it"; all.Error != want {
+		t.Errorf("error %q, want %q", all.Error, want)
+	}
+}
+
+func TestCtlHintsForLibhvUsers(t *testing.T) {
+	for _, tt := range []struct{ got, want string }{
+		{ctlVerbHint("start"), "there is no start verb"},
+		{ctlVerbHint("bogus"), ""},
+		{ctlSwitchHint("reload"), "pidone ctl takes the verb as a word: pidone ctl reload --pidfile PATH"},
+		{ctlSwitchHint("start"), "there is no start verb"},
+		{ctlSwitchHint("bogus"), ""},
+		{HmainCommandHint("stop"), "libhv's -s stop is pidone ctl stop --pidfile PATH"},
+		{HmainCommandHint("my-server"), ""},
+	} {
+		if tt.want == "" && tt.got != "" || !strings.Contains(tt.got, tt.want) {
+			t.Errorf("hint %q, want it to contain %q", tt.got, tt.want)
 		}
 	}
 }

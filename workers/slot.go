@@ -69,6 +69,10 @@ type Slot struct {
 	// History.Spawns, a reload does not start it over. Restarts are
 	// Spawns-1.
 	Spawns int
+	// ReloadSignalled is the reload (its sequence number) whose signal
+	// the slot's current worker was sent; 0 for none. Its death of that
+	// signal is then the reload's doing (reload.go).
+	ReloadSignalled int
 
 	awaitReady bool // started with --ready notify; no READY=1 yet
 	notReady   bool // being stopped because READY=1 did not come in time
@@ -135,7 +139,7 @@ func (s *Slot) SpawnedAwaitingReady(now time.Time, pid, pidfd int, timeout time.
 func (s *Slot) launched(now time.Time, pid, pidfd int) {
 	s.History.Spawns++
 	s.Spawns++
-	s.Pid, s.PidFD, s.Started = pid, pidfd, now
+	s.Pid, s.PidFD, s.Started, s.ReloadSignalled = pid, pidfd, now, 0
 }
 
 // Ready records READY=1 from the slot's worker, and reports whether it

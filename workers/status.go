@@ -33,6 +33,8 @@ type masterStatus struct {
 	Generation int              `json:"generation"`
 	Workers    []workerStatus   `json:"workers"`
 	Listeners  []listenerStatus `json:"listeners,omitempty"`
+	// Reload is the last reload's outcome (reload.go).
+	Reload *reloadRecord `json:"reload,omitempty"`
 }
 
 // workerStatus is one slot.
@@ -61,7 +63,7 @@ type listenerStatus struct {
 
 // status is what the status file says about the master now.
 func (m *master) status() masterStatus {
-	st := masterStatus{Pid: os.Getpid(), Generation: m.gen, Workers: []workerStatus{}}
+	st := masterStatus{Pid: os.Getpid(), Generation: m.gen, Workers: []workerStatus{}, Reload: &m.lastReload}
 	add := func(w *worker, role string) {
 		ws := workerStatus{Group: w.Group, Slot: w.Index, Generation: w.Gen, Role: role, State: w.State.String(),
 			Ready: w.State == Running, Restarts: w.Restarts(), Reason: w.Reason}

@@ -37,6 +37,7 @@ var subcommands = map[string]func(args []string) error{
 	"hog":         runHog,
 	"pinpid":      runPinpid,
 	"rounds":      runRounds,
+	"libhvworker": runLibhvWorker,
 }
 
 // hidden are the re-exec targets of the subcommands above; they are not
