@@ -11,9 +11,10 @@ $(error mk/version.sh gave no version; see its message above)
 endif
 # asyncpreemptoff=1: the runtime must never send itself SIGURG, which pidone
 # would forward (see main.go). Not a //go:debug key, hence the link-time default.
-# main.linkedGodebug tells pidone the same (preempt.go).
+# cli.linkedGodebug tells pidone the same (cli/preempt.go).
 GODEBUG_DEFAULT := asyncpreemptoff=1
-LDFLAGS    := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X runtime.godebugDefault=$(GODEBUG_DEFAULT) -X main.linkedGodebug=$(GODEBUG_DEFAULT)
+CLI_PKG    := github.com/pidone/pidone/cli
+LDFLAGS    := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT) -X runtime.godebugDefault=$(GODEBUG_DEFAULT) -X $(CLI_PKG).linkedGodebug=$(GODEBUG_DEFAULT)
 GOBUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 # pidone's first instructions are its own (internal/entry): they record the
 # signal state it inherited and block what it forwards before the Go runtime

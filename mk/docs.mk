@@ -39,10 +39,10 @@ docs-test: $(PIDONE) $(WORKLOAD)
 
 # groff's -ww shows every warning; -z renders without output.
 man:
-	$(GO) test -count=1 -run '^TestManPage$$' . -update
+	$(GO) test -count=1 -run '^TestManPage$$' ./cli -update
 
 man-check:
-	$(GO) test -count=1 -run '^TestManPage$$' .
+	$(GO) test -count=1 -run '^TestManPage$$' ./cli
 	@command -v groff >/dev/null || $(call apt_install,groff-base)
 	@warn=$$(groff -man -Tutf8 -ww -z docs/pidone.1 2>&1); \
 		if [ -n "$$warn" ]; then echo "docs/pidone.1: groff warnings:" >&2; echo "$$warn" >&2; exit 1; fi
