@@ -39,9 +39,12 @@ UNSHARE    := unshare $(if $(filter 0,$(shell id -u)),,--user --map-root-user) -
 
 # Each area (docker, bench, ...) keeps its targets in mk/NAME.mk and adds its
 # test target to TESTS, so `make test` runs everything.
-# A tool a target needs and the machine lacks is installed from Debian (as root).
-apt_install = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null 2>&1 \
-	|| { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; }
+# A tool a target needs and the machine lacks is installed from Debian (as
+# root): `$(call apt_install,PACKAGES,WHY)` first says which and why, in
+# words mk/summarize shows as they come (README.md, Development, lists them).
+apt_install = { echo "installing Debian package $(1): $(2)"; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null 2>&1 \
+	|| { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; }; }
 
 TESTS := vet unit e2e
 # make test runs each tier in $(TESTS) through mk/summarize: one line per
@@ -59,6 +62,7 @@ all: build
 help:
 	@echo "make build     static binary at $(PIDONE)"
 	@echo "make demo      run pidone as PID 1 of a new PID namespace over a zombie-making workload"
+	@echo "make check     the quick tier after each change: both builds, vet, unit tests, one e2e smoke per mode (prints its time)"
 	@echo "make test      every tier, one summary line each (vet, unit, e2e, docker-test, ...; logs in $(BIN)/TIER.log)"
 	@echo "make image     the FROM-scratch image pidone:dev"
 	@echo "make release   dist/pidone-VERSION-linux-{amd64,arm64}, SHA256SUMS, LICENSE, pidone.1   make image-release  one image per arch"
@@ -72,7 +76,7 @@ build: $(PIDONE)
 # version stamped in the binary then always names the tree it came from.
 $(PIDONE): FORCE
 	$(call GOBUILD_PIDONE,$(GOARCH_HOST)) -o $@ .
-	@command -v file >/dev/null || $(call apt_install,file)
+	@command -v file >/dev/null || $(call apt_install,file,to check that $@ is statically linked)
 	@file $@ | grep -q 'statically linked' || { echo "$@ is not statically linked" >&2; exit 1; }
 
 workload: $(WORKLOAD)
