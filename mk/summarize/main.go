@@ -282,11 +282,7 @@ func counted(all []outcome) []outcome {
 // finish turns what was collected and the tier's exit status into its result.
 func (c *collector) finish(r *tierResult) {
 	r.outcomes = counted(c.results)
-	for _, o := range c.results {
-		if _, test, ok := strings.Cut(o.name, " "); ok && !strings.Contains(test, "/") {
-			r.topLevel = append(r.topLevel, o)
-		}
-	}
+	r.topLevel = topLevel(c.results)
 	r.tail = c.tail
 	r.selfSkip = c.selfSkip
 	for _, o := range r.outcomes {
@@ -308,6 +304,32 @@ func (c *collector) finish(r *tierResult) {
 	case len(r.outcomes) == 0:
 		r.passed++ // a tier of checks without tests (vet)
 	}
+}
+
+// topLevel returns the tests that are not subtests, each with the longest
+// time of itself and its subtests: a test whose subtests run in parallel
+// returns before they do, and go test gives it only its own time.
+func topLevel(all []outcome) []outcome {
+	var tops []outcome
+	at := map[string]int{}
+	for _, o := range all {
+		pkg, test, ok := strings.Cut(o.name, " ")
+		if !ok {
+			continue // a package's own failure
+		}
+		top, _, _ := strings.Cut(test, "/")
+		i, seen := at[pkg+" "+top]
+		if !seen {
+			i = len(tops)
+			at[pkg+" "+top] = i
+			tops = append(tops, outcome{name: pkg + " " + top})
+		}
+		if o.name == tops[i].name {
+			tops[i].action, tops[i].output = o.action, o.output
+		}
+		tops[i].elapsed = max(tops[i].elapsed, o.elapsed)
+	}
+	return tops
 }
 
 // runTier runs cmd with its output going to logPath and the collector,

@@ -211,7 +211,12 @@ func TestRunShowsInstallsAndTheSlowest(t *testing.T) {
 			`echo '{"Action":"pass","Package":"x","Test":"TestQuick","Elapsed":0.5}'; ` +
 			`echo '{"Action":"pass","Package":"x","Test":"TestSlow/sub","Elapsed":90}'; ` +
 			`echo '{"Action":"pass","Package":"x","Test":"TestSlow","Elapsed":100}'`,
-		"b": `echo '{"Action":"pass","Package":"y","Test":"TestMiddle","Elapsed":7.25}'`,
+		"b": `echo '{"Action":"pass","Package":"y","Test":"TestMiddle","Elapsed":7.25}'; ` +
+			// Parallel subtests: the parent returns first and is given
+			// only its own time; it took as long as its slowest subtest.
+			`echo '{"Action":"pass","Package":"y","Test":"TestParallel","Elapsed":0}'; ` +
+			`echo '{"Action":"pass","Package":"y","Test":"TestParallel/a","Elapsed":3}'; ` +
+			`echo '{"Action":"pass","Package":"y","Test":"TestParallel/b","Elapsed":4}'`,
 	}
 	var out strings.Builder
 	if _, err := run(&out, t.TempDir(), []string{"a", "b"}, func(tier string) *exec.Cmd {
@@ -224,7 +229,7 @@ func TestRunShowsInstallsAndTheSlowest(t *testing.T) {
 	if !strings.HasPrefix(out.String(), want) {
 		t.Errorf("output does not start with the install line, then the tier's line:\n%s", out.String())
 	}
-	want = "slowest tests:\n      100.0s  x TestSlow\n        7.2s  y TestMiddle\n        0.5s  x TestQuick\n3 passed, 0 failed, 0 skipped\n"
+	want = "slowest tests:\n      100.0s  x TestSlow\n        7.2s  y TestMiddle\n        4.0s  y TestParallel\n        0.5s  x TestQuick\n5 passed, 0 failed, 0 skipped\n"
 	if !strings.HasSuffix(out.String(), want) {
 		t.Errorf("output does not end with the slowest tests (subtests left out) and the total:\n%s\nwant the end:\n%s", out.String(), want)
 	}
