@@ -7,9 +7,12 @@
 // (threads.go), whether SIGURG is safe to forward (preempt.go). The man
 // page, pidone(1), is generated from the same tables (manpage_test.go).
 //
-// cli decides and package main acts: Parse only reads its arguments and
-// the environment function it is given, and returns what to do. Nothing
-// here starts a process, sets a signal or exits.
+// cli decides and package main acts: Parse only reads its arguments, the
+// environment function it is given and, for --user, the image's
+// etc/passwd and etc/group, and returns what to do. Nothing here starts a
+// process, sets a signal, writes output or exits; main prints, makes the
+// reserves the plans describe (ReserveDescriptors, ThreadPlan.Reserve) and
+// runs the mode.
 package cli
 
 import (
