@@ -11,9 +11,10 @@ $(error mk/version.sh gave no version; see its message above)
 endif
 # asyncpreemptoff=1: the runtime must never send itself SIGURG, which pidone
 # would forward (see main.go). Not a //go:debug key, hence the link-time default.
-# main.linkedGodebug tells pidone the same (preempt.go).
+# cli.linkedGodebug tells pidone the same (cli/preempt.go).
 GODEBUG_DEFAULT := asyncpreemptoff=1
-LDFLAGS    := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X runtime.godebugDefault=$(GODEBUG_DEFAULT) -X main.linkedGodebug=$(GODEBUG_DEFAULT)
+CLI_PKG    := github.com/pidone/pidone/cli
+LDFLAGS    := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT) -X runtime.godebugDefault=$(GODEBUG_DEFAULT) -X $(CLI_PKG).linkedGodebug=$(GODEBUG_DEFAULT)
 GOBUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 # pidone's first instructions are its own (internal/entry): they record the
 # signal state it inherited and block what it forwards before the Go runtime
@@ -38,9 +39,12 @@ UNSHARE    := unshare $(if $(filter 0,$(shell id -u)),,--user --map-root-user) -
 
 # Each area (docker, bench, ...) keeps its targets in mk/NAME.mk and adds its
 # test target to TESTS, so `make test` runs everything.
-# A tool a target needs and the machine lacks is installed from Debian (as root).
-apt_install = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null 2>&1 \
-	|| { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; }
+# A tool a target needs and the machine lacks is installed from Debian (as
+# root): `$(call apt_install,PACKAGES,WHY)` first says which and why, in
+# words mk/summarize shows as they come (README.md, Development, lists them).
+apt_install = { echo "installing Debian package $(1): $(2)"; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null 2>&1 \
+	|| { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; }; }
 
 TESTS := vet unit e2e
 # make test runs each tier in $(TESTS) through mk/summarize: one line per
@@ -58,6 +62,7 @@ all: build
 help:
 	@echo "make build     static binary at $(PIDONE)"
 	@echo "make demo      run pidone as PID 1 of a new PID namespace over a zombie-making workload"
+	@echo "make check     the quick tier after each change: both builds, vet, unit tests, one e2e smoke per mode (prints its time)"
 	@echo "make test      every tier, one summary line each (vet, unit, e2e, docker-test, ...; logs in $(BIN)/TIER.log)"
 	@echo "make image     the FROM-scratch image pidone:dev"
 	@echo "make release   dist/pidone-VERSION-linux-{amd64,arm64}, SHA256SUMS, LICENSE, pidone.1   make image-release  one image per arch"
@@ -71,7 +76,7 @@ build: $(PIDONE)
 # version stamped in the binary then always names the tree it came from.
 $(PIDONE): FORCE
 	$(call GOBUILD_PIDONE,$(GOARCH_HOST)) -o $@ .
-	@command -v file >/dev/null || $(call apt_install,file)
+	@command -v file >/dev/null || $(call apt_install,file,to check that $@ is statically linked)
 	@file $@ | grep -q 'statically linked' || { echo "$@ is not statically linked" >&2; exit 1; }
 
 workload: $(WORKLOAD)

@@ -2,36 +2,32 @@
 // every orphan, forwards signals and exits with the child's status.
 // See README.md for the options and exit codes.
 //
+// main reads top-down: catch the signals, parse the command line (package
+// cli decides what to do), prepare (parent-death signal, descriptors,
+// threads), run the supervisor or the master, exit with its code.
+//
 // Asynchronous preemption makes the Go runtime send SIGURG to its own threads
 // (hundreds a second under allocation load, golang/go#37942), and os/signal
 // cannot tell those from a SIGURG somebody sent. pidone forwards SIGURG, so
 // the Makefile links it with asyncpreemptoff=1 as the default GODEBUG
 // (-X runtime.godebugDefault); pidone has no loop that needs preempting. A
-// build without that default does not catch SIGURG at all (preempt.go).
+// build without that default does not catch SIGURG at all (cli/preempt.go).
 package main
 
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime"
 
+	"github.com/pidone/pidone/cli"
 	"github.com/pidone/pidone/forward"
 	supervisor "github.com/pidone/pidone/init"
 	"github.com/pidone/pidone/internal/entry"
-	"github.com/pidone/pidone/logging"
 	"github.com/pidone/pidone/workers"
 	"golang.org/x/sys/unix"
-)
-
-// version is set by the Makefile (-X main.version).
-var version = "dev"
-
-// Exit codes of pidone's own failures; everything else is the child's.
-const (
-	exitUsage    = 2
-	exitInternal = 125
 )
 
 func init() {
@@ -40,31 +36,35 @@ func init() {
 	// runtime never retires. In supervisor mode it stays locked for good,
 	// as the thread that takes the signals (supervise).
 	runtime.LockOSThread()
-	// The cap of threads.go, from the start: more processors would only
-	// mean more threads while pidone starts.
-	if runtime.GOMAXPROCS(0) > maxProcs {
-		runtime.GOMAXPROCS(maxProcs)
+	// The cap of cli/threads.go, from the start: more processors would
+	// only mean more threads while pidone starts.
+	if runtime.GOMAXPROCS(0) > cli.MaxProcs {
+		runtime.GOMAXPROCS(cli.MaxProcs)
 	}
 }
 
 // urgIsNeverOurs: the runtime never sends pidone a SIGURG of its own, so
-// every SIGURG can be forwarded (preempt.go).
-var urgIsNeverOurs = preemptionOff(linkedGodebug, os.Getenv("GODEBUG"))
+// every SIGURG can be forwarded (cli/preempt.go).
+var urgIsNeverOurs = cli.PreemptionOff(os.Getenv("GODEBUG"))
 
 func main() {
 	// Before anything else: a Go PID 1 without a handler exits 2 on SIGTERM
 	// (golang/go#13484).
 	signals := forward.Catch(urgIsNeverOurs)
 	// Installed as tini, docker-init, dumb-init or catatonit, pidone takes
-	// that program's options (personality.go).
-	if p := personalityOf(os.Args[0]); p != nil {
-		os.Exit(p.run(os.Args[1:], signals))
-	}
-	os.Exit(run(os.Args[1:], signals))
+	// that program's options (cli/personality.go).
+	c := cli.Parse(os.Args[0], os.Args[1:], os.LookupEnv)
+	os.Exit(run(c, signals))
 }
 
-func run(args []string, signals chan os.Signal) int {
-	if len(args) > 0 && args[0] == "ctl" {
+// run does what the command line asks and returns pidone's exit code.
+func run(c cli.Config, signals chan os.Signal) int {
+	switch c.Mode {
+	case cli.Print:
+		fmt.Fprint(os.Stdout, c.Stdout)
+		fmt.Fprint(os.Stderr, c.Stderr)
+		return c.Code
+	case cli.Ctl:
 		// ctl is an ordinary command, not an init: SIGINT (Ctrl-C in
 		// `docker exec -it`), SIGTERM (timeout(1)), SIGHUP and SIGPIPE end
 		// it as they end any program, by the signal. forward's package
@@ -73,26 +73,31 @@ func run(args []string, signals chan os.Signal) int {
 		// (issue 18).
 		forward.Registered()
 		signal.Reset(unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGPIPE)
-		if err := reserveDescriptors(needCtl, "pidone ctl"); err != nil {
+		if err := cli.ReserveDescriptors(cli.NeedCtl, "pidone ctl"); err != nil {
 			fmt.Fprintf(os.Stderr, "pidone ctl: %v\n", err)
-			return exitInternal
+			return cli.ExitInternal
 		}
-		return workers.Ctl(args[1:], os.Stdout, os.Stderr)
+		return workers.Ctl(c.CtlArgs, os.Stdout, os.Stderr)
 	}
-	s, err := parseArgs(args, pidoneOptions)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "pidone: %v\n%s\nTry 'pidone --help' for more information.\n", err, usageLine)
-		return exitUsage
+	if c.BuildNotes {
+		noteBuild(c.Log)
 	}
-	switch {
-	case s.showHelp:
-		printHelp(os.Stdout, pidoneOptions)
-		return 0
-	case s.showVersion:
-		fmt.Printf("pidone version %s\n", version)
-		return 0
+	if c.ParentDeathSignal != 0 {
+		if err := supervisor.SetParentDeathSignal(c.ParentDeathSignal); err != nil {
+			c.Log.Error("cannot set the parent-death signal", "error", err)
+			return c.ParentDeathFailed
+		}
 	}
-	log := logging.New(logging.Options{Format: s.logFormat, Level: s.level()})
+	if c.Mode == cli.Master {
+		// The master forwards nothing directly: every signal goes
+		// through its loop (a zero Shortcut).
+		return serve(new(forward.Shortcut), signals, func() int { return master(c, signals) })
+	}
+	return supervise(c.Supervisor, signals, c.StartFailed)
+}
+
+// noteBuild logs what a build without make lacks.
+func noteBuild(log *slog.Logger) {
 	if !urgIsNeverOurs {
 		log.Warn("async preemption is on (a build without `make`, or GODEBUG asyncpreemptoff=0): SIGURG is not forwarded")
 	}
@@ -100,42 +105,6 @@ func run(args []string, signals chan os.Signal) int {
 		log.Debug("built without the entry point (a build without `make`, or not amd64/arm64): " +
 			"every signal goes through os/signal, and the child gets only the signal state the runtime left visible")
 	}
-
-	if s.pdeathsig != 0 {
-		if err := supervisor.SetParentDeathSignal(s.pdeathsig); err != nil {
-			log.Error("cannot set the parent-death signal", "error", err)
-			return exitInternal
-		}
-	}
-	if s.workers != nil {
-		// The master forwards nothing directly: every signal goes
-		// through its loop (a zero Shortcut).
-		return serve(new(forward.Shortcut), signals, func() int { return runWorkers(s, log, signals) })
-	}
-
-	return supervise(supervisor.Config{
-		Command:        s.command,
-		Pause:          s.pause,
-		SingleChild:    s.singleChild,
-		RemapExit:      s.remapExit,
-		WarnOnReap:     s.warnOnReap,
-		Log:            log,
-		Grace:          s.grace,
-		WaitAll:        s.waitAll,
-		StopOnRequest:  true,
-		Rewrites:       s.rewrites,
-		Delays:         s.delays,
-		TerminationLog: s.termLog,
-		Session:        supervisor.Foreground,
-		JobControl:     supervisor.JobFollow,
-		ListenPID:      true,
-		ChildSignals:   childSignals("pidone", entry.Signals()),
-		User:           s.user(),
-		NoNewPrivs:     s.noNewPrivs,
-	}, signals, func(e *supervisor.StartError) int {
-		log.Error("cannot run command", startFailureAttrs(e)...)
-		return e.ExitCode()
-	})
 }
 
 // supervise runs the supervisor and exits pidone with its outcome; it
@@ -145,12 +114,12 @@ func run(args []string, signals chan os.Signal) int {
 // itself (forward.Shortcut); the supervisor's event loop runs beside it.
 // startFailed logs a command that could not be started and says the code.
 func supervise(cfg supervisor.Config, signals chan os.Signal, startFailed func(*supervisor.StartError) int) int {
-	plan := planThreads()
-	if err := reserveDescriptors(superviseNeed(cfg.Pause, os.Getpid() == 1), "pidone"); err != nil {
+	plan := cli.PlanThreads()
+	if err := cli.ReserveDescriptors(cli.SuperviseNeed(cfg.Pause, os.Getpid() == 1), "pidone"); err != nil {
 		cfg.Log.Error("too few file descriptors", "error", err)
-		return exitInternal
+		return cli.ExitInternal
 	}
-	cfg.Running = plan.reserve()
+	cfg.Running = plan.Reserve()
 	cfg.Shortcut = new(forward.Shortcut)
 	return serve(cfg.Shortcut, signals, func() int { return outcome(cfg, signals, startFailed) })
 }
@@ -179,7 +148,25 @@ func outcome(cfg supervisor.Config, signals <-chan os.Signal, startFailed func(*
 		return startFailed(startErr)
 	case err != nil:
 		cfg.Log.Error("pidone failed", "error", err)
-		return exitInternal
+		return cli.ExitInternal
+	}
+	return code
+}
+
+// master runs workers mode and maps its outcome to pidone's exit code.
+func master(c cli.Config, signals <-chan os.Signal) int {
+	plan := cli.PlanThreads()
+	if err := cli.ReserveDescriptors(cli.NeedWorkersLoad, "workers mode"); err != nil {
+		c.Log.Error("too few file descriptors", "error", err)
+		return workers.ExitInternal
+	}
+	// Workers mode's start is on nobody's clock: the reserve is begun
+	// before the first worker either way.
+	plan.Reserve()()
+	code, err := workers.Run(c.Workers, signals)
+	if err != nil {
+		c.Log.Error("workers mode failed", "error", err)
+		return workers.ExitCode(err)
 	}
 	return code
 }

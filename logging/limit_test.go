@@ -147,6 +147,7 @@ func TestLimitHoldsBackByKindWhateverTheText(t *testing.T) {
 		}
 	}
 }
+
 // noTimer never writes a held record on its own.
 func noTimer(time.Duration, func()) func() bool { return func() bool { return true } }
 

@@ -30,14 +30,14 @@ bench: bench-peers bench-wrk $(PIDONE) $(WORKLOAD) $(BENCHKID) $(PIDBENCH)
 bench-peers:
 	@missing=; for p in $(BENCH_PEERS); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
-		echo "installing$$missing"; \
+		echo "installing Debian package$$missing: the peers make bench compares pidone with"; \
 		apt-get install -y -q $$missing || { apt-get update -q && apt-get install -y -q $$missing; }; \
 	fi
 
 # wrk (Debian) loads the workers' shared sockets across replace reloads
 # (pidbench's listen group, docs/workers.md).
 bench-wrk:
-	@command -v wrk >/dev/null || { echo "installing wrk"; $(call apt_install,wrk); }
+	@command -v wrk >/dev/null || $(call apt_install,wrk,to load the workers' shared sockets (make bench))
 
 # bench/ is its own module (it needs golang.org/x/image for the chart, which
 # pidone must not link), so the root `go vet ./...` does not see it.

@@ -22,9 +22,9 @@ k8s-examples: $(PIDONE)
 docs-test: $(PIDONE) $(WORKLOAD)
 	@$(DOCKER) info >/dev/null 2>&1 || [ "$$CI" = true ] || \
 		echo "##### docs-test: no Docker engine answers ('$(DOCKER) info' failed): the Dockerfile and docker blocks will be SKIPPED #####" >&2
-	@command -v python3 >/dev/null || $(call apt_install,python3) || [ "$$CI" = true ] || \
+	@command -v python3 >/dev/null || $(call apt_install,python3,to run the python blocks of the docs (docs-test)) || [ "$$CI" = true ] || \
 		echo "##### docs-test: no python3 and apt-get could not install it: the python blocks will be SKIPPED #####" >&2
-	@command -v node >/dev/null || $(call apt_install,nodejs) || [ "$$CI" = true ] || \
+	@command -v node >/dev/null || $(call apt_install,nodejs,to run the js blocks of the docs (docs-test)) || [ "$$CI" = true ] || \
 		echo "##### docs-test: no node and apt-get could not install nodejs: the js blocks will be SKIPPED #####" >&2
 	@# Run alone, the whole -v output goes to $(BIN)/docs-test.log and the
 	@# failures and skips to the screen; under make test, summarize reads go
@@ -39,10 +39,10 @@ docs-test: $(PIDONE) $(WORKLOAD)
 
 # groff's -ww shows every warning; -z renders without output.
 man:
-	$(GO) test -count=1 -run '^TestManPage$$' . -update
+	$(GO) test -count=1 -run '^TestManPage$$' ./cli -update
 
 man-check:
-	$(GO) test -count=1 -run '^TestManPage$$' .
-	@command -v groff >/dev/null || $(call apt_install,groff-base)
+	$(GO) test -count=1 -run '^TestManPage$$' ./cli
+	@command -v groff >/dev/null || $(call apt_install,groff-base,to render docs/pidone.1 and check it for warnings (man-check))
 	@warn=$$(groff -man -Tutf8 -ww -z docs/pidone.1 2>&1); \
 		if [ -n "$$warn" ]; then echo "docs/pidone.1: groff warnings:" >&2; echo "$$warn" >&2; exit 1; fi

@@ -9,7 +9,7 @@ TESTS += entry-arm64
 .PHONY: entry-arm64
 
 entry-arm64:
-	@command -v qemu-aarch64 >/dev/null || $(call apt_install,qemu-user)
+	@command -v qemu-aarch64 >/dev/null || $(call apt_install,qemu-user,to run the arm64 build and check its entry point (entry-arm64))
 	@mkdir -p $(BIN)
 	GOARCH=arm64 $(call GOBUILD_PIDONE,arm64) -o $(BIN)/pidone-arm64 .
 	GOARCH=arm64 $(GOBUILD) -o $(BIN)/pidone-arm64-noentry .

@@ -58,7 +58,7 @@ e2e-peers:
 	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
 		echo "e2e-peers:$$missing not installed and cannot be (needs root and apt-get): their side-by-side halves will be SKIPPED" >&2; exit 0; \
 	fi; \
-	echo "e2e-peers: installing$$missing"; \
+	echo "installing Debian package$$missing: the e2e tests run each personality beside the real program (e2e-peers)"; \
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null 2>&1 || \
 		{ apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } || \
 		echo "e2e-peers: apt-get could not install$$missing: their side-by-side halves will be SKIPPED" >&2

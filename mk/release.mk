@@ -25,7 +25,7 @@ TESTS += release-test
 # stamped in them is the tree's. dist/ holds one release: the binaries of
 # earlier versions go.
 release:
-	@command -v file >/dev/null || $(call apt_install,file)
+	@command -v file >/dev/null || $(call apt_install,file,to check that the release binaries are statically linked)
 	@mkdir -p $(DIST) && rm -f $(DIST)/pidone-*linux-*
 	@set -e; for arch in $(RELEASE_ARCHS); do \
 		out=$(DIST)/pidone-$(VERSION)-linux-$$arch; \

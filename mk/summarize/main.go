@@ -2,8 +2,12 @@
 // one line per tier (tests passed, failed and skipped, and the time), every
 // skip with its reason, and, only for a tier that failed, its failing
 // tests' output and the tail of its log. The last line is the total alone,
-// "N passed, N failed, N skipped", which CI reads. Every tier's full output
-// goes to LOGDIR/TIER.log.
+// "N passed, N failed, N skipped", which CI reads; before it, the ten
+// slowest tests of the run, the first candidates for making the tiers
+// cheaper. A line a tier prints to say it installs a system package
+// ("installing Debian package ...", the Makefile's apt_install) is shown at
+// once, before the package is installed. Every tier's full output goes to
+// LOGDIR/TIER.log.
 //
 //	summarize [-log-dir bin] [-make make] TIER...
 //
@@ -59,17 +63,52 @@ func main() {
 // report and then the total line to w, and says whether any tier failed.
 func run(w io.Writer, logDir string, tiers []string, command func(tier string) *exec.Cmd) (failed bool, err error) {
 	var total counts
+	var tests []outcome
 	for _, tier := range tiers {
-		r, err := runTier(tier, filepath.Join(logDir, tier+".log"), command(tier))
+		r, err := runTier(tier, filepath.Join(logDir, tier+".log"), command(tier), w)
 		if err != nil {
 			return true, fmt.Errorf("%s: %w", tier, err)
 		}
 		io.WriteString(w, r.report())
 		total.add(r.counts)
 		failed = failed || r.failed()
+		tests = append(tests, r.topLevel...)
 	}
+	io.WriteString(w, slowestReport(tests, slowestShown))
 	fmt.Fprintln(w, total.String())
 	return failed, nil
+}
+
+// slowestShown is how many of the slowest tests the summary lists.
+const slowestShown = 10
+
+// slowestReport lists the n slowest of tests, slowest first, with their
+// time as go test measured it (a parallel test's wait for its turn left
+// out); "" when no test took any time.
+func slowestReport(tests []outcome, n int) string {
+	tests = slices.Clone(tests)
+	slices.SortStableFunc(tests, func(a, b outcome) int {
+		switch {
+		case a.elapsed > b.elapsed:
+			return -1
+		case a.elapsed < b.elapsed:
+			return 1
+		}
+		return 0
+	})
+	shown := 0
+	for shown < min(n, len(tests)) && tests[shown].elapsed > 0 {
+		shown++
+	}
+	if shown == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("slowest tests:\n")
+	for _, o := range tests[:shown] {
+		fmt.Fprintf(&b, "    %7.1fs  %s\n", o.elapsed, o.name)
+	}
+	return b.String()
 }
 
 // counts are a tier's (or the run's) results.
@@ -114,6 +153,10 @@ const (
 	maxShown  = 10 // failing tests shown in full
 )
 
+// installMarker starts the line apt_install (Makefile) prints before it
+// installs a package; summarize shows it as it comes.
+const installMarker = "installing Debian package"
+
 // skipMarker is the line a tier prints when it skips itself entirely
 // (mk/docker.mk, without a Docker engine).
 var skipMarker = regexp.MustCompile(`^##### (\S+) SKIPPED: (.*?)(?: #####)?$`)
@@ -126,6 +169,7 @@ type tierResult struct {
 	exitCode int
 	counts
 	outcomes []outcome // counted tests, in the order they finished
+	topLevel []outcome // the tests that are not subtests, for the slowest
 	tail     []string  // the log's last lines
 	selfSkip string    // the tier's skip marker reason, if it printed one
 }
@@ -135,6 +179,8 @@ func (r *tierResult) failed() bool { return r.exitCode != 0 || r.counts.failed >
 // collector turns a tier's output, line by line, into a log and results.
 type collector struct {
 	log      io.Writer
+	announce io.Writer // where installMarker lines are shown at once, or nil
+	tier     string
 	output   map[string][]string // test key -> its last output lines
 	pkgOut   map[string][]string // package or build -> its own output lines
 	results  []outcome
@@ -155,6 +201,9 @@ func (c *collector) line(s string) {
 	}
 	if m := skipMarker.FindStringSubmatch(s); m != nil {
 		c.selfSkip = m[2]
+	}
+	if c.announce != nil && strings.HasPrefix(s, installMarker) {
+		fmt.Fprintf(c.announce, "%-14s %s\n", c.tier, s)
 	}
 	c.write(s + "\n")
 }
@@ -233,6 +282,7 @@ func counted(all []outcome) []outcome {
 // finish turns what was collected and the tier's exit status into its result.
 func (c *collector) finish(r *tierResult) {
 	r.outcomes = counted(c.results)
+	r.topLevel = topLevel(c.results)
 	r.tail = c.tail
 	r.selfSkip = c.selfSkip
 	for _, o := range r.outcomes {
@@ -256,8 +306,35 @@ func (c *collector) finish(r *tierResult) {
 	}
 }
 
-// runTier runs cmd with its output going to logPath and the collector.
-func runTier(tier, logPath string, cmd *exec.Cmd) (*tierResult, error) {
+// topLevel returns the tests that are not subtests, each with the longest
+// time of itself and its subtests: a test whose subtests run in parallel
+// returns before they do, and go test gives it only its own time.
+func topLevel(all []outcome) []outcome {
+	var tops []outcome
+	at := map[string]int{}
+	for _, o := range all {
+		pkg, test, ok := strings.Cut(o.name, " ")
+		if !ok {
+			continue // a package's own failure
+		}
+		top, _, _ := strings.Cut(test, "/")
+		i, seen := at[pkg+" "+top]
+		if !seen {
+			i = len(tops)
+			at[pkg+" "+top] = i
+			tops = append(tops, outcome{name: pkg + " " + top})
+		}
+		if o.name == tops[i].name {
+			tops[i].action, tops[i].output = o.action, o.output
+		}
+		tops[i].elapsed = max(tops[i].elapsed, o.elapsed)
+	}
+	return tops
+}
+
+// runTier runs cmd with its output going to logPath and the collector,
+// and its installMarker lines to announce.
+func runTier(tier, logPath string, cmd *exec.Cmd, announce io.Writer) (*tierResult, error) {
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return nil, err
 	}
@@ -283,6 +360,7 @@ func runTier(tier, logPath string, cmd *exec.Cmd) (*tierResult, error) {
 	}
 	pw.Close() // the child holds the write end now; EOF when it and its children are done
 	c := newCollector(logBuf)
+	c.tier, c.announce = tier, announce
 	sc := bufio.NewScanner(pr)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	for sc.Scan() {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -199,5 +200,55 @@ func TestRun(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "    | gofmt needed\n") {
 		t.Errorf("the failing tier's log tail is not shown:\n%s", out.String())
+	}
+}
+
+// A tier that installs a package says so before its result line, and the
+// slowest tests of every tier are listed before the total.
+func TestRunShowsInstallsAndTheSlowest(t *testing.T) {
+	scripts := map[string]string{
+		"a": `echo 'installing Debian package file: to check that bin/pidone is statically linked'; ` +
+			`echo '{"Action":"pass","Package":"x","Test":"TestQuick","Elapsed":0.5}'; ` +
+			`echo '{"Action":"pass","Package":"x","Test":"TestSlow/sub","Elapsed":90}'; ` +
+			`echo '{"Action":"pass","Package":"x","Test":"TestSlow","Elapsed":100}'`,
+		"b": `echo '{"Action":"pass","Package":"y","Test":"TestMiddle","Elapsed":7.25}'; ` +
+			// Parallel subtests: the parent returns first and is given
+			// only its own time; it took as long as its slowest subtest.
+			`echo '{"Action":"pass","Package":"y","Test":"TestParallel","Elapsed":0}'; ` +
+			`echo '{"Action":"pass","Package":"y","Test":"TestParallel/a","Elapsed":3}'; ` +
+			`echo '{"Action":"pass","Package":"y","Test":"TestParallel/b","Elapsed":4}'`,
+	}
+	var out strings.Builder
+	if _, err := run(&out, t.TempDir(), []string{"a", "b"}, func(tier string) *exec.Cmd {
+		return exec.Command("sh", "-c", scripts[tier])
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := "a              installing Debian package file: to check that bin/pidone is statically linked\n" +
+		"a              ok    2 passed, 0 failed, 0 skipped"
+	if !strings.HasPrefix(out.String(), want) {
+		t.Errorf("output does not start with the install line, then the tier's line:\n%s", out.String())
+	}
+	want = "slowest tests:\n      100.0s  x TestSlow\n        7.2s  y TestMiddle\n        4.0s  y TestParallel\n        0.5s  x TestQuick\n5 passed, 0 failed, 0 skipped\n"
+	if !strings.HasSuffix(out.String(), want) {
+		t.Errorf("output does not end with the slowest tests (subtests left out) and the total:\n%s\nwant the end:\n%s", out.String(), want)
+	}
+}
+
+func TestSlowestReport(t *testing.T) {
+	var tests []outcome
+	for i := range 12 {
+		tests = append(tests, outcome{name: fmt.Sprintf("x Test%d", i), elapsed: float64(i)})
+	}
+	got := slowestReport(tests, 10)
+	if lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n"); len(lines) != 11 || lines[0] != "slowest tests:" ||
+		!strings.HasSuffix(lines[1], "x Test11") || !strings.HasSuffix(lines[10], "x Test2") {
+		t.Errorf("slowestReport of 12 tests:\n%s", got)
+	}
+	if got := slowestReport([]outcome{{name: "x TestOne", elapsed: 1}, {name: "x TestZero"}}, 10); got != "slowest tests:\n        1.0s  x TestOne\n" {
+		t.Errorf("slowestReport of a test that took a second and one that took none: %q, want the first alone", got)
+	}
+	if got := slowestReport([]outcome{{name: "x TestZero"}}, 10); got != "" {
+		t.Errorf("slowestReport of a test that took no time: %q, want nothing", got)
 	}
 }

@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -72,6 +74,16 @@ func parseState(t *testing.T, out string) childState {
 // on a thread that blocks in's mask, so that argv starts with both.
 func runInherited(t *testing.T, in inheritance, argv ...string) string {
 	t.Helper()
+	out, err := outputInherited(in, argv...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// outputInherited is runInherited for any goroutine: it returns the
+// failure instead of failing the test.
+func outputInherited(in inheritance, argv ...string) (string, error) {
 	script := `exec "$@"`
 	if in.trap != "" {
 		script = `trap "" ` + in.trap + `; ` + script
@@ -82,9 +94,9 @@ func runInherited(t *testing.T, in inheritance, argv ...string) string {
 	var err error
 	withMask(in.mask, func() { out, err = cmd.Output() })
 	if err != nil {
-		t.Fatalf("%q: %v\n%s", argv, err, out)
+		return "", fmt.Errorf("%q: %v\n%s", argv, err, out)
 	}
-	return string(out)
+	return string(out), nil
 }
 
 // runtimeUnblocks is what the Go runtime unblocks on every thread
@@ -132,18 +144,27 @@ func TestChildSignalState(t *testing.T) {
 	for _, in := range inheritances {
 		t.Run(in.doc, func(t *testing.T) {
 			parent := parseState(t, runInherited(t, in, "cat", "/proc/self/status"))
+			// Every init of this inheritance runs at once. Each one,
+			// not PID 1, ends by walking /proc for what is left below
+			// it, a good part of a second on a busy machine: one after
+			// the other, the 64 runs made this the slowest test of the
+			// e2e tier.
+			type trial struct {
+				peer, build string // build: "entry", "no entry" or "real"
+				exact       bool
+				argv        []string
+				out         string
+				err         error
+			}
+			var trials []*trial
 			for _, peer := range []string{"pidone", "workers", "tini", "docker-init", "catatonit", "dumb-init"} {
 				for _, build := range []struct {
 					name  string
 					bin   string
 					exact bool
 				}{{"entry", withEntry, true}, {"no entry", noEntry, false}} {
-					bin := linkAs(t, build.bin, peer)
-					got := parseState(t, runInherited(t, in, append([]string{bin}, peerArgv[peer]...)...))
-					if want := wantChild(peer, parent, build.exact); got != want {
-						t.Errorf("%s (%s build): child SigBlk/SigIgn/SigCgt = %016x/%016x/%016x, want %016x/%016x/%016x (parent %016x/%016x)",
-							peer, build.name, got.blk, got.ign, got.cgt, want.blk, want.ign, want.cgt, parent.blk, parent.ign)
-					}
+					trials = append(trials, &trial{peer: peer, build: build.name, exact: build.exact,
+						argv: append([]string{linkAs(t, build.bin, peer)}, peerArgv[peer]...)})
 				}
 				if peer == "pidone" || peer == "workers" {
 					continue
@@ -153,11 +174,34 @@ func TestChildSignalState(t *testing.T) {
 					t.Logf("%s is not installed: pidone's child was checked against the table only", peer)
 					continue
 				}
-				realState := parseState(t, runInherited(t, in, append([]string{real}, peerArgv[peer]...)...))
-				mine := parseState(t, runInherited(t, in, append([]string{linkAs(t, withEntry, peer)}, peerArgv[peer]...)...))
-				if mine != realState {
-					t.Errorf("%s: pidone's child %016x/%016x/%016x, the real %s's %016x/%016x/%016x",
-						peer, mine.blk, mine.ign, mine.cgt, peer, realState.blk, realState.ign, realState.cgt)
+				trials = append(trials, &trial{peer: peer, build: "real", argv: append([]string{real}, peerArgv[peer]...)})
+			}
+			var wg sync.WaitGroup
+			for _, tr := range trials {
+				wg.Go(func() { tr.out, tr.err = outputInherited(in, tr.argv...) })
+			}
+			wg.Wait()
+			state := map[[2]string]childState{}
+			for _, tr := range trials {
+				if tr.err != nil {
+					t.Fatal(tr.err)
+				}
+				state[[2]string{tr.peer, tr.build}] = parseState(t, tr.out)
+			}
+			for _, tr := range trials {
+				got := state[[2]string{tr.peer, tr.build}]
+				if tr.build == "real" {
+					// pidone's child under the peer's name (the entry
+					// build, as released) against the real peer's.
+					if mine := state[[2]string{tr.peer, "entry"}]; mine != got {
+						t.Errorf("%s: pidone's child %016x/%016x/%016x, the real %s's %016x/%016x/%016x",
+							tr.peer, mine.blk, mine.ign, mine.cgt, tr.peer, got.blk, got.ign, got.cgt)
+					}
+					continue
+				}
+				if want := wantChild(tr.peer, parent, tr.exact); got != want {
+					t.Errorf("%s (%s build): child SigBlk/SigIgn/SigCgt = %016x/%016x/%016x, want %016x/%016x/%016x (parent %016x/%016x)",
+						tr.peer, tr.build, got.blk, got.ign, got.cgt, want.blk, want.ign, want.cgt, parent.blk, parent.ign)
 				}
 			}
 		})

@@ -280,7 +280,7 @@ func TestForkBombUnderPidsLimit(t *testing.T) {
 }
 
 // TestReserveBeforeTheChildUnderALimit: under a pids limit pidone makes
-// its thread reserve before it starts the child (threads.go), so that a
+// its thread reserve before it starts the child (cli/threads.go), so that a
 // child that fork-bombs from its first instruction cannot take the threads
 // pidone will need. The child's first act is to count its parent's
 // threads.

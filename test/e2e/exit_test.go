@@ -14,18 +14,36 @@ import (
 
 const exitTimeout = 10 * time.Second
 
+// TestExitCodesPassThrough runs a pidone for each exit status 0-255 of its
+// main child. Run one after the other, the 256 made this one of the
+// slowest tests of the e2e tier, most of it waiting; so they run a batch
+// at a time, each still a pidone of its own, checked as run checks one.
 func TestExitCodesPassThrough(t *testing.T) {
 	t.Parallel()
 	_, workload := bins(t)
-	for n := 0; n <= 255; n++ {
-		t.Run(strconv.Itoa(n), func(t *testing.T) {
-			code, _, stderr := run(t, exitTimeout, "--", workload, "exit", strconv.Itoa(n))
-			if code != n {
-				t.Errorf("pidone -- workload exit %d: got exit code %d, want %d; stderr: %q", n, code, n, stderr)
-			}
-		})
+	for lo := 0; lo <= 255; lo += exitBatch {
+		var batch []*nsInit
+		for n := lo; n <= min(lo+exitBatch-1, 255); n++ {
+			p := startPidone(t, "--", workload, "exit", strconv.Itoa(n))
+			p.closeStdin()
+			batch = append(batch, p)
+		}
+		for i, p := range batch {
+			n := lo + i
+			code := p.exitCode(exitTimeout)
+			p.stdout.WaitEOF(t, exitTimeout)
+			p.stderr.WaitEOF(t, exitTimeout)
+			t.Run(strconv.Itoa(n), func(t *testing.T) {
+				if code != n {
+					t.Errorf("pidone -- workload exit %d: got exit code %d, want %d; stderr: %q", n, code, n, p.stderr.Snapshot())
+				}
+			})
+		}
 	}
 }
+
+// exitBatch pidones run at once in TestExitCodesPassThrough.
+const exitBatch = 16
 
 func TestChildKilledBySignalGives128PlusSignal(t *testing.T) {
 	t.Parallel()

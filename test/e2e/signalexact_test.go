@@ -21,40 +21,86 @@ import (
 // pidone, as PID 1 of a namespace and as a plain process below another
 // init (this test): pidone must never die of it. It may exit, but only on
 // its own, with a status (the child it forwarded the signal to died of it).
+//
+// Each signal goes to a pidone of its own, which has survivalWindow to die
+// of it. One after the other, those windows made this one of the slowest
+// tests of the e2e tier (124 in a row); so the pidones run a batch at a time, and the
+// batch's windows overlap. Each still gets its own process, one signal and
+// at least the whole window after it.
 func TestSurvivesEverySignal(t *testing.T) {
 	t.Parallel()
 	pidone, _ := bins(t)
+	type trial struct {
+		name string
+		pid1 bool
+		sig  syscall.Signal
+		p    *nsInit
+	}
+	var trials []trial
 	for _, pid1 := range []bool{true, false} {
 		for sig := syscall.Signal(1); sig <= 64; sig++ {
-			if sig == syscall.SIGKILL || sig == syscall.SIGSTOP {
+			if sig != syscall.SIGKILL && sig != syscall.SIGSTOP {
+				trials = append(trials, trial{name: fmt.Sprintf("pid1=%v/%d", pid1, int(sig)), pid1: pid1, sig: sig})
+			}
+		}
+	}
+	for len(trials) > 0 {
+		batch := trials[:min(survivalBatch, len(trials))]
+		trials = trials[len(batch):]
+		for i := range batch {
+			if batch[i].pid1 {
+				batch[i].p = startInit(t, pidone, "--", "sleep", "30")
 				continue
 			}
-			t.Run(fmt.Sprintf("pid1=%v/%d", pid1, int(sig)), func(t *testing.T) {
-				var p *nsInit
-				if pid1 {
-					p = startInit(t, pidone, "--", "sleep", "30")
-				} else {
-					cmd := exec.Command(pidone, "--", "sleep", "30")
-					cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-					p = startCmd(t, cmd, cmd.Args)
-					t.Cleanup(func() { unix.Kill(-p.pid, unix.SIGKILL) })
-				}
-				waitMainThreadWaits(t, p.pid)
-				p.signal(sig)
+			cmd := exec.Command(pidone, "--", "sleep", "30")
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			p := startCmd(t, cmd, cmd.Args)
+			t.Cleanup(func() { unix.Kill(-p.pid, unix.SIGKILL) })
+			batch[i].p = p
+		}
+		for _, tr := range batch {
+			waitMainThreadWaits(t, tr.p.pid)
+			tr.p.signal(tr.sig)
+		}
+		// The last was signalled just now: every one has had the window.
+		time.Sleep(survivalWindow)
+		for _, tr := range batch {
+			t.Run(tr.name, func(t *testing.T) {
 				select {
-				case <-p.done:
-					ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+				case <-tr.p.done:
+					ws := tr.p.cmd.ProcessState.Sys().(syscall.WaitStatus)
 					if ws.Signaled() {
-						t.Fatalf("pidone was killed by signal %d (%v)", int(sig), ws)
+						t.Fatalf("pidone was killed by signal %d (%v)", int(tr.sig), ws)
 					}
-				case <-time.After(300 * time.Millisecond):
+				default:
 					// Still running: it survived. (A stop signal stops
-					// the child, not pidone; clean-up kills both.)
+					// the child, not pidone.)
 				}
 			})
 		}
+		// Done with this batch: kill it now rather than at the end, so
+		// that no more than one batch runs at a time.
+		for _, tr := range batch {
+			if tr.pid1 {
+				unix.Kill(tr.p.pid, unix.SIGKILL) // and with it its namespace
+			} else {
+				unix.Kill(-tr.p.pid, unix.SIGKILL) // its group: pidone and its child
+			}
+			select {
+			case <-tr.p.done:
+			case <-time.After(exitTimeout):
+				t.Fatalf("%s: pidone (host pid %d) still running %v after SIGKILL", tr.name, tr.p.pid, exitTimeout)
+			}
+		}
 	}
 }
+
+// survivalBatch pidones at once, each given survivalWindow to die of its
+// signal (TestSurvivesEverySignal).
+const (
+	survivalBatch  = 16
+	survivalWindow = 300 * time.Millisecond
+)
 
 // waitMainThreadWaits waits until pidone's main thread sleeps in
 // rt_sigtimedwait, where it takes the signals it forwards.

@@ -80,7 +80,7 @@ func TestReleaseFiles(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 		if !bytes.Contains(b, []byte(e.version)) {
-			t.Errorf("%s does not hold its version %q (-X main.version)", name, e.version)
+			t.Errorf("%s does not hold its version %q (-X github.com/pidone/pidone/cli.version)", name, e.version)
 		}
 	}
 

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import "testing"
 
@@ -14,8 +14,8 @@ func TestSuperviseNeed(t *testing.T) {
 		{"pause as a subreaper: the poller and a walk's two", true, false, 4},
 	}
 	for _, tt := range tests {
-		if got := superviseNeed(tt.pause, tt.pid1); got != tt.want {
-			t.Errorf("%s: superviseNeed(%v, %v) = %d, want %d", tt.doc, tt.pause, tt.pid1, got, tt.want)
+		if got := SuperviseNeed(tt.pause, tt.pid1); got != tt.want {
+			t.Errorf("%s: SuperviseNeed(%v, %v) = %d, want %d", tt.doc, tt.pause, tt.pid1, got, tt.want)
 		}
 	}
 }

@@ -1,10 +1,9 @@
-package main
+package cli
 
 import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/pidone/pidone/forward"
@@ -100,35 +99,20 @@ var workerOptions = []option{
 		workers.ParseListen, func(o *workers.Options, l workers.ListenSpec) { o.Listen = append(o.Listen, l) }),
 	workerOption("stop-signal", "SIG", "the signal that asks a worker to stop (default TERM)",
 		forward.Parse, func(o *workers.Options, s unix.Signal) { o.StopSignal = s }),
-	// --grace is pidone's own option (options.go), read in runWorkers:
+	// --grace is pidone's own option (options.go), read in workersConfig:
 	// a stopping worker has that long before SIGKILL.
 }
 
-// runWorkers is run() for workers mode.
-func runWorkers(s *settings, log *slog.Logger, signals <-chan os.Signal) int {
+// workersConfig is the master's configuration: the workers options with
+// pidone's own that apply (--grace: a stopping worker has that long before
+// SIGKILL; -w).
+func (s *settings) workersConfig(log *slog.Logger) workers.Config {
 	o := *s.workers
-	if !o.Enabled() {
-		fmt.Fprintf(os.Stderr, "pidone: workers options need --workers, --config or --spec\n%s\nTry 'pidone --help' for more information.\n", usageLine)
-		return exitUsage
-	}
-	plan := planThreads()
-	if err := reserveDescriptors(needWorkersLoad, "workers mode"); err != nil {
-		log.Error("too few file descriptors", "error", err)
-		return workers.ExitInternal
-	}
-	// Workers mode's start is on nobody's clock: the reserve is begun
-	// before the first worker either way.
-	plan.reserve()()
 	o.Command = s.command
 	if s.graceSet {
 		o.Grace = s.grace
 	}
-	code, err := workers.Run(workers.Config{Options: o, WarnOnReap: s.warnOnReap, Log: log, ChildSignals: childSignals("pidone", entry.Signals())}, signals)
-	if err != nil {
-		log.Error("workers mode failed", "error", err)
-		return workers.ExitCode(err)
-	}
-	return code
+	return workers.Config{Options: o, WarnOnReap: s.warnOnReap, Log: log, ChildSignals: childSignals("pidone", entry.Signals())}
 }
 
 // workersNeedNoCommand reports whether the command may be missing: a

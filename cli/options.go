@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -178,8 +178,8 @@ var pidoneOptions = []option{
 // root, or a fake one in the tests.
 var userRoot = "/"
 
-// usageError is a command-line mistake; main answers it with the usage line
-// and exitUsage.
+// usageError is a command-line mistake; Parse answers it with the usage
+// line and ExitUsage (cli.go).
 type usageError struct {
 	msg string
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import "github.com/pidone/pidone/internal/threads"
 
@@ -20,7 +20,7 @@ import "github.com/pidone/pidone/internal/threads"
 // because an init has nothing to run in parallel beyond the reaper and its
 // loop): on a 64-CPU host the GC alone would want 64 threads.
 const (
-	maxProcs = 2
+	MaxProcs = 2
 	// threadsKept: with 12, pidone was seen at 13 threads under a fork
 	// bomb with a signal storm and debug logs, on two cores with a load
 	// average of 30 (test/e2e/exhaustion_test.go); with 16, once at 17 in
@@ -31,25 +31,25 @@ const (
 	threadsKept = 16
 )
 
-// threadPlan is how many threads pidone makes, and when.
-type threadPlan struct {
+// ThreadPlan is how many threads pidone makes, and when.
+type ThreadPlan struct {
 	keep int  // threadsKept, or fewer under a small pids limit
 	now  bool // before any child: a task limit applies (threads.Budget)
 }
 
-// planThreads reads the limits, so it runs before the descriptors are
-// counted.
-func planThreads() threadPlan {
+// PlanThreads reads the limits, so it runs before the descriptors are
+// counted (ReserveDescriptors).
+func PlanThreads() ThreadPlan {
 	keep, limited := threads.Budget(threadsKept)
-	return threadPlan{keep: keep, now: limited}
+	return ThreadPlan{keep: keep, now: limited}
 }
 
-// reserve makes the reserve now if the plan says so, and otherwise returns
+// Reserve makes the reserve now if the plan says so, and otherwise returns
 // the call that starts it, for when the child runs.
-func (p threadPlan) reserve() (later func()) {
+func (p ThreadPlan) Reserve() (later func()) {
 	if p.now {
-		threads.Reserve(maxProcs, p.keep)
+		threads.Reserve(MaxProcs, p.keep)
 		return func() {}
 	}
-	return func() { go threads.Reserve(maxProcs, p.keep) }
+	return func() { go threads.Reserve(MaxProcs, p.keep) }
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"time"
@@ -25,26 +25,27 @@ const (
 	needPausePID1 = nofile.RuntimePoller + 1
 	// pidone ctl: the lock file and the pidfile, read at once; then the
 	// master's pidfd alone (workers/ctl.go).
-	needCtl = nofile.RuntimePoller + 2
+	NeedCtl = nofile.RuntimePoller + 2
 	// Workers mode before the configuration is loaded: one file at a
 	// time (the configuration, the bundle, the cgroup files of --workers
 	// auto). What the workers need once their count is known is checked
 	// by workers.Run.
-	needWorkersLoad = nofile.RuntimePoller + 1
+	NeedWorkersLoad = nofile.RuntimePoller + 1
 )
 
-// reserveDescriptors checks that need descriptors can be opened and starts
+// ReserveDescriptors checks that need descriptors can be opened and starts
 // the runtime's poller (nofile.Reserve). The local time zone is loaded
 // first: it is the one file the logger opens, once, on its first line,
 // which may come from any goroutine; loaded here, it takes nothing from
 // the count.
-func reserveDescriptors(need int, what string) error {
+func ReserveDescriptors(need int, what string) error {
 	_, _ = time.Now().Zone()
 	return nofile.Reserve(need, what)
 }
 
-// superviseNeed is the descriptor need of single-command and pause mode.
-func superviseNeed(pause, pid1 bool) int {
+// SuperviseNeed is the descriptor need of single-command and pause mode;
+// pid1 is whether pidone runs as PID 1.
+func SuperviseNeed(pause, pid1 bool) int {
 	switch {
 	case !pause:
 		return needSupervise

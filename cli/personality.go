@@ -1,10 +1,9 @@
-package main
+package cli
 
 import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -73,27 +72,26 @@ func printExit(code int, stdout, stderr string) peerCall {
 	return peerCall{exit: true, code: code, stdout: stdout, stderr: stderr}
 }
 
-func (p *personality) run(args []string, signals chan os.Signal) int {
-	c := p.parse(p.argv0, args, os.LookupEnv)
+// config is what c asks pidone to do when it runs as p.
+func (p *personality) config(c peerCall) Config {
 	if c.exit {
-		fmt.Fprint(os.Stdout, c.stdout)
-		fmt.Fprint(os.Stderr, c.stderr)
-		return c.code
+		return Config{Mode: Print, Code: c.code, Stdout: c.stdout, Stderr: c.stderr}
 	}
 	log := logging.NewPeer(logging.Stderr(), c.logStyle, c.logLevel)
-	if c.pdeathsig != 0 {
-		if err := supervisor.SetParentDeathSignal(c.pdeathsig); err != nil {
-			log.Error("cannot set the parent-death signal", "error", err)
-			return usageExit
-		}
-	}
 	c.cfg.Log = log
 	c.cfg.ChildSignals = childSignals(p.name, entry.Signals())
-	return supervise(c.cfg, signals, func(e *supervisor.StartError) int {
-		msg, code := c.startFailed(e)
-		log.Error(msg)
-		return code
-	})
+	return Config{
+		Mode:              Supervise,
+		Log:               log,
+		ParentDeathSignal: c.pdeathsig,
+		ParentDeathFailed: usageExit,
+		Supervisor:        c.cfg,
+		StartFailed: func(e *supervisor.StartError) int {
+			msg, code := c.startFailed(e)
+			log.Error(msg)
+			return code
+		},
+	}
 }
 
 // standardSignals are 1-31.
@@ -173,7 +171,7 @@ limitations under the License.
 }
 
 // commit is the full hash of the commit pidone was built from, set by the
-// Makefile (-X main.commit, mk/version.sh --commit); empty in a build
+// Makefile (-X github.com/pidone/pidone/cli.commit, mk/version.sh --commit); empty in a build
 // outside git or without make.
 var commit string
 

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"strconv"
@@ -6,10 +6,18 @@ import (
 )
 
 // linkedGodebug is the GODEBUG default the Makefile links into the runtime
-// (-X runtime.godebugDefault); it links the same string here so that pidone
+// (-X runtime.godebugDefault); it links the same string here
+// (-X github.com/pidone/pidone/cli.linkedGodebug) so that pidone
 // can tell whether its runtime sends itself SIGURG. A plain `go build` leaves
 // both empty.
 var linkedGodebug string
+
+// PreemptionOff reports whether the runtime pidone runs in never sends
+// itself SIGURG, so that every SIGURG can be forwarded; env is the GODEBUG
+// environment variable.
+func PreemptionOff(env string) bool {
+	return preemptionOff(linkedGodebug, env)
+}
 
 // preemptionOff reports whether the runtime runs with asyncpreemptoff set:
 // the linked default, then the GODEBUG environment variable, which the
