@@ -137,6 +137,7 @@ func parsePidone(args []string) Config {
 		ChildSignals:   childSignals("pidone", entry.Signals()),
 		User:           s.user(),
 		NoNewPrivs:     s.noNewPrivs,
+		DieWithPidone:  true,
 	}
 	c.StartFailed = func(e *supervisor.StartError) int {
 		log.Error("cannot run command", startFailureAttrs(e)...)

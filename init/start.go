@@ -90,6 +90,8 @@ type child struct {
 	signals   spawn.Signals
 	user      *spawn.Credential
 	noNewPriv bool
+	// dieWithPidone sets the parent-death signal (Config.DieWithPidone).
+	dieWithPidone bool
 }
 
 // start runs the command as a new child watched by r (spawn.Start: the
@@ -106,7 +108,9 @@ func start(r *reap.Reaper, c child) (process, error) {
 		Signals:    c.signals,
 		Cred:       c.user,
 		NoNewPrivs: c.noNewPriv,
-		Pdeathsig:  spawn.ParentDeathSignal(),
+	}
+	if c.dieWithPidone {
+		a.Pdeathsig = spawn.ParentDeathSignal()
 	}
 	if lim, ok := entry.InheritedNofile(); ok {
 		a.Rlimits = []spawn.Rlimit{{Resource: unix.RLIMIT_NOFILE, Cur: lim.Cur, Max: lim.Max}}

@@ -77,6 +77,12 @@ type Config struct {
 	// no_new_privs for it. pidone itself keeps running as it started.
 	User       *spawn.Credential
 	NoNewPrivs bool
+	// DieWithPidone: when pidone is not PID 1, the main child gets
+	// SIGKILL if pidone dies (spawn.ParentDeathSignal), so that a
+	// SIGKILLed pidone leaves no orphan (issue 19). pidone's own mode
+	// only: under a peer's name the child must see that peer's state, and
+	// none of them sets a parent-death signal on its child.
+	DieWithPidone bool
 	// RootDir makes pidone change to / once the child runs, so that it
 	// does not keep the directory it was started in busy (dumb-init,
 	// catatonit after 0.2.0).
@@ -153,7 +159,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	handedTerminal := false
 	if !cfg.Pause {
 		s := child{argv: cfg.Command, session: cfg.Session, listenPID: cfg.ListenPID && wantsListenPID(),
-			signals: cfg.ChildSignals, user: cfg.User, noNewPriv: cfg.NoNewPrivs}
+			signals: cfg.ChildSignals, user: cfg.User, noNewPriv: cfg.NoNewPrivs, dieWithPidone: cfg.DieWithPidone}
 		if term != nil && s.session != SameGroup {
 			if s.session == NewSession {
 				// The child can take the terminal only once pidone lets

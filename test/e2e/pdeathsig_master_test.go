@@ -25,15 +25,23 @@ const orphanDeadline = time.Second
 func TestChildrenDieWithSIGKILLedPidone(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
+		peer     string // run pidone under this peer's name
 		args     []string
 		children int
+		// survivors: under a peer's name the child keeps that peer's
+		// state, and none of the peers sets a parent-death signal.
+		survivors int
 	}{
-		{"single mode", []string{"--", "sleep", "600"}, 1},
-		{"workers mode", []string{"--workers", "3", "--", "sleep", "600"}, 3},
+		{"single mode", "", []string{"--", "sleep", "600"}, 1, 0},
+		{"workers mode", "", []string{"--workers", "3", "--", "sleep", "600"}, 3, 0},
+		{"as tini, as tini does", "tini", []string{"--", "sleep", "600"}, 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			pidone, workload := bins(t)
+			if tc.peer != "" {
+				pidone = impls(t, tc.peer)[0].path
+			}
 			p := startInit(t, append([]string{workload, "noreap", "--", pidone}, tc.args...)...)
 			m := p.stderr.WaitFor(t, regexp.MustCompile(`^noreap child pid=(\d+)$`), exitTimeout)
 			nsPid, _ := strconv.Atoi(m[1])
@@ -65,10 +73,23 @@ func TestChildrenDieWithSIGKILLedPidone(t *testing.T) {
 			killed := time.Now()
 			var live []int
 			for {
-				if live = alive(); len(live) == 0 || time.Since(killed) > orphanDeadline {
+				if live = alive(); len(live) == tc.survivors || time.Since(killed) > orphanDeadline {
 					break
 				}
 				time.Sleep(10 * time.Millisecond)
+			}
+			if tc.survivors != 0 {
+				// Nothing can prove a signal will not come later; the
+				// deadline is the claim the other cases make.
+				time.Sleep(orphanDeadline - time.Since(killed))
+				if live = alive(); len(live) != tc.survivors {
+					t.Errorf("%d children running %v after pidone as %s was SIGKILLed, want %d: tini sets no parent-death signal on its child",
+						len(live), orphanDeadline, tc.peer, tc.survivors)
+				}
+				for _, pid := range live {
+					unix.Kill(pid, unix.SIGKILL)
+				}
+				return
 			}
 			if len(live) != 0 {
 				t.Errorf("%d of pidone's %d children still running %v after pidone was SIGKILLed (host pids %v)",
