@@ -140,7 +140,7 @@ func parsePidone(args []string) Config {
 		DieWithPidone:  true,
 	}
 	c.StartFailed = func(e *supervisor.StartError) int {
-		log.Error("cannot run command", startFailureAttrs(e)...)
+		log.Error("cannot run command", startFailureAttrs(e, s.subreaperAsked)...)
 		return e.ExitCode()
 	}
 	return c
