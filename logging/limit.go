@@ -206,6 +206,10 @@ func (s *seenFailures) flushKey(key string) {
 	f.flush = nil // it is running
 	f.drop()
 	f.last = time.Now()
+	// Stamped when written, not when it happened: a reader of the log
+	// sees one line of a kind a second at most, and suppressed says the
+	// line stands for earlier ones too.
+	r.Time = f.last
 	if before > 0 {
 		r.AddAttrs(slog.Int("suppressed", before))
 	}
