@@ -2,7 +2,6 @@ package reap
 
 import (
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
@@ -65,8 +64,8 @@ func TestSpawnedExitIsDeliveredAndOrphansAreNot(t *testing.T) {
 		{"death by signal decodes to 128+S", "kill -USR1 $$", 128 + int(unix.SIGUSR1)},
 		{"an orphan left behind is reaped separately", "sleep 0.1 & exit 0", 0},
 	} {
-		c, err := r.Spawn(func() (int, error) {
-			return syscall.ForkExec("/bin/sh", []string{"sh", "-c", tc.script}, &syscall.ProcAttr{})
+		c, err := r.Spawn(func() (int, int, error) {
+			return forkSh(tc.script, nil)
 		})
 		if err != nil {
 			t.Fatalf("%s: spawn: %v", tc.doc, err)
@@ -101,8 +100,8 @@ func TestReaperWakesAfterHavingNoChildren(t *testing.T) {
 	r := Start(nil)
 	for i := 0; i < 3; i++ {
 		time.Sleep(20 * time.Millisecond) // let the loop reach ECHILD and park
-		c, err := r.Spawn(func() (int, error) {
-			return syscall.ForkExec("/bin/sh", []string{"sh", "-c", fmt.Sprintf("exit %d", i)}, &syscall.ProcAttr{})
+		c, err := r.Spawn(func() (int, int, error) {
+			return forkSh(fmt.Sprintf("exit %d", i), nil)
 		})
 		if err != nil {
 			t.Fatal(err)
