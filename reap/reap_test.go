@@ -44,6 +44,19 @@ func TestExitCodeOfEveryFatalSignal(t *testing.T) {
 }
 
 func TestSpawnedExitIsDeliveredAndOrphansAreNot(t *testing.T) {
+	// Both ways of reaping: a blocking wait4 (kernels with pidfds), and
+	// wait4 WNOHANG under the lock (kernels without).
+	for _, locked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("locked=%v", locked), func(t *testing.T) {
+			if !locked {
+				needPidfds(t)
+			}
+			spawnedAndOrphans(t, locked)
+		})
+	}
+}
+
+func spawnedAndOrphans(t *testing.T, locked bool) {
 	if !isolated(t) {
 		return // ran in a process of its own
 	}
@@ -53,7 +66,9 @@ func TestSpawnedExitIsDeliveredAndOrphansAreNot(t *testing.T) {
 		t.Fatalf("prctl: %v", err)
 	}
 	orphans := make(chan Exit, 8)
-	r := Start(func(e Exit) { orphans <- e })
+	r := newReaper(Options{OnOrphan: func(e Exit) { orphans <- e }})
+	r.lockedReap = locked
+	r.start()
 
 	for _, tc := range []struct {
 		doc    string
