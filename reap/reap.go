@@ -49,9 +49,9 @@
 //     exit is the orphan's, and the spawn's own comes later.
 //
 // So a spawn that gets a reaped pid never receives that exit, and a spawn
-// whose child dies at once is never taken for an orphan. The cost is paid
-// only by spawns made during a wait whose pid the wait returned: one
-// fcntl at the spawn, one pidfd_send_signal and one close at the lookup.
+// whose child dies at once is never taken for an orphan. Orphans pay
+// nothing for it; a spawn made while a wait is in flight pays an fcntl and
+// a close, and one pidfd_send_signal if that wait returns its pid.
 // A registration without a pidfd (a spawn whose exec failed: spawn.Start
 // closes its pidfd, and the exit is dropped anyway) asks waitid(P_PID,
 // WNOWAIT) whether P still names an unreaped child instead; that is exact
