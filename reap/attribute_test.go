@@ -2,6 +2,7 @@ package reap
 
 import (
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -81,12 +82,17 @@ func TestASpawnThatGetsAReapedPidNeverReceivesItsExit(t *testing.T) {
 		orphans := make(chan Exit, 4)
 		var child Child
 		var spawnErr error
+		callerPidfd := -1
 		// The wait reaps an orphan that held pid P (status 42); before
 		// the reaper looks P up, a Spawn forks and gets P. Here the
 		// fork comes first and the "orphan" is made up with its pid,
 		// which is all the reaper can see of it.
 		r := startFaked(Options{OnOrphan: func(e Exit) { orphans <- e }}, func(r *Reaper) (int, unix.WaitStatus, error) {
-			child, spawnErr = r.Spawn(func() (int, int, error) { return forkSh("exec sleep 100", nil) })
+			child, spawnErr = r.Spawn(func() (int, int, error) {
+				pid, pidfd, err := forkSh("exec sleep 100", nil)
+				callerPidfd = pidfd
+				return pid, pidfd, err
+			})
 			return child.Pid, exitedStatus(42), spawnErr
 		})
 		select {
@@ -106,8 +112,31 @@ func TestASpawnThatGetsAReapedPidNeverReceivesItsExit(t *testing.T) {
 		if err := unix.Kill(child.Pid, unix.SIGKILL); err != nil {
 			return err
 		}
-		return expectExit(r, orphans, child.Pid, child.ID, 128+int(unix.SIGKILL))
+		if err := expectExit(r, orphans, child.Pid, child.ID, 128+int(unix.SIGKILL)); err != nil {
+			return err
+		}
+		// The caller's pidfd is the caller's; the reaper's copy is gone.
+		unix.Close(callerPidfd)
+		if n, err := openPidfds(); err != nil || n != 0 {
+			return fmt.Errorf("%d pidfds still open after the exit (%v), want 0", n, err)
+		}
+		return nil
 	})
+}
+
+// openPidfds counts this process's open pidfds.
+func openPidfds() (int, error) {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, fd := range fds {
+		if target, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && target == "anon_inode:[pidfd]" {
+			n++
+		}
+	}
+	return n, nil
 }
 
 func TestASpawnWhoseChildDiesDuringTheWaitGetsItsExit(t *testing.T) {
