@@ -127,10 +127,10 @@ func start(r *reap.Reaper, c child) (process, error) {
 		}
 	}
 	p := process{pidfd: -1}
-	ch, err := r.Spawn(func() (int, error) {
+	ch, err := r.Spawn(func() (int, int, error) {
 		pid, pidfd, err := spawn.Start(a)
 		p.pidfd = pidfd
-		return pid, err
+		return pid, pidfd, err
 	})
 	if err != nil {
 		return process{}, &StartError{Command: c.argv[0], Err: err}

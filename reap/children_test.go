@@ -62,10 +62,22 @@ func isolated(t *testing.T) bool {
 }
 
 func spawnSh(r *Reaper, script string) (int, error) {
-	c, err := r.Spawn(func() (int, error) {
-		return syscall.ForkExec("/bin/sh", []string{"sh", "-c", script}, &syscall.ProcAttr{})
+	c, err := r.Spawn(func() (int, int, error) {
+		return forkSh(script, nil)
 	})
 	return c.Pid, err
+}
+
+// forkSh starts sh -c script with a pidfd (CLONE_PIDFD), as spawn.Start
+// does.
+func forkSh(script string, sys *syscall.SysProcAttr) (pid, pidfd int, err error) {
+	if sys == nil {
+		sys = &syscall.SysProcAttr{}
+	}
+	pidfd = -1
+	sys.PidFD = &pidfd
+	pid, err = syscall.ForkExec("/bin/sh", []string{"sh", "-c", script}, &syscall.ProcAttr{Sys: sys})
+	return pid, pidfd, err
 }
 
 func TestStopsOfWatchedChildrenAreReported(t *testing.T) {
@@ -77,9 +89,8 @@ func TestStopsOfWatchedChildrenAreReported(t *testing.T) {
 		// An orphan that stops itself must not be reported: only
 		// watched processes are pidone's business. Its own process
 		// group, so that it can be killed at the end.
-		group, err := r.Spawn(func() (int, error) {
-			return syscall.ForkExec("/bin/sh", []string{"sh", "-c", "sh -c 'kill -STOP $$' & exit 0"},
-				&syscall.ProcAttr{Sys: &syscall.SysProcAttr{Setpgid: true}})
+		group, err := r.Spawn(func() (int, int, error) {
+			return forkSh("sh -c 'kill -STOP $$' & exit 0", &syscall.SysProcAttr{Setpgid: true})
 		})
 		if err != nil {
 			return err

@@ -19,6 +19,51 @@
 // reaper knows when that stops; so the reaper, at the moment it reaps,
 // attaches the one name that is never reused.
 //
+// # One wait per orphan, and still exact
+//
+// The loop sleeps in a plain blocking wait4(-1), which reaps: one system
+// call per reaped child and nothing more per wake-up, as tini and catatonit
+// pay (issue 23). No lock is held while it sleeps. The attribution happens
+// after it returns, under the lock that Spawn holds from before its fork to
+// after its registration; so the one thing that can come between a reap and
+// its lookup is a whole Spawn, whose child may have taken the pid just freed.
+// Every wait has a number (epoch), and each registration records the number
+// of the wait that was in flight when it was made. When the wait numbered E
+// returns pid P, the registrations under P are, in order:
+//
+//   - one made before wait E began: its process held P, unreaped, when the
+//     wait started (each lookup removes the process it reaped, so every
+//     registration left names a live or zombie child), and no two unreaped
+//     processes share a pid, so it is the one reaped. No system call.
+//   - two made during wait E: the second process got P after the first
+//     was reaped, and wait E is the only reap since the last lookup, so the
+//     first is the one reaped.
+//   - only one, made during wait E: either its child exited and wait E
+//     reaped it (an instant exit), or wait E reaped an orphan that held P
+//     and this spawn's fork took P after. Only the kernel can tell which
+//     happened first, so Spawn keeps a pidfd of the child (CLONE_PIDFD,
+//     duplicated) for as long as its registration is this uncertain, and
+//     the lookup asks it: pidfd_send_signal(0) fails with ESRCH exactly when
+//     the process behind it has been reaped; a pidfd names one process, never
+//     a pid's next owner. Reaped: the exit is the spawn's. Not reaped: the
+//     exit is the orphan's, and the spawn's own comes later.
+//
+// So a spawn that gets a reaped pid never receives that exit, and a spawn
+// whose child dies at once is never taken for an orphan. Orphans pay
+// nothing for it; a spawn made while a wait is in flight pays an fcntl and
+// a close, and one pidfd_send_signal if that wait returns its pid.
+// A registration without a pidfd (a spawn whose exec failed: spawn.Start
+// closes its pidfd, and the exit is dropped anyway) asks waitid(P_PID,
+// WNOWAIT) whether P still names an unreaped child instead; that is exact
+// unless a process re-parented to pidone took P in between, which could
+// only swap which of two dropped-or-orphan exits is logged for P.
+//
+// On a kernel without pidfds (before Linux 5.3, or a seccomp profile that
+// refuses them) the loop instead reaps each child with wait4(WNOHANG) under
+// the lock, so no Spawn can come between a reap and its lookup, and sleeps in
+// waitid(WNOWAIT) when nothing is ready: exact too, at two more system calls
+// per wake-up (issue 10).
+//
 // Two more things only the waiter can know are published here too, so that
 // nobody else ever needs to wait: when a watched process is stopped by a
 // signal (Options.Stops, for terminal job control), and when pidone has no
@@ -86,17 +131,31 @@ func (e Exit) Describe() string {
 // Reaper runs the blocking wait loop. Create it with Start or StartWith.
 type Reaper struct {
 	mu sync.Mutex
-	// watched maps the pid of every spawned process not yet reaped to its
-	// spawn's ID; failedSpawn marks a child whose exec failed, whose exit
-	// nobody wants. lastID counts the spawns.
-	watched map[int]SpawnID
+	// watched holds, under the pid of every spawned process whose exit is
+	// not yet attributed, its registrations in the order they were made
+	// (two only while a reaped pid has just been given again: see the
+	// package comment). lastID counts the spawns.
+	watched map[int][]registration
 	lastID  SpawnID
-	exits   chan Exit
-	stops   chan Exit // nil unless Options.Stops
+	// epoch numbers the wait the loop is in, or about to make; it moves on
+	// each time a wait returns. pinned lists the pids whose registrations
+	// hold a pidfd until the current wait has returned.
+	epoch  uint64
+	pinned []int
+	// lockedReap: no pidfds here, so reap with WNOHANG under mu instead
+	// of in a blocking wait4 (see the package comment).
+	lockedReap bool
+	// wait4 is the loop's blocking wait: unix.Wait4(-1, status, options),
+	// a seam for tests.
+	wait4 func(status *unix.WaitStatus, options int) (int, error)
+
+	exits chan Exit
+	stops chan Exit // nil unless Options.Stops
 	// empty gets a token each time wait4 finds no children (ECHILD).
 	empty chan struct{}
 	// idle is true while the loop sleeps after ECHILD: every process it
-	// reaped before has been published. Guarded by mu.
+	// reaped before has been published, and no wait is in flight. Guarded
+	// by mu.
 	idle bool
 
 	// wake is fed SIGCHLD by the runtime and a token by Spawn; the loop
@@ -106,6 +165,17 @@ type Reaper struct {
 	wake chan os.Signal
 
 	onOrphan func(Exit)
+}
+
+// registration is one process started through Spawn.
+type registration struct {
+	id SpawnID
+	// epoch is the number of the wait in flight (or about to be made) when
+	// Spawn registered the process.
+	epoch uint64
+	// pidfd is the reaper's own pidfd for the process while the wait
+	// numbered epoch may still return its pid, else -1.
+	pidfd int
 }
 
 // Options configures a Reaper.
@@ -126,8 +196,16 @@ func Start(onOrphan func(Exit)) *Reaper {
 
 // StartWith begins reaping.
 func StartWith(o Options) *Reaper {
+	r := newReaper(o)
+	r.lockedReap = !pidfdsWork()
+	r.start()
+	return r
+}
+
+func newReaper(o Options) *Reaper {
 	r := &Reaper{
-		watched:  make(map[int]SpawnID),
+		watched:  make(map[int][]registration),
+		wait4:    waitAny,
 		exits:    make(chan Exit, 16),
 		empty:    make(chan struct{}, 1),
 		wake:     make(chan os.Signal, 1),
@@ -136,11 +214,31 @@ func StartWith(o Options) *Reaper {
 	if o.Stops {
 		r.stops = make(chan Exit, 4)
 	}
+	return r
+}
+
+func (r *Reaper) start() {
 	// Registered before the first child exists, so the SIGCHLD of an orphan
 	// re-parented while we have no children is never missed.
 	signal.Notify(r.wake, unix.SIGCHLD)
 	go r.loop(newSigchldSwitch())
-	return r
+}
+
+// waitAny is the loop's blocking wait: any child (wait4(2)).
+func waitAny(status *unix.WaitStatus, options int) (int, error) {
+	return unix.Wait4(-1, status, options, nil)
+}
+
+// pidfdsWork reports whether this kernel (and seccomp profile) lets the
+// reaper tell a reaped process from a live one by its pidfd: pidfd_open
+// (Linux 5.3, after CLONE_PIDFD in 5.2) and pidfd_send_signal (5.1).
+func pidfdsWork() bool {
+	fd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	return unix.PidfdSendSignal(fd, 0, nil, 0) == nil
 }
 
 // Exits delivers the exit of every process started through Spawn, once.
@@ -190,9 +288,15 @@ func (r *Reaper) Empty() bool {
 // every orphan below pidone is re-parented to it, so a descendant whose
 // parent chain does not reach pidone cannot exist.
 func (r *Reaper) HasChildren() bool {
+	return hasChild(unix.P_ALL, 0)
+}
+
+// hasChild reports whether the child (P_PID) or any child (P_ALL) that id
+// names exists and is not yet reaped, without reaping it.
+func hasChild(idtype, id int) bool {
 	var info unix.Siginfo
 	for {
-		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT|unix.WALL, nil)
+		err := unix.Waitid(idtype, id, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT|unix.WALL, nil)
 		switch {
 		case err == nil:
 			return true
@@ -212,22 +316,34 @@ func (r *Reaper) HasChildren() bool {
 const failedSpawn SpawnID = 0
 
 // Spawn calls start, which must create at most one child process and return
-// its pid, and watches that pid. The reaper cannot publish any exit while
-// start runs, so even a child that dies at once is reported on Exits, with
-// the returned Child's ID, rather than taken for an orphan. A start that
-// fails after it created its child (an exec error reported by the child)
-// returns that pid with the error: the child's exit is then dropped.
-func (r *Reaper) Spawn(start func() (pid int, err error)) (Child, error) {
+// its pid and, if the kernel gave one (CLONE_PIDFD), its pidfd, else -1;
+// the caller keeps that pidfd (Spawn takes a copy when it needs one). Spawn
+// watches the pid. The reaper cannot attribute any exit while start runs,
+// so even a child that dies at once is reported on Exits, with the returned
+// Child's ID, rather than taken for an orphan. A start that fails after it
+// created its child (an exec error reported by the child) returns that pid
+// with the error: the child's exit is then dropped.
+func (r *Reaper) Spawn(start func() (pid, pidfd int, err error)) (Child, error) {
 	r.mu.Lock()
-	pid, err := start()
+	pid, pidfd, err := start()
 	var c Child
-	switch {
-	case err == nil:
-		r.lastID++
-		c = Child{Pid: pid, ID: r.lastID}
-		r.watched[pid] = c.ID
-	case pid > 0:
-		r.watched[pid] = failedSpawn
+	if pid > 0 {
+		reg := registration{id: failedSpawn, epoch: r.epoch, pidfd: -1}
+		if err == nil {
+			r.lastID++
+			c = Child{Pid: pid, ID: r.lastID}
+			reg.id = c.ID
+		}
+		if pidfd >= 0 && !r.idle && !r.lockedReap {
+			// A wait may be in flight, and may return pid for an orphan
+			// that held it before this fork: keep the means to tell.
+			// Without a copy (EMFILE) the lookup asks by pid.
+			if fd, err := unix.FcntlInt(uintptr(pidfd), unix.F_DUPFD_CLOEXEC, 0); err == nil {
+				reg.pidfd = fd
+				r.pinned = append(r.pinned, pid)
+			}
+		}
+		r.watched[pid] = append(r.watched[pid], reg)
 	}
 	r.mu.Unlock()
 	if pid > 0 {
@@ -260,16 +376,15 @@ func (r *Reaper) loop(sigchld *sigchldSwitch) {
 	if r.stops != nil {
 		options |= unix.WUNTRACED
 	}
+	next := r.reapNext
+	if r.lockedReap {
+		next = r.reapLocked
+	}
 	sigchld.quiet()
 	lastYield := time.Now()
 	for {
-		e, id, watched, err := r.reapOne(options)
+		e, id, watched, err := next(options)
 		switch {
-		case err == nil && e.Pid == 0:
-			// Children, but none has changed state: sleep until one has,
-			// without taking it (waitid WNOWAIT), so that the next
-			// reapOne takes it under the lock.
-			r.awaitChild(options)
 		case err == nil && e.Status.Stopped():
 			// Not an exit: the process is still there, and still watched.
 			if watched && id != failedSpawn {
@@ -297,15 +412,17 @@ func (r *Reaper) loop(sigchld *sigchldSwitch) {
 			}
 			<-r.wake
 			sigchld.quiet()
+			// What Spawn registered meanwhile was made before the next
+			// wait: a new number tells the lookup so.
 			r.mu.Lock()
 			r.idle = false
+			r.epoch++
 			r.mu.Unlock()
 		case errors.Is(err, unix.EINTR):
 			// Retried: the runtime's handlers use SA_RESTART, but be safe.
 		default:
-			// wait4(-1, WNOHANG) fails only with ECHILD, EINTR or EINVAL,
-			// and the arguments are constant. Nothing to recover: crash
-			// loudly.
+			// wait4(-1) fails only with ECHILD, EINTR or EINVAL, and the
+			// arguments are constant. Nothing to recover: crash loudly.
 			panic(os.NewSyscallError("wait4", err))
 		}
 		if now := time.Now(); now.Sub(lastYield) >= yieldEvery {
@@ -315,29 +432,115 @@ func (r *Reaper) loop(sigchld *sigchldSwitch) {
 	}
 }
 
-// reapOne takes one child that has changed state, if any (Pid 0: none yet),
-// and says which spawn it was. It reaps under the lock Spawn holds while it
-// forks: the pid of a process is free for a new fork the moment wait4 has
-// reaped it, and a Spawn between the reap and the lookup would give the
-// number to a new process and its ID to this exit.
-func (r *Reaper) reapOne(options int) (e Exit, id SpawnID, watched bool, err error) {
+// reapNext sleeps in wait4 until a child has exited (or stopped) and reaps
+// it, without the lock, then says which spawn it was (see the package
+// comment for why that is exact).
+func (r *Reaper) reapNext(options int) (e Exit, id SpawnID, watched bool, err error) {
+	e.Pid, err = r.wait4(&e.Status, options)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e.Pid, err = unix.Wait4(-1, &e.Status, options|unix.WNOHANG, nil)
-	if err != nil || e.Pid <= 0 {
-		e.Pid = 0
-		return e, 0, false, err
+	if err == nil && e.Pid > 0 {
+		id, watched = r.attribute(e)
 	}
-	id, watched = r.watched[e.Pid]
+	r.endWait()
+	return e, id, watched, err
+}
+
+// reapLocked is reapNext for kernels without pidfds: it reaps under the
+// lock Spawn forks under, so no fork can take a pid between its reap and
+// its lookup, and sleeps until a child is ready without taking it (waitid
+// WNOWAIT) when none is.
+func (r *Reaper) reapLocked(options int) (e Exit, id SpawnID, watched bool, err error) {
+	for {
+		r.mu.Lock()
+		e.Pid, err = unix.Wait4(-1, &e.Status, options|unix.WNOHANG, nil)
+		if err == nil && e.Pid > 0 {
+			id, watched = r.attribute(e)
+		}
+		r.mu.Unlock()
+		if err != nil || e.Pid > 0 {
+			return e, id, watched, err
+		}
+		r.awaitChild(options)
+	}
+}
+
+// attribute says which spawn, if any, the process e reports on was, and
+// forgets it if e is its exit. Call it with mu held, before endWait.
+func (r *Reaper) attribute(e Exit) (SpawnID, bool) {
+	regs := r.watched[e.Pid]
+	i := 0
+	if !r.lockedReap && !e.Status.Stopped() {
+		// A stop frees no pid, and a reap under the lock leaves no room
+		// for a fork: in both cases the first registration is the one.
+		i = reaped(regs, r.epoch, func(reg registration) bool { return isReaped(e.Pid, reg) })
+	}
+	if i < 0 || len(regs) == 0 {
+		return 0, false
+	}
+	id := regs[i].id
 	if !e.Status.Stopped() {
-		delete(r.watched, e.Pid)
+		if regs[i].pidfd >= 0 {
+			unix.Close(regs[i].pidfd)
+		}
+		if len(regs) == 1 {
+			delete(r.watched, e.Pid)
+		} else {
+			r.watched[e.Pid] = append(regs[:i:i], regs[i+1:]...)
+		}
 	}
-	return e, id, watched, nil
+	return id, true
+}
+
+// reaped picks, among the registrations under a pid that the wait
+// numbered epoch has just reaped (in the order they were made), the one
+// whose process it reaped: its index, or -1 if none (the exit is an
+// orphan's). isReaped asks the kernel; it is called only when nothing else
+// can tell (the package comment has the reasoning).
+func reaped(regs []registration, epoch uint64, isReaped func(registration) bool) int {
+	switch {
+	case len(regs) == 0:
+		return -1
+	case regs[0].epoch < epoch || len(regs) > 1:
+		return 0
+	case isReaped(regs[0]):
+		return 0
+	}
+	return -1
+}
+
+// isReaped reports whether the process that reg registered under pid has
+// been reaped, asking its pidfd if it kept one, else whether pid names an
+// unreaped child.
+func isReaped(pid int, reg registration) bool {
+	if reg.pidfd < 0 {
+		return !hasChild(unix.P_PID, pid)
+	}
+	// ESRCH: "it has terminated and been waited on"
+	// (pidfd_send_signal(2)); a zombie still takes signal 0.
+	return errors.Is(unix.PidfdSendSignal(reg.pidfd, 0, nil, 0), unix.ESRCH)
+}
+
+// endWait closes the pidfds kept for the wait that has just returned (the
+// registrations they covered are now older than any wait to come) and
+// numbers the next wait. Call it with mu held.
+func (r *Reaper) endWait() {
+	for _, pid := range r.pinned {
+		regs := r.watched[pid]
+		for i := range regs {
+			if regs[i].pidfd >= 0 {
+				unix.Close(regs[i].pidfd)
+				regs[i].pidfd = -1
+			}
+		}
+	}
+	r.pinned = r.pinned[:0]
+	r.epoch++
 }
 
 // awaitChild sleeps until a child has changed state, without reaping it
 // (waitid with WNOWAIT). ECHILD and EINTR end the wait too: the next
-// reapOne says what there is.
+// reapLocked says what there is.
 func (r *Reaper) awaitChild(options int) {
 	var info unix.Siginfo
 	flags := unix.WEXITED | unix.WNOWAIT | unix.WALL

@@ -2,7 +2,6 @@ package reap
 
 import (
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,6 +44,19 @@ func TestExitCodeOfEveryFatalSignal(t *testing.T) {
 }
 
 func TestSpawnedExitIsDeliveredAndOrphansAreNot(t *testing.T) {
+	// Both ways of reaping: a blocking wait4 (kernels with pidfds), and
+	// wait4 WNOHANG under the lock (kernels without).
+	for _, locked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("locked=%v", locked), func(t *testing.T) {
+			if !locked {
+				needPidfds(t)
+			}
+			spawnedAndOrphans(t, locked)
+		})
+	}
+}
+
+func spawnedAndOrphans(t *testing.T, locked bool) {
 	if !isolated(t) {
 		return // ran in a process of its own
 	}
@@ -54,7 +66,9 @@ func TestSpawnedExitIsDeliveredAndOrphansAreNot(t *testing.T) {
 		t.Fatalf("prctl: %v", err)
 	}
 	orphans := make(chan Exit, 8)
-	r := Start(func(e Exit) { orphans <- e })
+	r := newReaper(Options{OnOrphan: func(e Exit) { orphans <- e }})
+	r.lockedReap = locked
+	r.start()
 
 	for _, tc := range []struct {
 		doc    string
@@ -65,8 +79,8 @@ func TestSpawnedExitIsDeliveredAndOrphansAreNot(t *testing.T) {
 		{"death by signal decodes to 128+S", "kill -USR1 $$", 128 + int(unix.SIGUSR1)},
 		{"an orphan left behind is reaped separately", "sleep 0.1 & exit 0", 0},
 	} {
-		c, err := r.Spawn(func() (int, error) {
-			return syscall.ForkExec("/bin/sh", []string{"sh", "-c", tc.script}, &syscall.ProcAttr{})
+		c, err := r.Spawn(func() (int, int, error) {
+			return forkSh(tc.script, nil)
 		})
 		if err != nil {
 			t.Fatalf("%s: spawn: %v", tc.doc, err)
@@ -101,8 +115,8 @@ func TestReaperWakesAfterHavingNoChildren(t *testing.T) {
 	r := Start(nil)
 	for i := 0; i < 3; i++ {
 		time.Sleep(20 * time.Millisecond) // let the loop reach ECHILD and park
-		c, err := r.Spawn(func() (int, error) {
-			return syscall.ForkExec("/bin/sh", []string{"sh", "-c", fmt.Sprintf("exit %d", i)}, &syscall.ProcAttr{})
+		c, err := r.Spawn(func() (int, int, error) {
+			return forkSh(fmt.Sprintf("exit %d", i), nil)
 		})
 		if err != nil {
 			t.Fatal(err)

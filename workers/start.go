@@ -74,10 +74,10 @@ func startWorker(r *reap.Reaper, spec *GroupSpec, s *Slot, sigs spawn.Signals) (
 		a.Umask = int(*p.User.Umask)
 	}
 	pidfd = -1
-	child, err = r.Spawn(func() (int, error) {
+	child, err = r.Spawn(func() (int, int, error) {
 		pid, fd, err := spawn.Start(a)
 		pidfd = fd
-		return pid, err
+		return pid, fd, err
 	})
 	if err != nil {
 		return reap.Child{}, -1, fmt.Errorf("cannot run %q: %w", p.Args[0], err)
