@@ -30,6 +30,7 @@ type settings struct {
 	logFormat   string
 	showHelp    bool
 	showVersion bool
+	fromEnv     map[string]bool // long options the environment set (environment.go)
 	workers     *workers.Options // workers mode (options_workers.go); nil unless one of its options is given
 
 	// Lifecycle (docs/lifecycle.md).
@@ -194,7 +195,11 @@ func usagef(format string, a ...any) error {
 // first word that is not an option (so `pidone sh -c x` passes -c to sh),
 // getopt "+" style, then the command.
 func parseArgs(args []string, table []option) (*settings, error) {
-	s := defaultSettings()
+	return parseOver(defaultSettings(), args, table)
+}
+
+// parseOver is parseArgs over s, the settings the environment gave.
+func parseOver(s *settings, args []string, table []option) (*settings, error) {
 	if oe := parseInto(s, args, table, pidoneSyntax); oe != nil {
 		msg := oe.Error()
 		// Only here, in pidone's own mode: under a peer's name the
@@ -209,7 +214,7 @@ func parseArgs(args []string, table []option) (*settings, error) {
 	switch {
 	case s.showHelp || s.showVersion:
 	case s.pause && len(s.command) > 0:
-		return nil, usagef("--pause runs no command, but %s was given", clip.Quote(s.command[0]))
+		return nil, usagef("--pause%s runs no command, but %s was given", s.fromEnvironment(is("pause")), clip.Quote(s.command[0]))
 	case s.pause && s.waitAll:
 		return nil, usagef("--wait-all has no meaning with --pause")
 	case s.pause && s.workers != nil:
