@@ -439,6 +439,10 @@ func findShort(table []option, c byte) (option, bool) {
 	return option{}, false
 }
 
+// envHelp is --help's one line on the variables (environment.go); the man
+// page lists them.
+const envHelp = "every long option --NAME is also PIDONE_NAME (PIDONE_GRACE=10s)."
+
 const usageLine = "usage: pidone [options] [--] command [args...]\n       pidone --pause [options]"
 
 // helpSummary is what pidone does, for --help and the man page
@@ -469,5 +473,6 @@ func printHelp(w io.Writer, table []option) {
 		fmt.Fprintf(w, "  %-26s %s\n", names, o.help)
 	}
 	fmt.Fprintf(w, "\nControl verbs (workers mode, through --pidfile):\n  pidone ctl %s [--pidfile PATH]   (pidone ctl --help)\n", ctlVerbList())
+	fmt.Fprintf(w, "\nEnvironment: %s\n", envHelp)
 	fmt.Fprintln(w, "\nExit codes: the child's; 127 command not found; 126 not executable;\n2 usage error; 125 pidone itself failed.\nMore: the pidone(1) man page, README.md and docs/ (docs/faq.md: common questions).")
 }
