@@ -6,6 +6,7 @@ import (
 	"github.com/pidone/pidone/forward"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/pidone/pidone/internal/clip"
@@ -126,9 +127,16 @@ func unknownVariable(values map[string]string, opts []option) error {
 		if slices.Contains(notFromEnvironment, long) {
 			msg = fmt.Sprintf("--%s is not read from the environment", long)
 		}
-		e := &envError{variable: k, msg: msg}
-		if near := closestOption(long, opts); near != "" {
-			e.near = envName(near)
+		// The name is echoed: cut, and quoted if it holds what a
+		// terminal or a log reader would take for something else.
+		e := &envError{variable: clip.String(k), msg: msg}
+		if strconv.Quote(k) != `"`+k+`"` {
+			e.variable = clip.Quote(k)
+		}
+		if len(long) <= clip.Max {
+			if near := closestOption(long, opts); near != "" {
+				e.near = envName(near)
+			}
 		}
 		return e
 	}

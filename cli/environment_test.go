@@ -9,6 +9,7 @@ import (
 
 	"github.com/pidone/pidone/forward"
 	supervisor "github.com/pidone/pidone/init"
+	"github.com/pidone/pidone/internal/clip"
 	"golang.org/x/sys/unix"
 )
 
@@ -62,6 +63,9 @@ func TestRepeatableOptions(t *testing.T) {
 		}
 	}
 }
+
+// hostileName would forge a log line if echoed raw, and flood it whole.
+var hostileName = "PIDONE_X\n[WARN] forged" + strings.Repeat("A", 100000)
 
 // pidone's own mode: the environment under the command line.
 func TestEnvironmentPidone(t *testing.T) {
@@ -136,6 +140,8 @@ func TestEnvironmentPidone(t *testing.T) {
 			usageErr("PIDONE_GRAC: not an option of pidone's (PIDONE_<NAME> is --name: pidone --help)\ndid you mean PIDONE_GRACE?")},
 		{"unknown, misspelt", []string{"PIDONE_LOG_FROMAT=json"}, []string{"app"},
 			usageErr("PIDONE_LOG_FROMAT: not an option of pidone's (PIDONE_<NAME> is --name: pidone --help)\ndid you mean PIDONE_LOG_FORMAT?")},
+		{"a hostile name is cut and quoted", []string{hostileName + "=1"}, []string{"app"},
+			usageErr(clip.Quote(hostileName) + ": not an option of pidone's (PIDONE_<NAME> is --name: pidone --help)")},
 		{"--help has no variable", []string{"PIDONE_HELP=1"}, []string{"app"},
 			usageErr("PIDONE_HELP: --help is not read from the environment")},
 		{"--help answers whatever the environment holds", []string{"PIDONE_GRACE=soon"}, []string{"--help"}, func(t *testing.T, c Config) {

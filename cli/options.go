@@ -30,7 +30,7 @@ type settings struct {
 	logFormat   string
 	showHelp    bool
 	showVersion bool
-	fromEnv     map[string]bool // long options the environment set (environment.go)
+	fromEnv     map[string]bool  // long options the environment set (environment.go)
 	workers     *workers.Options // workers mode (options_workers.go); nil unless one of its options is given
 
 	// Lifecycle (docs/lifecycle.md).
