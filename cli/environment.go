@@ -241,11 +241,9 @@ func (s *settings) fromEnvironment(pred func(string) bool) string {
 }
 
 // applyEnvironment puts the options of pidone's that environ sets into a
-// peer's run. The peer's command line and variables win where they speak
-// to the same thing (c.given); lists add up (-e and PIDONE_REMAP_EXIT);
-// a flag adds. Workers mode and --pause are pidone's own modes, not a
-// peer's: their variables are a mistake here, except PIDONE_PIDFILE, which
-// pidone ctl reads too (ignored).
+// peer's run (peerOptions). The peer's command line and variables win where
+// they speak to the same thing (c.given); lists add up (-e and
+// PIDONE_REMAP_EXIT); a flag adds.
 func (c *peerCall) applyEnvironment(environ []string) error {
 	s := defaultSettings()
 	set, err := applyEnvironment(s, environ, pidoneOptions)
@@ -253,53 +251,56 @@ func (c *peerCall) applyEnvironment(environ []string) error {
 		return err
 	}
 	for _, o := range envOptions(pidoneOptions) {
-		long := o.long
-		if !set[long] || c.given[long] {
+		if !set[o.long] || c.given[o.long] {
 			continue
 		}
-		switch long {
-		case "pidfile", "subreaper":
-		case "single-child":
-			c.cfg.SingleChild = true
-		case "remap-exit":
-			c.cfg.RemapExit = append(c.cfg.RemapExit, s.remapExit...)
-		case "warn-on-reap":
-			c.cfg.WarnOnReap = true
-		case "pdeathsig":
-			c.pdeathsig = s.pdeathsig
-		case "rewrite":
-			// The peer's -r and its own rules (dumb-init's SIGSTOP for
-			// the job-control signals, catatonit's drops) win.
-			for from, to := range s.rewrites {
-				if _, ok := c.cfg.Rewrites[from]; !ok {
-					if c.cfg.Rewrites == nil {
-						c.cfg.Rewrites = forward.Rewrites{}
-					}
-					c.cfg.Rewrites[from] = to
-				}
-			}
-		case "delay":
-			c.cfg.Delays = s.delays
-		case "grace":
-			c.cfg.Grace = s.grace
-		case "wait-all":
-			c.cfg.WaitAll = true
-		case "termination-log":
-			c.cfg.TerminationLog = s.termLog
-		case "user":
-			c.cfg.User = s.user()
-		case "no-new-privs":
-			c.cfg.NoNewPrivs = true
-		case "log-level":
-			c.logLevel = *s.logLevel
-		case "log-format":
-			c.logFormat = s.logFormat
-		default:
-			// --pause, workers mode, and any option added to pidone's
-			// table without a meaning here yet: a mistake rather than a
-			// variable silently ignored.
-			return &envError{variable: envName(long), msg: "--" + long + " is pidone's own, not available under a peer's name (docs/personalities.md)"}
+		apply, ok := peerOptions[o.long]
+		if !ok {
+			return &envError{variable: envName(o.long), msg: "--" + o.long + " is pidone's own, not available under a peer's name (docs/personalities.md)"}
 		}
+		apply(c, s)
 	}
 	return nil
+}
+
+// peerOptions are the options of pidone's a peer's run takes from the
+// environment, and how. Not here, and a usage error under a peer's name:
+// --pause and the workers options, pidone's own modes (peerUnavailable;
+// PIDONE_PIDFILE is ignored instead, as pidone ctl reads it too).
+// TestPeerOptions makes a new option choose.
+var peerOptions = map[string]func(c *peerCall, s *settings){
+	"pidfile":   func(*peerCall, *settings) {},
+	"subreaper": func(*peerCall, *settings) {},
+	// Under tini and catatonit the default; -g wins (c.given). Under
+	// dumb-init it is -c, read with its own variables (options_dumbinit.go).
+	"single-child": func(c *peerCall, _ *settings) { c.cfg.SingleChild = true },
+	"remap-exit":   func(c *peerCall, s *settings) { c.cfg.RemapExit = append(c.cfg.RemapExit, s.remapExit...) },
+	"warn-on-reap": func(c *peerCall, _ *settings) { c.cfg.WarnOnReap = true },
+	"pdeathsig":    func(c *peerCall, s *settings) { c.pdeathsig = s.pdeathsig },
+	"rewrite": func(c *peerCall, s *settings) {
+		// The peer's -r and its own rules (dumb-init's SIGSTOP for the
+		// job-control signals, catatonit's drops) win.
+		for from, to := range s.rewrites {
+			if _, ok := c.cfg.Rewrites[from]; !ok {
+				if c.cfg.Rewrites == nil {
+					c.cfg.Rewrites = forward.Rewrites{}
+				}
+				c.cfg.Rewrites[from] = to
+			}
+		}
+	},
+	"delay":           func(c *peerCall, s *settings) { c.cfg.Delays = s.delays },
+	"grace":           func(c *peerCall, s *settings) { c.cfg.Grace = s.grace },
+	"wait-all":        func(c *peerCall, _ *settings) { c.cfg.WaitAll = true },
+	"termination-log": func(c *peerCall, s *settings) { c.cfg.TerminationLog = s.termLog },
+	"user":            func(c *peerCall, s *settings) { c.cfg.User = s.user() },
+	"no-new-privs":    func(c *peerCall, _ *settings) { c.cfg.NoNewPrivs = true },
+	"log-level":       func(c *peerCall, s *settings) { c.logLevel = *s.logLevel },
+	"log-format":      func(c *peerCall, s *settings) { c.logFormat = s.logFormat },
+}
+
+// peerUnavailable reports whether long is one of pidone's own modes, which
+// a peer's run does not have.
+func peerUnavailable(long string) bool {
+	return long == "pause" || isWorkersOption(long) && long != "pidfile"
 }

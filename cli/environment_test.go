@@ -298,3 +298,15 @@ func TestEnvironmentPeerMistakes(t *testing.T) {
 		t.Errorf("tini -h: code %d stderr %q", c.Code, c.Stderr)
 	}
 }
+
+// Every option with a variable either has a meaning under a peer's name or
+// is one of pidone's own modes: a new option must choose (a variable that
+// is a usage error under docker-init is no use to docker run --init).
+func TestPeerOptions(t *testing.T) {
+	for _, o := range envOptions(pidoneOptions) {
+		_, mapped := peerOptions[o.long]
+		if mapped == peerUnavailable(o.long) {
+			t.Errorf("--%s: in peerOptions %v, one of pidone's own modes %v: add it to peerOptions (cli/environment.go) or make it a mode", o.long, mapped, peerUnavailable(o.long))
+		}
+	}
+}
