@@ -310,3 +310,23 @@ func TestPeerOptions(t *testing.T) {
 		}
 	}
 }
+
+// Whatever the environment holds, reading it never panics, and a mistake
+// names a PIDONE_ variable.
+func FuzzEnvironment(f *testing.F) {
+	for _, seed := range []string{"PIDONE_GRACE=5s", "PIDONE_REWRITE=TERM:QUIT USR1:none", "PIDONE_WARN_ON_REAP=yes",
+		"PIDONE_LISTEN=unix:/p,mode=0660", "PIDONE_=", "PIDONE_REMAP_EXIT=", "PIDONE_USER=0:0", "PIDONE_X\n=1"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, kv string) {
+		environ := []string{kv}
+		if _, err := parseArgsEnv([]string{"app"}, environ, pidoneOptions); err != nil && !strings.Contains(err.Error(), envPrefix) {
+			t.Errorf("%q: %v names no variable", kv, err)
+		}
+		for _, peer := range []string{"tini", "dumb-init", "catatonit"} {
+			p := personalityOf(peer)
+			c := p.parse(peer, []string{"app"}, lookupIn(environ))
+			_ = c.applyEnvironment(environ)
+		}
+	})
+}
