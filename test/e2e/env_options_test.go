@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Issue 21 item 4: pidone's own options from PIDONE_<NAME> variables under
@@ -110,5 +112,29 @@ func TestEnvOptionsMistakes(t *testing.T) {
 		if all := strings.Join(stderr, "\n"); code != tc.code || !strings.Contains(all, tc.want) {
 			t.Errorf("%s with %s: exit %d, stderr:\n%s\nwant exit %d and %q", tc.peer, tc.env, code, all, tc.code, tc.want)
 		}
+	}
+}
+
+// PIDONE_PIDFILE is the master's --pidfile in workers mode and pidone
+// ctl's default; alone, with a single command, it asks for nothing (an
+// image may set it for ctl).
+func TestEnvOptionsPidfile(t *testing.T) {
+	pidone, _ := bins(t)
+	pidfile := t.TempDir() + "/master.pid"
+	env := []string{"PIDONE_PIDFILE=" + pidfile}
+
+	code, stderr := envRun(t, env, pidone, "--", "/bin/true")
+	if code != 0 {
+		t.Errorf("a single command with PIDONE_PIDFILE: exit %d, want 0; stderr:\n%s", code, strings.Join(stderr, "\n"))
+	}
+
+	p := startInitEnv(t, append(os.Environ(), env...), pidone, "--workers", "1", "--", "/bin/sleep", "60")
+	eventually(t, 10*time.Second, func() (bool, string) {
+		b, err := os.ReadFile(pidfile)
+		return err == nil && strings.TrimSpace(string(b)) == "1", "the master's pidfile holds 1"
+	})
+	p.signal(unix.SIGTERM)
+	if code := p.exitCode(30 * time.Second); code != 0 {
+		t.Errorf("master: exit %d after SIGTERM, want 0", code)
 	}
 }
