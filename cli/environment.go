@@ -3,12 +3,12 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"github.com/pidone/pidone/forward"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/pidone/pidone/forward"
 	"github.com/pidone/pidone/internal/clip"
 	"github.com/pidone/pidone/workers"
 )
@@ -35,9 +35,9 @@ func envName(long string) string {
 var notFromEnvironment = []string{"help", "version"}
 
 // repeatableOptions take a list in their variable, separated by blanks
-// (PIDONE_REWRITE="TERM:QUIT USR1:none"): no value of theirs holds a blank,
-// while a comma is part of some (--fatal-exit 3,78, --listen
-// unix:/p,mode=0660). TestRepeatableOptions holds it to the table's help.
+// (PIDONE_REWRITE="TERM:QUIT USR1:none"): a comma is part of some values
+// (--fatal-exit 3,78, --listen unix:/p,mode=0660), a blank of none but a
+// --listen socket path with one, which needs the command line. TestRepeatableOptions holds it to the table's help.
 var repeatableOptions = []string{"remap-exit", "rewrite", "delay", "fatal-exit", "listen"}
 
 // reservedEnv are PIDONE_ names that are not options and never a mistake:
