@@ -53,7 +53,7 @@ func main() {
 	signals := forward.Catch(urgIsNeverOurs)
 	// Installed as tini, docker-init, dumb-init or catatonit, pidone takes
 	// that program's options (cli/personality.go).
-	c := cli.Parse(os.Args[0], os.Args[1:], os.LookupEnv)
+	c := cli.Parse(os.Args[0], os.Args[1:], os.Environ())
 	os.Exit(run(c, signals))
 }
 

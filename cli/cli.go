@@ -84,20 +84,36 @@ type Config struct {
 }
 
 // Parse reads the command line: argv0 chooses the personality, args are
-// the words after it, env is os.LookupEnv (the peers read variables).
-func Parse(argv0 string, args []string, env func(string) (string, bool)) Config {
+// the words after it, environ is os.Environ (PIDONE_<NAME> variables are
+// options under every personality, environment.go; the peers read their
+// own variables).
+func Parse(argv0 string, args []string, environ []string) Config {
 	if p := personalityOf(argv0); p != nil {
-		return p.config(p.parse(p.argv0, args, env))
+		return p.config(p.parse(p.argv0, args, lookupIn(environ)), environ)
 	}
-	return parsePidone(args)
+	return parsePidone(args, environ)
 }
 
-// parsePidone reads pidone's own command line.
-func parsePidone(args []string) Config {
+// lookupIn is os.LookupEnv over environ: the last of a repeated name wins,
+// as in os.Getenv.
+func lookupIn(environ []string) envFunc {
+	return func(key string) (value string, found bool) {
+		for _, kv := range environ {
+			if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+				value, found = v, true
+			}
+		}
+		return value, found
+	}
+}
+
+// parsePidone reads pidone's own command line, over the options environ
+// sets.
+func parsePidone(args []string, environ []string) Config {
 	if len(args) > 0 && args[0] == "ctl" {
 		return Config{Mode: Ctl, CtlArgs: args[1:]}
 	}
-	s, err := parseArgs(args, pidoneOptions)
+	s, err := parseArgsEnv(args, environ, pidoneOptions)
 	if err != nil {
 		return usage(err.Error())
 	}
@@ -109,7 +125,7 @@ func parsePidone(args []string) Config {
 	case s.showVersion:
 		return Config{Mode: Print, Stdout: fmt.Sprintf("pidone version %s\n", version)}
 	case s.workers != nil && !s.workers.Enabled():
-		return usage("workers options need --workers, --config or --spec")
+		return usage("workers options need --workers, --config or --spec" + s.fromEnvironment(isWorkersOption))
 	}
 	log := logging.New(logging.Options{Format: s.logFormat, Level: s.level()})
 	c := Config{Log: log, BuildNotes: true, ParentDeathSignal: s.pdeathsig, ParentDeathFailed: ExitInternal}

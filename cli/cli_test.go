@@ -12,7 +12,7 @@ import (
 // Parse turns every kind of command line into the mode and what main
 // needs for it; the options themselves are options_test.go's.
 func TestParse(t *testing.T) {
-	noEnv := func(string) (string, bool) { return "", false }
+	var noEnv []string
 	tests := []struct {
 		doc   string
 		argv0 string

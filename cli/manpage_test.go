@@ -205,8 +205,26 @@ func manPage() string {
 		"the other verbs 0 done, 1 refused or failed, 7 not running; 2 is a usage error.")
 
 	p(".SH ENVIRONMENT")
+	para(strings.ToUpper(envHelp[:1]) + envHelp[1:] + " Under every personality, tini's and docker-init's included, so that docker run --init -e PIDONE_GRACE=10s reaches pidone's own options. " +
+		"The command line wins: a variable is read first, the command line after it; a repeatable option's list comes before the command line's. " +
+		"A flag takes 1 or true (0 or false: not set); a repeatable option a list separated by blanks (PIDONE_REWRITE=\"TERM:QUIT USR1:none\"); " +
+		"an empty variable counts as unset (docker run -e PIDONE_GRACE= undoes an image's). " +
+		"An unknown PIDONE_ variable or a bad value is a usage error naming the variable (exit 2; under a peer's name the peer's usage status, 1). " +
+		"Under a peer's name the peer's own options and variables win where they say the same thing (tini -v and TINI_VERBOSITY over PIDONE_LOG_LEVEL, -p over PIDONE_PDEATHSIG, -g over PIDONE_SINGLE_CHILD), " +
+		"and --pause and the workers options are not available (docs/personalities.md). " +
+		"--help and --version have no variable. The variables stay in the environment the command inherits. The variables:")
+	for _, o := range envOptions(pidoneOptions) {
+		meaning := optionHeading(o)
+		if o.long == "pidfile" {
+			meaning += "; alone it does not ask for workers mode, and pidone ctl reads it when --pidfile is not given"
+		}
+		p(".TP")
+		p(".B %s", roffEscape(envName(o.long)))
+		p("%s", meaning)
+	}
+	para("Not options, and never a mistake: " + strings.Join(reservedEnv, ", ") +
+		" (the first four pidone sets for its workers, the others pidone's own build and tests set). Other variables pidone reads:")
 	envs := []struct{ name, meaning string }{
-		{workers.EnvPidfile, "the pidfile pidone ctl uses when --pidfile is not given"},
 		{workers.EnvIndex + ", " + workers.EnvCount + ", " + workers.EnvGeneration + ", " + workers.EnvGroup,
 			"set by pidone for each worker: its slot, the slots of its group, the configuration generation and the group's name"},
 		{"LISTEN_PID", "socket activation: when it is pidone's own pid, the main child gets its own pid there"},

@@ -30,6 +30,7 @@ type settings struct {
 	logFormat   string
 	showHelp    bool
 	showVersion bool
+	fromEnv     map[string]bool  // long options the environment set (environment.go)
 	workers     *workers.Options // workers mode (options_workers.go); nil unless one of its options is given
 
 	// Lifecycle (docs/lifecycle.md).
@@ -194,7 +195,11 @@ func usagef(format string, a ...any) error {
 // first word that is not an option (so `pidone sh -c x` passes -c to sh),
 // getopt "+" style, then the command.
 func parseArgs(args []string, table []option) (*settings, error) {
-	s := defaultSettings()
+	return parseOver(defaultSettings(), args, table)
+}
+
+// parseOver is parseArgs over s, the settings the environment gave.
+func parseOver(s *settings, args []string, table []option) (*settings, error) {
 	if oe := parseInto(s, args, table, pidoneSyntax); oe != nil {
 		msg := oe.Error()
 		// Only here, in pidone's own mode: under a peer's name the
@@ -209,7 +214,7 @@ func parseArgs(args []string, table []option) (*settings, error) {
 	switch {
 	case s.showHelp || s.showVersion:
 	case s.pause && len(s.command) > 0:
-		return nil, usagef("--pause runs no command, but %s was given", clip.Quote(s.command[0]))
+		return nil, usagef("--pause%s runs no command, but %s was given", s.fromEnvironment(is("pause")), clip.Quote(s.command[0]))
 	case s.pause && s.waitAll:
 		return nil, usagef("--wait-all has no meaning with --pause")
 	case s.pause && s.workers != nil:
@@ -434,6 +439,10 @@ func findShort(table []option, c byte) (option, bool) {
 	return option{}, false
 }
 
+// envHelp is --help's one line on the variables (environment.go); the man
+// page lists them.
+const envHelp = "every long option --NAME is also PIDONE_NAME (PIDONE_GRACE=10s)."
+
 const usageLine = "usage: pidone [options] [--] command [args...]\n       pidone --pause [options]"
 
 // helpSummary is what pidone does, for --help and the man page
@@ -464,5 +473,6 @@ func printHelp(w io.Writer, table []option) {
 		fmt.Fprintf(w, "  %-26s %s\n", names, o.help)
 	}
 	fmt.Fprintf(w, "\nControl verbs (workers mode, through --pidfile):\n  pidone ctl %s [--pidfile PATH]   (pidone ctl --help)\n", ctlVerbList())
+	fmt.Fprintf(w, "\nEnvironment: %s\n", envHelp)
 	fmt.Fprintln(w, "\nExit codes: the child's; 127 command not found; 126 not executable;\n2 usage error; 125 pidone itself failed.\nMore: the pidone(1) man page, README.md and docs/ (docs/faq.md: common questions).")
 }

@@ -58,7 +58,8 @@ func parseCatatonit(argv0 string, args []string, env envFunc) peerCall {
 		return printExit(usageExit, "", errorLine("missing program name")+catatonitUsage)
 	}
 	level := slog.LevelError
-	if _, ok := env("CATATONIT_DEBUG"); ok {
+	_, debug := env("CATATONIT_DEBUG")
+	if debug {
 		level = slog.LevelDebug
 	}
 	command := s.command
@@ -86,6 +87,7 @@ func parseCatatonit(argv0 string, args []string, env envFunc) peerCall {
 		},
 		logStyle: logging.StyleCatatonit,
 		logLevel: level,
+		given:    map[string]bool{"single-child": s.signalGroup, "log-level": debug},
 		startFailed: func(e *supervisor.StartError) (string, int) {
 			return "failed to exec pid1: " + strerror(e), 1
 		},

@@ -68,6 +68,11 @@ func parseDumbInit(argv0 string, args []string, env envFunc) peerCall {
 	if v, ok := env("DUMB_INIT_SETSID"); ok && v == "0" {
 		s.noSetsid = true
 	}
+	// --single-child is dumb-init's -c: its variable is too
+	// (environment.go).
+	if v, _ := env(envName("single-child")); v == "1" || v == "true" {
+		s.noSetsid = true
+	}
 	session := supervisor.NewSession
 	if s.noSetsid {
 		session = supervisor.SameGroup
@@ -105,6 +110,7 @@ func parseDumbInit(argv0 string, args []string, env envFunc) peerCall {
 		},
 		logStyle: logging.StyleDumbInit,
 		logLevel: level,
+		given:    map[string]bool{"single-child": true, "log-level": s.peerDebug},
 		startFailed: func(e *supervisor.StartError) (string, int) {
 			return fmt.Sprintf("%s: %s", e.Command, strerror(e)), 2
 		},

@@ -73,6 +73,9 @@ func parseTini(argv0 string, args []string, env envFunc) peerCall {
 	case len(s.command) == 0:
 		return printExit(usageExit, "", tiniUsage(name))
 	}
+	// Before the environment: what the command line said about the
+	// options PIDONE_ variables also set (environment.go).
+	verbosityAsked := s.peerVerbosity != 1
 	// tini reads its environment after its options: TINI_VERBOSITY
 	// replaces -v, the two others only add.
 	if _, ok := env("TINI_SUBREAPER"); ok {
@@ -82,7 +85,7 @@ func parseTini(argv0 string, args []string, env envFunc) peerCall {
 		s.signalGroup = true
 	}
 	if v, ok := env("TINI_VERBOSITY"); ok {
-		s.peerVerbosity = atoi(v)
+		s.peerVerbosity, verbosityAsked = atoi(v), true
 	}
 	return peerCall{
 		cfg: supervisor.Config{
@@ -100,6 +103,7 @@ func parseTini(argv0 string, args []string, env envFunc) peerCall {
 		logStyle:  logging.StyleTini,
 		logLevel:  tiniLevel(s.peerVerbosity),
 		pdeathsig: s.pdeathsig,
+		given:     map[string]bool{"single-child": s.signalGroup, "pdeathsig": s.pdeathsig != 0, "log-level": verbosityAsked},
 		startFailed: func(e *supervisor.StartError) (string, int) {
 			// execvp's errno decides: ENOENT 127, EACCES 126, else 1.
 			code := 1

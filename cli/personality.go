@@ -60,6 +60,14 @@ type peerCall struct {
 	logStyle  string
 	logLevel  slog.Level
 	pdeathsig unix.Signal
+	// given are the options of pidone's (by long name) the peer's own
+	// command line or variables decided, which PIDONE_ variables then do
+	// not change (environment.go): "single-child", "pdeathsig",
+	// "log-level".
+	given map[string]bool
+	// logFormat, if not "", is pidone's own log format (PIDONE_LOG_FORMAT),
+	// in place of the peer's lines.
+	logFormat string
 	// startFailed is the peer's message and exit code for a command that
 	// could not be started.
 	startFailed func(*supervisor.StartError) (msg string, code int)
@@ -72,12 +80,21 @@ func printExit(code int, stdout, stderr string) peerCall {
 	return peerCall{exit: true, code: code, stdout: stdout, stderr: stderr}
 }
 
-// config is what c asks pidone to do when it runs as p.
-func (p *personality) config(c peerCall) Config {
+// config is what c asks pidone to do when it runs as p, with the options
+// of pidone's that environ sets.
+func (p *personality) config(c peerCall, environ []string) Config {
+	if !c.exit {
+		if err := c.applyEnvironment(environ); err != nil {
+			c = printExit(usageExit, "", p.argv0+": "+err.Error()+"\n")
+		}
+	}
 	if c.exit {
 		return Config{Mode: Print, Code: c.code, Stdout: c.stdout, Stderr: c.stderr}
 	}
 	log := logging.NewPeer(logging.Stderr(), c.logStyle, c.logLevel)
+	if c.logFormat != "" {
+		log = logging.New(logging.Options{Format: c.logFormat, Level: c.logLevel})
+	}
 	c.cfg.Log = log
 	c.cfg.ChildSignals = childSignals(p.name, entry.Signals())
 	return Config{

@@ -77,6 +77,7 @@ func TestDocker(t *testing.T) {
 		{"SidecarSubreaper", testSidecar},
 		{"Workers", testWorkers},
 		{"DockerInitPersonality", testDockerInit},
+		{"DockerInitEnvironment", testDockerInitEnvironment},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
