@@ -1,0 +1,195 @@
+package e2e
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Issue 19, item 1: from pidone's first instructions on, no signal but
+// SIGKILL and SIGSTOP ends it, a stop request is never lost and never turns
+// into exit 2, and the main child is never left behind. Each trial sends
+// one signal at a random moment 0.1-20 ms after pidone's exec (exec.Cmd's
+// Start returns once the exec has happened), which covers the runtime's
+// start-up, the registrations and the child's start; the trials run a few
+// at a time.
+
+// earlyOutcome is what one trial saw.
+type earlyOutcome int
+
+const (
+	earlyFine     earlyOutcome = iota
+	earlySignaled              // pidone ended by a signal
+	earlyExit2                 // pidone exited 2: the runtime's default for an unwanted signal
+	earlyOrphan                // pidone ended and its child still ran
+	earlyLost                  // pidone did not end within the bound after a stop request
+)
+
+var earlyNames = [...]string{"fine", "ended by a signal", "exit 2", "orphaned child", "lost stop"}
+
+// earlyBound is how long pidone may take to end after a stop request: the
+// child (sleep) dies of the forwarded signal at once; the rest is a loaded
+// machine's slack.
+const earlyBound = 5 * time.Second
+
+// earlyTrial starts pidone (as PID 1 of a new PID namespace, or as a plain
+// child of the test) with a sleep whose argument is unique to the trial,
+// sends sig after delay, and classifies the end. A signal that is no stop
+// request for pidone (stop false) must not end it; the trial then stops it
+// with SIGTERM once the signal had time to do harm.
+func earlyTrial(t *testing.T, pidone, dir string, pid1 bool, sig syscall.Signal, stop bool, delay time.Duration, id int) (earlyOutcome, string) {
+	token := fmt.Sprintf("30.%09d", id) // sleep's argument, found in /proc afterwards
+	cmd := exec.Command(pidone, "--grace", "200ms", "--", "sleep", token)
+	cmd.Dir = dir // a core dump of sleep (QUIT, ILL, SYS) lands there
+	if pid1 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	time.Sleep(delay)
+	_ = unix.Kill(cmd.Process.Pid, sig)
+	if !stop {
+		// A signal pidone forwards to the child ends the trial by
+		// itself (sleep dies of it); one it keeps to itself (SIGPROF)
+		// leaves pidone running: then the stop request.
+		select {
+		case <-done:
+		case <-time.After(100 * time.Millisecond):
+			_ = unix.Kill(cmd.Process.Pid, unix.SIGTERM)
+		}
+	}
+	outcome := earlyFine
+	select {
+	case <-done:
+	case <-time.After(earlyBound):
+		outcome = earlyLost
+		_ = unix.Kill(cmd.Process.Pid, unix.SIGKILL)
+		<-done
+	}
+	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	switch {
+	case outcome == earlyLost:
+	case ws.Signaled():
+		outcome = earlySignaled
+	case ws.ExitStatus() == 2:
+		outcome = earlyExit2
+	}
+	if !pid1 {
+		if pids := pidsRunning("sleep\x00" + token + "\x00"); len(pids) > 0 {
+			for _, pid := range pids {
+				_ = unix.Kill(pid, unix.SIGKILL)
+			}
+			if outcome == earlyFine {
+				outcome = earlyOrphan
+			}
+		}
+	}
+	return outcome, fmt.Sprintf("%v after %v: %v; stderr: %q", sig, delay, ws, lastLines(stderr.String(), 3))
+}
+
+// pidsRunning lists the processes whose command line is exactly cmdline
+// (NUL-separated, as /proc shows it).
+func pidsRunning(cmdline string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
+			continue
+		}
+		if b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err == nil && string(b) == cmdline {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// earlyRun runs trials (signal, whether it is a stop request) a few at a
+// time and fails with the counts of every bad outcome.
+func earlyRun(t *testing.T, pid1 bool, sigs []syscall.Signal, stop bool, trials int) {
+	pidone, _ := bins(t)
+	dir := t.TempDir()
+	var mu sync.Mutex
+	counts := map[earlyOutcome]int{}
+	var examples []string
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				sig := sigs[i%len(sigs)]
+				delay := 100*time.Microsecond + rand.N(19900*time.Microsecond)
+				outcome, what := earlyTrial(t, pidone, dir, pid1, sig, stop, delay, os.Getpid()%1000*1000000+i)
+				mu.Lock()
+				counts[outcome]++
+				if outcome != earlyFine && len(examples) < 5 {
+					examples = append(examples, earlyNames[outcome]+": "+what)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range trials {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	var bad []string
+	for o := earlySignaled; o <= earlyLost; o++ {
+		if counts[o] > 0 {
+			bad = append(bad, fmt.Sprintf("%s %d", earlyNames[o], counts[o]))
+		}
+	}
+	if len(bad) > 0 {
+		t.Errorf("%d trials (PID 1: %v; %v at 0.1-20 ms after exec): %s\n%s",
+			trials, pid1, sigs, strings.Join(bad, ", "), strings.Join(examples, "\n"))
+	} else {
+		t.Logf("%d trials (PID 1: %v; %v): all fine", trials, pid1, sigs)
+	}
+}
+
+// TestEarlyStopRequestTrials: a stop request (TERM, INT, HUP, QUIT) at a
+// random moment of pidone's first 20 ms ends it through the child, as PID
+// 1 and not: never by the signal itself, never with status 2, never
+// leaving the child behind, never lost.
+func TestEarlyStopRequestTrials(t *testing.T) {
+	t.Parallel()
+	stops := []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT}
+	for _, pid1 := range []bool{true, false} {
+		t.Run(fmt.Sprintf("pid1=%v", pid1), func(t *testing.T) {
+			earlyRun(t, pid1, stops, true, 120)
+		})
+	}
+}
+
+// TestEarlyOtherSignalTrials: signals the Go runtime leaves at their
+// default action or treats as fatal when nobody asked for them (16, 27,
+// 32, 34; 4 and 31 sent by kill) must not end pidone, not PID 1, at any
+// moment of its start.
+func TestEarlyOtherSignalTrials(t *testing.T) {
+	t.Parallel()
+	earlyRun(t, false, []syscall.Signal{16, 27, 32, 34, syscall.SIGILL, syscall.SIGSYS}, false, 120)
+}
