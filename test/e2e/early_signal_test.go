@@ -21,6 +21,16 @@ import (
 // Start returns once the exec has happened), which covers the runtime's
 // start-up, the registrations and the child's start; the trials run a few
 // at a time.
+//
+// On a busy machine the kernel may not run a process's first instruction
+// until milliseconds after its exec, and until then a signal acts on it
+// with its default action, whatever the program: that is no init's doing
+// (tini and catatonit die of it too). So pidone starts with the trial's
+// signal blocked, as a parent that blocks it would pass it on; one sent
+// before pidone runs is then pending when pidone's first instruction runs,
+// which is where the promise starts. Once started, the runtime unblocks
+// every signal the trials send on each of its threads, so for the rest of
+// the trial the mask is pidone's own.
 
 // earlyOutcome is what one trial saw.
 type earlyOutcome int
@@ -30,10 +40,11 @@ const (
 	earlySignaled              // pidone ended by a signal
 	earlyExit2                 // pidone exited 2: the runtime's default for an unwanted signal
 	earlyOrphan                // pidone ended and its child still ran
-	earlyLost                  // pidone did not end within the bound after a stop request
+	earlyLost                  // pidone did not end within the bound after a stop request, and the child still ran
+	earlySlow                  // the child ended, but pidone only after the bound
 )
 
-var earlyNames = [...]string{"fine", "ended by a signal", "exit 2", "orphaned child", "lost stop"}
+var earlyNames = [...]string{"fine", "ended by a signal", "exit 2", "orphaned child", "lost stop", "slow exit"}
 
 // earlyBound is how long pidone may take to end after a stop request: the
 // child (sleep) dies of the forwarded signal at once; the rest is a loaded
@@ -47,14 +58,16 @@ const earlyBound = 5 * time.Second
 // with SIGTERM once the signal had time to do harm.
 func earlyTrial(t *testing.T, pidone, dir string, pid1 bool, sig syscall.Signal, stop bool, delay time.Duration, id int) (earlyOutcome, string) {
 	token := fmt.Sprintf("30.%09d", id) // sleep's argument, found in /proc afterwards
-	cmd := exec.Command(pidone, "--grace", "200ms", "--", "sleep", token)
+	cmd := exec.Command(pidone, "-v", "--grace", "200ms", "--", "sleep", token)
 	cmd.Dir = dir // a core dump of sleep (QUIT, ILL, SYS) lands there
 	if pid1 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
 	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
+	var err error
+	withMask(1<<(sig-1), func() { err = cmd.Start() })
+	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
 	done := make(chan struct{})
@@ -72,10 +85,24 @@ func earlyTrial(t *testing.T, pidone, dir string, pid1 bool, sig syscall.Signal,
 		}
 	}
 	outcome := earlyFine
+	var state string
 	select {
 	case <-done:
 	case <-time.After(earlyBound):
+		// The stop request was acted on if the child is gone: then
+		// pidone is only slow to leave (its sweep of what is left, issue
+		// 19 item 2), which is not what these trials are about; it gets
+		// longer to end so that its end can be classified.
+		state = signalState(cmd.Process.Pid)
 		outcome = earlyLost
+		if len(pidsRunning("sleep\x00"+token+"\x00")) == 0 {
+			outcome = earlySlow
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				outcome = earlyLost
+			}
+		}
 		_ = unix.Kill(cmd.Process.Pid, unix.SIGKILL)
 		<-done
 	}
@@ -97,7 +124,28 @@ func earlyTrial(t *testing.T, pidone, dir string, pid1 bool, sig syscall.Signal,
 			}
 		}
 	}
-	return outcome, fmt.Sprintf("%v after %v: %v; stderr: %q", sig, delay, ws, lastLines(stderr.String(), 3))
+	return outcome, fmt.Sprintf("%v after %v: %v; stderr: %q%s", sig, delay, ws, lastLines(stderr.String(), 3), state)
+}
+
+// signalState is what /proc says of pid's threads and children, for the
+// message of a lost stop request.
+func signalState(pid int) string {
+	var b strings.Builder
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, task := range tasks {
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()))
+		children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+		wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/wchan", pid, task.Name()))
+		fmt.Fprintf(&b, "\n  task %s children %q wchan %s:", task.Name(), children, wchan)
+		for _, line := range strings.Split(string(status), "\n") {
+			for _, key := range []string{"State:", "SigPnd:", "ShdPnd:", "SigBlk:", "SigIgn:", "SigCgt:"} {
+				if strings.HasPrefix(line, key) {
+					b.WriteString(" " + strings.Join(strings.Fields(line), " "))
+				}
+			}
+		}
+	}
+	return b.String()
 }
 
 // pidsRunning lists the processes whose command line is exactly cmdline
@@ -145,7 +193,7 @@ func earlyRun(t *testing.T, pid1 bool, sigs []syscall.Signal, stop bool, trials 
 				outcome, what := earlyTrial(t, pidone, dir, pid1, sig, stop, delay, os.Getpid()%1000*1000000+i)
 				mu.Lock()
 				counts[outcome]++
-				if outcome != earlyFine && len(examples) < 5 {
+				if outcome != earlyFine && outcome != earlySlow && len(examples) < 5 {
 					examples = append(examples, earlyNames[outcome]+": "+what)
 				}
 				mu.Unlock()
@@ -157,6 +205,9 @@ func earlyRun(t *testing.T, pid1 bool, sigs []syscall.Signal, stop bool, trials 
 	}
 	close(work)
 	wg.Wait()
+	if counts[earlySlow] > 0 {
+		t.Logf("%d trials: pidone ended more than %v after its child (issue 19 item 2, not these trials' subject)", counts[earlySlow], earlyBound)
+	}
 	var bad []string
 	for o := earlySignaled; o <= earlyLost; o++ {
 		if counts[o] > 0 {
