@@ -65,6 +65,8 @@ func earlyTrial(t *testing.T, pidone, dir string, pid1 bool, sig syscall.Signal,
 	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
+	// A child left behind keeps stderr open; Wait must not wait for it.
+	cmd.WaitDelay = time.Second
 	var err error
 	withMask(1<<(sig-1), func() { err = cmd.Start() })
 	if err != nil {
