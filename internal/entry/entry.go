@@ -47,6 +47,9 @@ var (
 	// dflAction (all zero: SIG_DFL) is what earlyHandler puts back for a
 	// fault.
 	earlyAction, dflAction [4]uint64
+	// startMask is the mask rt0 leaves the first thread with: the
+	// inherited one and blocked.
+	startMask uint64
 	// wantedMarked is 1 once markWanted has set WantedEarly in the
 	// runtime's state (builds with the pidone_sigwanted tag).
 	wantedMarked uint8
@@ -102,6 +105,9 @@ func WantedEarly() uint64 {
 	}
 	return 0
 }
+
+// allSignals is what rt0 blocks while it sets pidone's signal state up.
+var allSignals uint64 = 1<<64 - 1
 
 // blocked is the set rt0 blocks (bit sig-1 for signal sig): see Blocked. It
 // is read by rt0 before the runtime runs, so it must be a constant the

@@ -8,11 +8,12 @@
 // (_rt0_amd64 takes argc and argv from the stack): AX, DI, SI, DX, R10, R12,
 // R13, and CX and R11, which SYSCALL clobbers.
 TEXT ·rt0(SB),NOSPLIT|NOFRAME,$0
-	// rt_sigprocmask(SIG_BLOCK, &blocked, &inheritedMask, 8): block what
-	// pidone forwards, and keep the mask it was exec'd with.
+	// rt_sigprocmask(SIG_BLOCK, &allSignals, &inheritedMask, 8): from the
+	// first system call on, no signal can act before pidone has decided
+	// what it does (issue 19); keep the mask pidone was exec'd with.
 	MOVQ	$14, AX			// SYS_rt_sigprocmask
 	MOVQ	$0, DI			// SIG_BLOCK
-	LEAQ	·blocked(SB), SI
+	LEAQ	·allSignals(SB), SI
 	LEAQ	·inheritedMask(SB), DX
 	MOVQ	$8, R10			// sizeof(kernel sigset_t)
 	SYSCALL
@@ -67,6 +68,19 @@ handle:
 	INCQ	R12
 	JMP	handle
 done:
+	// rt_sigprocmask(SIG_SETMASK, &startMask, NULL, 8), startMask being
+	// the inherited mask and what pidone forwards (blocked): a signal
+	// that came meanwhile is now delivered to earlyHandler or stays
+	// pending for the main thread.
+	MOVQ	·inheritedMask(SB), AX
+	ORQ	·blocked(SB), AX
+	MOVQ	AX, ·startMask(SB)
+	MOVQ	$14, AX			// SYS_rt_sigprocmask
+	MOVQ	$2, DI			// SIG_SETMASK
+	LEAQ	·startMask(SB), SI
+	MOVQ	$0, DX
+	MOVQ	$8, R10
+	SYSCALL
 	MOVB	$1, ·ran(SB)
 	// Tell the runtime that os/signal wants the signals pidone will
 	// register (wanted_on_amd64.s), then the runtime's own entry.

@@ -4,9 +4,10 @@
 // _rt0_arm64_linux reads argc and argv from the stack, which is left as the
 // kernel laid it out; only R0-R4, R8, R19 and R20 change.
 TEXT ·rt0(SB),NOSPLIT|NOFRAME,$0
-	// rt_sigprocmask(SIG_BLOCK, &blocked, &inheritedMask, 8)
+	// rt_sigprocmask(SIG_BLOCK, &allSignals, &inheritedMask, 8): nothing
+	// acts before pidone has decided what it does (see entry_amd64.s).
 	MOVD	$0, R0			// SIG_BLOCK
-	MOVD	$·blocked(SB), R1
+	MOVD	$·allSignals(SB), R1
 	MOVD	$·inheritedMask(SB), R2
 	MOVD	$8, R3			// sizeof(kernel sigset_t)
 	MOVD	$135, R8		// SYS_rt_sigprocmask
@@ -57,6 +58,20 @@ handle:
 	ADD	$1, R19
 	B	handle
 done:
+	// rt_sigprocmask(SIG_SETMASK, &startMask, NULL, 8): the inherited
+	// mask and what pidone forwards.
+	MOVD	$·inheritedMask(SB), R1
+	MOVD	(R1), R2
+	MOVD	$·blocked(SB), R1
+	MOVD	(R1), R3
+	ORR	R2, R3, R3
+	MOVD	$·startMask(SB), R1
+	MOVD	R3, (R1)
+	MOVD	$2, R0			// SIG_SETMASK
+	MOVD	$0, R2
+	MOVD	$8, R3
+	MOVD	$135, R8
+	SVC
 	MOVD	$1, R0
 	MOVD	$·ran(SB), R1
 	MOVB	R0, (R1)
