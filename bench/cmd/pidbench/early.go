@@ -94,9 +94,9 @@ func earlyRows(cfg *config, inits []initSpec) ([]row, error) {
 			row{Group: "early", Metric: metric("stop request lost"), Unit: "trials", Values: vals(func(c *earlyCounts) int { return c.lost }), Target: zero, Load: load,
 				Note: fmt.Sprintf("the init did not end within %v of a stop request while its child still ran", earlyBound), NoRatio: true},
 		)
-		rows = append(rows, row{Group: "early", Metric: metric("ended by a signal sent before it began (apart)"), Unit: "trials",
+		rows = append(rows, row{Group: "early", Metric: metric("signal sent before it began: killed or discarded (apart)"), Unit: "trials",
 			Values: vals(func(c *earlyCounts) int { return c.unstarted }), Load: load, NoRatio: true,
-			Note: "neither SIGTERM blocked nor any signal caught when the signal was sent: the kernel's default action, no init's doing"})
+			Note: "neither SIGTERM blocked nor any signal caught when the signal was sent: killed, or as PID 1 the stop discarded, by the kernel's default action; no init's doing"})
 		if !pid1 {
 			rows = append(rows, row{Group: "early", Metric: metric("child left running"), Unit: "trials", Values: vals(func(c *earlyCounts) int { return c.orphans }),
 				Target: zero, Load: load, NoRatio: true})
@@ -148,7 +148,12 @@ func earlyTrial(s initSpec, pid1 bool, sig unix.Signal, stop bool, id int, null 
 	select {
 	case ws = <-exited:
 	case <-time.After(earlyBound):
-		if stop && len(pidsWithCmdline(child)) > 0 {
+		switch {
+		case stop && len(pidsWithCmdline(child)) > 0 && !ran:
+			// Discarded as PID 1 (a default action): sent before the
+			// init began, lost whatever the init.
+			c.unstarted++
+		case stop && len(pidsWithCmdline(child)) > 0:
 			c.lost++
 		}
 		_ = unix.Kill(pid, unix.SIGKILL)
