@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pidone/pidone/internal/sigsys"
 	"golang.org/x/sys/unix"
 )
 
@@ -106,6 +107,12 @@ func earlyTrial(t *testing.T, pidone, dir string, pid1 bool, sig syscall.Signal,
 			case <-time.After(30 * time.Second):
 				outcome = earlyLost
 			}
+		}
+		if outcome == earlyLost && sigsys.Handler(sig) == sigsys.SigIGN {
+			// This test process ignores sig (a shell started it in the
+			// background: INT and QUIT), so pidone and its child
+			// inherit it ignored, as they must: nothing to stop.
+			outcome = earlyFine
 		}
 		if !ran && outcome == earlyLost {
 			// As PID 1 of a namespace, a signal whose action is the
