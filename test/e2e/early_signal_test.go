@@ -37,13 +37,13 @@ import (
 type earlyOutcome int
 
 const (
-	earlyFine     earlyOutcome = iota
-	earlySignaled              // pidone ended by a signal
-	earlyExit2                 // pidone exited 2: the runtime's default for an unwanted signal
-	earlyOrphan                // pidone ended and its child still ran
-	earlyLost                  // pidone did not end within the bound after a stop request, and the child still ran
-	earlySlow                  // the child ended, but pidone only after the bound
-	earlyUnstarted             // a signal sent before pidone ran killed it, or as PID 1 was discarded
+	earlyFine      earlyOutcome = iota
+	earlySignaled               // pidone ended by a signal
+	earlyExit2                  // pidone exited 2: the runtime's default for an unwanted signal
+	earlyOrphan                 // pidone ended and its child still ran
+	earlyLost                   // pidone did not end within the bound after a stop request, and the child still ran
+	earlySlow                   // the child ended, but pidone only after the bound
+	earlyUnstarted              // a signal sent before pidone ran killed it, or as PID 1 was discarded
 )
 
 var earlyNames = [...]string{"fine", "ended by a signal", "exit 2", "orphaned child", "lost stop", "slow exit", "sent before it ran"}
