@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ const earlyBound = 5 * time.Second
 // request for pidone (stop false) must not end it; the trial then stops it
 // with SIGTERM once the signal had time to do harm.
 func earlyTrial(t *testing.T, pidone, dir string, pid1 bool, sig syscall.Signal, stop bool, delay time.Duration, id int) (earlyOutcome, string) {
-	token := fmt.Sprintf("30.%09d", id) // sleep's argument, found in /proc afterwards
+	token := fmt.Sprintf("30.%04d%05d", os.Getpid()%10000, id) // sleep's argument, found in /proc afterwards
 	cmd := exec.Command(pidone, "-v", "--grace", "200ms", "--", "sleep", token)
 	cmd.Dir = dir // a core dump of sleep (QUIT, ILL, SYS) lands there
 	if pid1 {
@@ -244,6 +245,10 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, " | ")
 }
 
+// earlyTrials numbers the trials of every test, which run in parallel:
+// the number makes each child's command line unique.
+var earlyTrials atomic.Int64
+
 // earlyRun runs trials (signal, whether it is a stop request) a few at a
 // time and fails with the counts of every bad outcome.
 func earlyRun(t *testing.T, pid1 bool, sigs []syscall.Signal, stop bool, trials int) {
@@ -261,7 +266,7 @@ func earlyRun(t *testing.T, pid1 bool, sigs []syscall.Signal, stop bool, trials 
 			for i := range work {
 				sig := sigs[i%len(sigs)]
 				delay := 100*time.Microsecond + rand.N(19900*time.Microsecond)
-				outcome, what := earlyTrial(t, pidone, dir, pid1, sig, stop, delay, os.Getpid()%1000*1000000+i)
+				outcome, what := earlyTrial(t, pidone, dir, pid1, sig, stop, delay, int(earlyTrials.Add(1)))
 				mu.Lock()
 				counts[outcome]++
 				if outcome >= earlySignaled && outcome <= earlyLost && len(examples) < 5 {
