@@ -42,8 +42,8 @@ const (
 	earlySignaled               // pidone ended by a signal
 	earlyExit2                  // pidone exited 2: the runtime's default for an unwanted signal
 	earlyOrphan                 // pidone ended and its child still ran
-	earlyLost                   // pidone did not end within the bound after a stop request, and the child still ran
-	earlySlow                   // the child ended, but pidone only after the bound
+	earlyLost                   // pidone did not end within the bound and 30 s more after a stop request
+	earlySlow                   // pidone ended, but only after the bound
 	earlyUnstarted              // a signal sent before pidone ran killed it, or as PID 1 was discarded
 )
 
@@ -93,35 +93,22 @@ func earlyTrial(t *testing.T, pidone, dir string, pid1 bool, sig syscall.Signal,
 	select {
 	case <-done:
 	case <-time.After(earlyBound):
-		// The stop request was acted on if the child is gone: then
-		// pidone is only slow to leave (its sweep of what is left, issue
-		// 19 item 2), which is not what these trials are about; it gets
-		// longer to end so that its end can be classified.
+		// Slow is not lost: on a busy host pidone may take seconds to
+		// leave after its child (its walk of /proc, issue 19 item 2;
+		// 70e8c20 did the same), so it gets 30 s more before the stop
+		// request counts as lost.
 		state = signalState(cmd.Process.Pid)
-		outcome = earlyLost
-		if strings.Contains(stderr.String(), "stopping every process") {
-			// Acted on: pidone signals everything below it, and on a
-			// busy host its walk of /proc is slow (issue 19 item 2).
-			outcome = earlySlow
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				outcome = earlyLost
-			}
-		}
-		if outcome == earlyLost && sigsys.Handler(sig) == sigsys.SigIGN {
-			// This test process ignores sig (a shell started it in the
-			// background: INT and QUIT), so pidone and its child
-			// inherit it ignored, as they must: nothing to stop.
-			outcome = earlyFine
-		}
-		if !ran && outcome == earlyLost {
+		switch {
+		case sigsys.Handler(sig) == sigsys.SigIGN:
+			// This test process ignores sig (a shell started it in
+			// the background: INT and QUIT), so pidone and its child
+			// inherit it ignored, as they must.
+		case !ran:
 			// As PID 1 of a namespace, a signal whose action is the
 			// default is discarded (SIGNAL_UNKILLABLE): sent before
 			// pidone ran, it is lost whatever the program.
 			outcome = earlyUnstarted
-		}
-		if outcome == earlyLost && len(pidsRunning("sleep\x00"+token+"\x00")) == 0 {
+		default:
 			outcome = earlySlow
 			select {
 			case <-done:
@@ -134,7 +121,7 @@ func earlyTrial(t *testing.T, pidone, dir string, pid1 bool, sig syscall.Signal,
 	}
 	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	switch {
-	case outcome == earlyLost, outcome == earlyUnstarted:
+	case outcome == earlyLost, outcome == earlyUnstarted, ws.Signaled() && ws.Signal() == unix.SIGKILL:
 	case ws.Signaled() && !ran && ws.Signal() == sig:
 		outcome = earlyUnstarted
 	case ws.Signaled():
@@ -285,7 +272,7 @@ func earlyRun(t *testing.T, pid1 bool, sigs []syscall.Signal, stop bool, trials 
 		t.Logf("%d trials: a signal sent before pidone's first instruction ran killed it (not PID 1) or was discarded (PID 1): the kernel's default action, no program can help it", counts[earlyUnstarted])
 	}
 	if counts[earlySlow] > 0 {
-		t.Logf("%d trials: pidone ended more than %v after its child (issue 19 item 2, not these trials' subject)", counts[earlySlow], earlyBound)
+		t.Logf("%d trials: pidone ended more than %v after the stop request (slow, not lost: issue 19 item 2, not these trials' subject)", counts[earlySlow], earlyBound)
 	}
 	var bad []string
 	for o := earlySignaled; o <= earlyLost; o++ {
