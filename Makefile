@@ -20,12 +20,16 @@ GOBUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 # signal state it inherited and block what it forwards before the Go runtime
 # starts. The entry exists for amd64 and arm64; `$(call ENTRY,ARCH)` is the
 # linker flag for ARCH, empty elsewhere (pidone then falls back, see
-# docs/personalities.md).
+# docs/personalities.md). With the tag pidone_sigwanted the entry also
+# marks, in the runtime's private state, the signals pidone registers with
+# os/signal as wanted before the runtime runs (issue 19; entry.WantedEarly),
+# which the linker allows only with -checklinkname=0.
 ENTRY_SYM   := github.com/pidone/pidone/internal/entry.rt0
 ENTRY_ARCHS := amd64 arm64
-ENTRY       = $(if $(filter $(ENTRY_ARCHS),$(1)),-E=$(ENTRY_SYM))
+ENTRY       = $(if $(filter $(ENTRY_ARCHS),$(1)),-E=$(ENTRY_SYM) -checklinkname=0)
+ENTRY_TAGS  := -tags pidone_sigwanted
 GOARCH_HOST := $(shell $(GO) env GOARCH)
-GOBUILD_PIDONE = CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS) $(call ENTRY,$(1))"
+GOBUILD_PIDONE = CGO_ENABLED=0 $(GO) build -trimpath $(ENTRY_TAGS) -ldflags "$(LDFLAGS) $(call ENTRY,$(1))"
 BIN        := bin
 PIDONE     := $(BIN)/pidone
 # The same program linked without the entry point, as `go build` or `go
@@ -100,7 +104,7 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 $(GOTESTFLAGS) $$($(GO) list ./... | grep -v /test/)
-	PIDONE_TEST_ENTRY=1 $(GO) test -race -count=1 $(GOTESTFLAGS) -ldflags="$(call ENTRY,$(GOARCH_HOST))" ./internal/entry
+	PIDONE_TEST_ENTRY=1 $(GO) test -race -count=1 $(GOTESTFLAGS) $(ENTRY_TAGS) -ldflags="$(call ENTRY,$(GOARCH_HOST))" ./internal/entry
 
 $(PIDONE_NOENTRY): FORCE
 	$(GOBUILD) -o $@ .

@@ -127,14 +127,9 @@ func supervise(cfg supervisor.Config, signals chan os.Signal, startFailed func(*
 // serve runs body on a goroutine and exits pidone with its result; it
 // never returns. The calling goroutine, still locked to the main thread,
 // becomes the thread that takes the blockable signals (forward.Shortcut):
-// with the entry point no other thread ever receives them. body, which
-// starts the children, waits for the signal registration that package
-// initialization began (forward.Registered).
+// with the entry point no other thread ever receives them.
 func serve(shortcut *forward.Shortcut, signals chan os.Signal, body func() int) int {
-	go func() {
-		forward.Registered()
-		os.Exit(body())
-	}()
+	go func() { os.Exit(body()) }()
 	shortcut.Serve(forward.Blockable(urgIsNeverOurs), signals)
 	panic("forward.Shortcut.Serve returned")
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"slices"
 	"sync/atomic"
 
 	"github.com/pidone/pidone/internal/entry"
@@ -18,52 +19,78 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// caught is the channel Catch returns. Package initialization starts the
-// registration with os/signal (see init), before main and the packages it
-// imports have done anything.
+// caught is the channel Catch returns. Package initialization registers
+// it with os/signal (see init), before main and the packages it imports
+// have done anything.
 var caught = make(chan os.Signal, 64)
 
-// registered is closed once os/signal delivers every signal init
-// registers, and what came before the runtime's handlers is in caught.
-var registered = make(chan struct{})
-
 // init registers, as early as the package graph allows, the signals that a
-// Go program can only receive through os/signal: without a registration a
-// SIGTERM ends a Go PID 1 with status 2 (golang/go#13484). With the entry
+// Go program can only receive through os/signal: until os/signal wants a
+// HUP, INT or TERM, the runtime's handler ends the program with it (as PID
+// 1, with status 2: golang/go#13484), and QUIT, ABRT, STKFLT, SYS and a
+// sent ILL, TRAP, BUS, FPE or SEGV end it with status 2. With the entry
 // point (internal/entry) those are the few the runtime unblocks on every
-// thread, and the entry's own handler has kept any of them that came before
-// the runtime's handlers; every other forwardable signal stays blocked from
-// pidone's first instruction until the main thread takes it (Shortcut).
-// Without the entry every forwardable signal goes through os/signal, as it
-// always could. What remains is the time between the runtime's handlers
-// and this registration, when one of those few ends pidone with status 2
-// (README, exit codes).
+// thread; every other forwardable signal stays blocked from pidone's first
+// instruction until the main thread takes it (Shortcut).
 //
-// The registration runs beside the rest of pidone's start: each signal
-// os/signal enables is a round trip to the runtime's signal goroutine, two
-// thread hand-offs, about half a millisecond for the few it takes here,
-// which the start needs for nothing but the child (docs/performance.md).
-// Whatever starts a child waits for it first (Registered): once a child
-// runs, no signal of it may end pidone.
+// Built as the Makefile builds it, the entry has told the runtime that
+// os/signal wants them before the runtime ran (entry.WantedEarly): one
+// that comes before this registration waits in the runtime's queue and
+// reaches caught once it is done. The registration then runs beside the
+// rest of pidone's start: each signal os/signal enables is a round trip to
+// the runtime's signal thread, two thread hand-offs, about half a
+// millisecond for the few it takes here (docs/performance.md), which
+// neither the start nor the child need to wait for.
+//
+// Otherwise (a build without the tag or without the entry) the runtime
+// ends pidone on such a signal from its handlers' installation until here:
+// the registration runs now, on the main thread, before any child can
+// exist, the stop requests first, so that the window is as short as the
+// runtime allows (README, the early window).
 func init() {
-	go func() {
-		signal.Notify(caught, notifySet(entry.Ran(), false)...)
-		// What came before the runtime had handlers (entry.Early) is
-		// passed on as if it had come now: the channel is empty, and
-		// has room.
-		for _, sig := range ForwardableSignals() {
-			if entry.Early()&(1<<(sig-1)) != 0 {
-				caught <- sig
-			}
-		}
-		close(registered)
-	}()
+	sigs := notifySet(entry.Ran(), false)
+	if entry.WantedEarly()&setOf(sigs) == setOf(sigs) {
+		go func() {
+			signal.Notify(caught, sigs...)
+			close(registered)
+		}()
+		return
+	}
+	signal.Notify(caught, stopFirst(sigs)...)
+	close(registered)
 }
 
-// Registered returns once os/signal delivers every forwardable signal the
-// entry does not keep blocked. Until then one of those (SIGTERM, say) ends
-// pidone with status 2; so nothing that starts a child may run before it.
+// registered is closed once init's registration is done.
+var registered = make(chan struct{})
+
+// Registered returns once init's registration is done. Nothing of the
+// init needs to wait for it (the runtime queues what comes before); a
+// program that undoes part of it (pidone ctl, signal.Reset) must, or the
+// registration could come after the undoing and redo it.
 func Registered() { <-registered }
+
+// setOf returns sigs as a set (bit sig-1).
+func setOf(sigs []os.Signal) uint64 {
+	var set uint64
+	for _, s := range sigs {
+		set |= 1 << (s.(unix.Signal) - 1)
+	}
+	return set
+}
+
+// stopFirst returns sigs with the stop requests (TERM, INT, HUP, QUIT)
+// first: os/signal enables them one at a time, in order, each after a
+// round trip to the runtime's signal thread.
+func stopFirst(sigs []os.Signal) []os.Signal {
+	stops := []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT}
+	list := append([]os.Signal(nil), stops...)
+	for _, s := range sigs {
+		if !slices.Contains(stops, s) {
+			list = append(list, s)
+		}
+	}
+	return list
+}
 
 // notifySet lists the signals os/signal must deliver: the forwardable ones
 // the entry does not block (all, without the entry), less 32 and 34, which
@@ -100,6 +127,14 @@ func Catch(urgIsNeverOurs bool) chan os.Signal {
 		signal.Notify(caught, unix.SIGURG)
 	}
 	ignoreLibcSignals()
+	// What came before the runtime had handlers (and 32 and 34, before
+	// they were ignored just now: entry.Early) is passed on as if it had
+	// come now. The channel has room: at most one of each.
+	for _, sig := range ForwardableSignals() {
+		if entry.Early()&(1<<(sig-1)) != 0 {
+			caught <- sig
+		}
+	}
 	return caught
 }
 

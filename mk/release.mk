@@ -30,8 +30,8 @@ release:
 	@set -e; for arch in $(RELEASE_ARCHS); do \
 		out=$(DIST)/pidone-$(VERSION)-linux-$$arch; \
 		echo 'GOOS=linux GOARCH='$$arch' $(call GOBUILD_PIDONE,'$$arch') -o '$$out' .'; \
-		entry=; case " $(ENTRY_ARCHS) " in *" $$arch "*) entry=-E=$(ENTRY_SYM);; esac; \
-		GOOS=linux GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS) $$entry" -o $$out .; \
+		entry=; case " $(ENTRY_ARCHS) " in *" $$arch "*) entry="-E=$(ENTRY_SYM) -checklinkname=0";; esac; \
+		GOOS=linux GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath $(ENTRY_TAGS) -ldflags "$(LDFLAGS) $$entry" -o $$out .; \
 		file $$out | grep -q 'statically linked' || { echo "$$out is not statically linked" >&2; rm -f $$out; exit 1; }; \
 		grep -q 'asyncpreemptoff=1' $$out || { echo "$$out lacks the asyncpreemptoff=1 default (LDFLAGS)" >&2; rm -f $$out; exit 1; }; \
 	done

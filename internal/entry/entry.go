@@ -43,19 +43,71 @@ var (
 	// early has bit sig-1 set for each signal of earlySignals that came
 	// before the runtime installed its handlers (earlyHandler sets it).
 	early uint64
-	// earlyAction is the struct sigaction rt0 builds for earlyHandler.
-	earlyAction [4]uint64
+	// earlyAction is the struct sigaction rt0 builds for earlyHandler;
+	// dflAction (all zero: SIG_DFL) is what earlyHandler puts back for a
+	// fault.
+	earlyAction, dflAction [4]uint64
+	// startMask is the mask rt0 leaves the first thread with: the
+	// inherited one and blocked.
+	startMask uint64
+	// wantedMarked is 1 once markWanted has set WantedEarly in the
+	// runtime's state (builds with the pidone_sigwanted tag).
+	wantedMarked uint8
 )
 
-// earlySignals are the signals rt0 gives a handler of its own: those the
-// runtime unblocks on every thread (so rt0 cannot keep them pending) and
-// that are sent, not raised by a fault. 0-terminated, for rt0's loop.
-var earlySignals = [...]uint8{uint8(unix.SIGHUP), uint8(unix.SIGINT), uint8(unix.SIGQUIT), uint8(unix.SIGABRT), uint8(unix.SIGTERM), 0}
+// earlySignals are the signals rt0 gives a handler of its own: every
+// signal the runtime unblocks on each thread it starts (runtime.blockableSig),
+// so rt0 cannot keep them pending, and whose default action would end
+// pidone: all of them but CHLD. The runtime replaces that handler with its
+// own (runtime.initsig), except for 32 and 34, which package forward sets
+// to SIG_IGN. A fault the kernel raises keeps its default action
+// (earlyHandler). 0-terminated, for rt0's loop.
+var earlySignals = [...]uint8{
+	uint8(unix.SIGHUP), uint8(unix.SIGINT), uint8(unix.SIGQUIT), uint8(unix.SIGILL),
+	uint8(unix.SIGTRAP), uint8(unix.SIGABRT), uint8(unix.SIGBUS), uint8(unix.SIGFPE),
+	uint8(unix.SIGSEGV), uint8(unix.SIGTERM), uint8(unix.SIGSTKFLT), uint8(unix.SIGPROF),
+	uint8(unix.SIGSYS), 32, 33, 34, 0,
+}
 
 // Early returns the set of earlySignals that arrived before the runtime
-// had installed its handlers: each at least once (repeats merge). Package
-// forward passes them on as if they had arrived once it listens.
+// had installed its handlers (32 and 34: before forward ignored them),
+// each at least once (repeats merge), as sent, not raised by a fault.
+// Package forward passes the forwardable ones on as if they had arrived
+// once it listens.
 func Early() uint64 { return atomic.LoadUint64(&early) }
+
+// WantedSet is what markWanted marks (bit sig-1): the signals package
+// forward registers with os/signal when the entry ran (HUP, INT, QUIT,
+// ILL, TRAP, ABRT, BUS, FPE, SEGV, PIPE, TERM, STKFLT, SYS). forward's
+// tests check it against its own list, and wanted_test.go checks that the
+// assembly's constant is this one.
+const WantedSet uint64 = 0x4000d4ff
+
+// WantedEarly returns the signals the runtime's handler queues for
+// os/signal from the runtime's first instruction on (bit sig-1), or 0.
+//
+// The runtime's handler ends a Go program on a HUP, INT, TERM (and, with
+// status 2, on a QUIT, ABRT, STKFLT, SYS or a sent ILL, TRAP, BUS, FPE,
+// SEGV) unless os/signal has asked for it: the runtime's sig.wanted. That
+// is set by signal.Notify, which can run only after the runtime has
+// installed its handlers (runtime.initsig), and for each signal after a
+// round trip to the runtime's signal thread; until then, which on a busy
+// machine is milliseconds, such a signal ends pidone (issue 19). Built
+// with the pidone_sigwanted tag and the entry (Makefile), rt0 sets those
+// bits itself before the runtime runs: a signal that comes before
+// forward's registration then waits in the runtime's queue, and
+// os/signal delivers it once pidone listens. This writes a private
+// variable of the runtime (hence -checklinkname=0 in the Makefile);
+// wanted_test.go fails when a Go release moves it.
+func WantedEarly() uint64 {
+	if wantedMarked == 1 {
+		return WantedSet
+	}
+	return 0
+}
+
+// allSignals is what rt0 blocks while it sets pidone's signal state up.
+var allSignals uint64 = 1<<64 - 1
 
 // blocked is the set rt0 blocks (bit sig-1 for signal sig): see Blocked. It
 // is read by rt0 before the runtime runs, so it must be a constant the

@@ -8,11 +8,12 @@
 // (_rt0_amd64 takes argc and argv from the stack): AX, DI, SI, DX, R10, R12,
 // R13, and CX and R11, which SYSCALL clobbers.
 TEXT ·rt0(SB),NOSPLIT|NOFRAME,$0
-	// rt_sigprocmask(SIG_BLOCK, &blocked, &inheritedMask, 8): block what
-	// pidone forwards, and keep the mask it was exec'd with.
+	// rt_sigprocmask(SIG_BLOCK, &allSignals, &inheritedMask, 8): from the
+	// first system call on, no signal can act before pidone has decided
+	// what it does (issue 19); keep the mask pidone was exec'd with.
 	MOVQ	$14, AX			// SYS_rt_sigprocmask
 	MOVQ	$0, DI			// SIG_BLOCK
-	LEAQ	·blocked(SB), SI
+	LEAQ	·allSignals(SB), SI
 	LEAQ	·inheritedMask(SB), DX
 	MOVQ	$8, R10			// sizeof(kernel sigset_t)
 	SYSCALL
@@ -42,14 +43,15 @@ next:
 	LEAQ	·nofile(SB), R10
 	SYSCALL
 
-	// For HUP, INT, QUIT, ABRT and TERM, which the runtime unblocks on
-	// every thread, a handler of ours until the runtime installs its own
-	// (runtime.initsig): one of them sent now would otherwise kill pidone
-	// (the default action) or, as PID 1, be discarded. earlyHandler notes
-	// it in early; package forward passes it on once it listens.
+	// For every signal the runtime unblocks on each thread it starts
+	// (earlySignals), a handler of ours until the runtime installs its
+	// own (runtime.initsig; for 32 and 34, until package forward ignores
+	// them): one of them sent now would otherwise kill pidone (the
+	// default action) or, as PID 1, be discarded. earlyHandler notes it
+	// in early; package forward passes it on once it listens.
 	LEAQ	·earlyHandler(SB), AX
 	MOVQ	AX, ·earlyAction+0(SB)		// sa_handler
-	MOVQ	$0x04000000, ·earlyAction+8(SB)	// sa_flags: SA_RESTORER
+	MOVQ	$0x04000004, ·earlyAction+8(SB)	// sa_flags: SA_RESTORER|SA_SIGINFO
 	LEAQ	·earlyRestorer(SB), AX
 	MOVQ	AX, ·earlyAction+16(SB)		// sa_restorer
 	MOVQ	$0, ·earlyAction+24(SB)		// sa_mask: nothing more blocked
@@ -66,16 +68,47 @@ handle:
 	INCQ	R12
 	JMP	handle
 done:
+	// rt_sigprocmask(SIG_SETMASK, &startMask, NULL, 8), startMask being
+	// the inherited mask and what pidone forwards (blocked): a signal
+	// that came meanwhile is now delivered to earlyHandler or stays
+	// pending for the main thread.
+	MOVQ	·inheritedMask(SB), AX
+	ORQ	·blocked(SB), AX
+	MOVQ	AX, ·startMask(SB)
+	MOVQ	$14, AX			// SYS_rt_sigprocmask
+	MOVQ	$2, DI			// SIG_SETMASK
+	LEAQ	·startMask(SB), SI
+	MOVQ	$0, DX
+	MOVQ	$8, R10
+	SYSCALL
 	MOVB	$1, ·ran(SB)
-	JMP	_rt0_amd64_linux(SB)
+	// Tell the runtime that os/signal wants the signals pidone will
+	// register (wanted_on_amd64.s), then the runtime's own entry.
+	JMP	·markWanted(SB)
 
 // earlyHandler is the handler rt0 installs: it sets bit sig-1 of early.
-// The kernel passes sig in DI and restores every register afterwards.
+// The kernel passes sig in DI and the siginfo in SI, and restores every
+// register afterwards. A fault the kernel raised (ILL, TRAP, BUS, FPE,
+// SEGV or SYS with a positive si_code) is not noted: the handler puts the
+// default action back and returns, so that the faulting instruction runs
+// again and ends the process as it would have without the entry.
 TEXT ·earlyHandler(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	DI, CX
 	DECQ	CX
 	MOVQ	$1, AX
-	SHLQ	CX, AX
+	SHLQ	CX, AX			// AX = bit sig-1
+	MOVL	8(SI), CX		// si_code
+	CMPL	CX, $0
+	JLE	note
+	TESTQ	$0x400004d8, AX		// ILL, TRAP, BUS, FPE, SEGV, SYS (bit sig-1)
+	JEQ	note
+	MOVQ	$13, AX			// SYS_rt_sigaction(sig, &dflAction, NULL, 8)
+	LEAQ	·dflAction(SB), SI
+	MOVQ	$0, DX
+	MOVQ	$8, R10
+	SYSCALL
+	RET
+note:
 	LOCK
 	ORQ	AX, ·early(SB)
 	RET

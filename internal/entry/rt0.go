@@ -10,3 +10,8 @@ func rt0()
 // the few signals the runtime unblocks, and its return path (entry_GOARCH.s).
 func earlyHandler()
 func earlyRestorer()
+
+// markWanted is where rt0 ends: it marks WantedEarly in the runtime's
+// state when built with the pidone_sigwanted tag (wanted_on_GOARCH.s),
+// and jumps to the runtime's entry.
+func markWanted()

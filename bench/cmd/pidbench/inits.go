@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -16,6 +18,47 @@ type initSpec struct {
 	Name string
 	Path string
 	Args []string // between the binary and the command
+	// Floor marks a floor of the design (benchkid's minexact, mininit):
+	// measured in the start-up rows beside the inits, never a peer.
+	Floor bool `json:",omitempty"`
+}
+
+// floors are benchkid's floors under their names (benchkid tells them by
+// argv[0]), as links in dir: every start-up run measures them, so that
+// pidone's ratio to them is read within one run (issue 19).
+func floors(benchkid, dir string) ([]initSpec, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var specs []initSpec
+	for _, name := range []string{"minexact", "mininit"} {
+		link := filepath.Join(dir, name)
+		_ = os.Remove(link)
+		if err := os.Symlink(benchkid, link); err != nil {
+			return nil, err
+		}
+		specs = append(specs, initSpec{Name: name, Path: link, Args: []string{"--"}, Floor: true})
+	}
+	return specs, nil
+}
+
+// shown is how result files name an init's binary: a floor by its name, a
+// binary below the directory pidbench runs in (make bench: the tree) by
+// its path from there, a system one (/usr/bin/tini) as it is, anything
+// else by its file name; never the build machine's paths.
+func (s initSpec) shown() string {
+	if s.Floor {
+		return s.Name
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, s.Path); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+	}
+	if strings.HasPrefix(s.Path, "/usr/") || strings.HasPrefix(s.Path, "/bin/") || strings.HasPrefix(s.Path, "/sbin/") {
+		return s.Path
+	}
+	return filepath.Base(s.Path)
 }
 
 // argv returns the init's command line for running cmd.

@@ -41,6 +41,7 @@ type config struct {
 	stormRounds, stormOrphans  int
 	latencyRounds              int
 	startupRounds              int
+	earlyTrials                int
 	idleSettle, idleWindow     time.Duration
 	idleBurst                  int
 	dockerRounds               int
@@ -105,7 +106,7 @@ func run() error {
 	flag.StringVar(&only, "only", "", "comma-separated metric groups to run")
 	overrides := map[string]struct{ dst, val *int }{}
 	for name, dst := range map[string]*int{"storm-rounds": &cfg.stormRounds, "latency-rounds": &cfg.latencyRounds,
-		"startup-rounds": &cfg.startupRounds, "docker-rounds": &cfg.dockerRounds} {
+		"startup-rounds": &cfg.startupRounds, "docker-rounds": &cfg.dockerRounds, "early-rounds": &cfg.earlyTrials} {
 		overrides[name] = struct{ dst, val *int }{dst, flag.Int(name, 0, "override the number of "+strings.TrimSuffix(name, "-rounds")+" rounds")}
 	}
 	flag.Parse()
@@ -119,6 +120,7 @@ func run() error {
 		cfg.stormRounds, cfg.stormOrphans = 1, 10000
 		cfg.latencyRounds = 300
 		cfg.startupRounds = 60
+		cfg.earlyTrials = 100
 		cfg.idleSettle, cfg.idleWindow, cfg.idleBurst = 2500*time.Millisecond, 5*time.Second, 50
 		cfg.dockerRounds, cfg.dockerStopTimeout = 1, 10
 		cfg.workerKills, cfg.workerReloads = 10, 2
@@ -128,6 +130,7 @@ func run() error {
 		cfg.stormRounds, cfg.stormOrphans = 5, 10000
 		cfg.latencyRounds = 2000
 		cfg.startupRounds = 400
+		cfg.earlyTrials = 1000
 		cfg.idleSettle, cfg.idleWindow, cfg.idleBurst = 3*time.Second, 20*time.Second, 200
 		cfg.dockerRounds, cfg.dockerStopTimeout = 3, 10
 		cfg.workerKills, cfg.workerReloads = 40, 5
@@ -175,9 +178,13 @@ func run() error {
 			return fmt.Errorf("%s: %v", in.Name, err)
 		}
 	}
+	floorSpecs, err := floors(cfg.benchkid, filepath.Join(cfg.out, "floors"))
+	if err != nil {
+		return err
+	}
 	host, _ := os.Hostname()
 	start := time.Now()
-	res := &results{Started: start.Format(time.RFC3339), Host: host, Quick: cfg.quick, Inits: inits,
+	res := &results{Started: start.Format(time.RFC3339), Host: host, Quick: cfg.quick, Inits: append(inits[:len(inits):len(inits)], floorSpecs...),
 		LoadAt: map[string]string{"start": loadavg()}, Cores: runtime.NumCPU()}
 	cfg.logf("pidbench: pidone=%s quick=%v load=%s", cfg.pidone, cfg.quick, res.LoadAt["start"])
 
@@ -187,7 +194,8 @@ func run() error {
 	}
 	steps := []step{
 		{"size", func() ([]row, error) { return sizeRows(inits) }},
-		{"startup", func() ([]row, error) { return startupRows(cfg, inits) }},
+		{"startup", func() ([]row, error) { return startupRows(cfg, inits, floorSpecs) }},
+		{"early", func() ([]row, error) { return earlyRows(cfg, inits) }},
 		{"latency", func() ([]row, error) { return latencyRows(cfg, inits) }},
 		{"reaping", func() ([]row, error) { return stormRows(cfg, inits) }},
 		{"idle", func() ([]row, error) { return idleRows(cfg, inits) }},

@@ -168,7 +168,7 @@ func (res *results) noisyRows() int {
 func (res *results) peerNames() []string {
 	var names []string
 	for _, s := range res.Inits {
-		if !isSubject(s.Name) {
+		if !isSubject(s.Name) && !s.Floor {
 			names = append(names, s.Name)
 		}
 	}
@@ -224,7 +224,7 @@ func (res *results) markdown(w io.Writer) {
 		if i > 0 {
 			fmt.Fprintf(w, "; ")
 		}
-		fmt.Fprintf(w, "`%s`", strings.Join(s.argv("CMD"), " "))
+		fmt.Fprintf(w, "`%s`", strings.Join(append([]string{s.shown()}, s.Args...), " ")+" CMD")
 	}
 	fmt.Fprintf(w, ".\n\n")
 	subj := res.subjects()
@@ -334,10 +334,18 @@ func (res *results) json(w io.Writer) error {
 		Verdict string
 		Noisy   bool
 	}
+	// Binaries as result files name them (initSpec.shown), not where
+	// they were built.
+	inits := make([]initSpec, len(res.Inits))
+	for i, s := range res.Inits {
+		inits[i] = s
+		inits[i].Path = s.shown()
+	}
 	out := struct {
 		*results
-		Rows []jrow
-	}{results: res}
+		Inits []initSpec
+		Rows  []jrow
+	}{results: res, Inits: inits}
 	for _, r := range res.Rows {
 		jr := jrow{row: r, Values: map[string]jsonValue{}, Verdict: r.verdict(res.peerNames(), "pidone"), Noisy: r.noisy(res.Cores)}
 		for k, v := range r.Values {
