@@ -13,12 +13,14 @@ import (
 // message naming it, never a runtime crash half-way (README, Threat model).
 const (
 	// The main child's start: the close-on-exec pipe that carries an exec
-	// error back, and the child's pidfd, kept while it lives. Afterwards
+	// error back, and the child's pidfd, kept while it lives, and the
+	// reaper's copy of it, kept until the wait in flight at the spawn
+	// returns (package reap: why attribution is exact). Afterwards
 	// the pidfd and at most two more at once: a /proc file and a pidfd
 	// pinning a process while a subreaper walks its descendants
 	// (init/descendants.go; past that the walk falls back to start
 	// times), or the termination log.
-	needSupervise = nofile.RuntimePoller + 3
+	needSupervise = nofile.RuntimePoller + 4
 	// --pause has no child: a subreaper's walk (two, as above), or as
 	// PID 1 only /proc/self/maps once (init/trim.go).
 	needPause     = nofile.RuntimePoller + 2

@@ -8,8 +8,8 @@ func TestSuperviseNeed(t *testing.T) {
 		pause, pid1 bool
 		want        int
 	}{
-		{"a command: the poller, then a pipe and a pidfd at the start", false, true, 5},
-		{"a command below another init", false, false, 5},
+		{"a command: the poller, then a pipe, a pidfd and the reaper's copy at the start", false, true, 6},
+		{"a command below another init", false, false, 6},
 		{"pause as PID 1: the poller and /proc/self/maps", true, true, 3},
 		{"pause as a subreaper: the poller and a walk's two", true, false, 4},
 	}

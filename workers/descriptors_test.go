@@ -9,10 +9,10 @@ func TestDescriptorsNeeded(t *testing.T) {
 		pidfile bool
 		want    int
 	}{
-		{"one worker", []int{1}, false, 3},
-		{"a pidfile adds its lock", []int{1}, true, 4},
-		{"one pidfd per worker of every group", []int{4, 2}, false, 8},
-		{"eight workers and a pidfile", []int{8}, true, 11},
+		{"one worker", []int{1}, false, 4},
+		{"a pidfile adds its lock", []int{1}, true, 5},
+		{"a pidfd and the reaper's copy per worker of every group", []int{4, 2}, false, 14},
+		{"eight workers and a pidfile", []int{8}, true, 19},
 	}
 	for _, tt := range tests {
 		t.Run(tt.doc, func(t *testing.T) {

@@ -58,6 +58,14 @@ func TestStatusFileWarningIsLimitedOnAFullDisk(t *testing.T) {
 	if lines > seconds+2 {
 		t.Errorf("%d status-file warnings in %ds of a full disk (%d worker starts); want at most %d", lines, seconds, starts, seconds+2)
 	}
+	p.signal(syscall.SIGTERM)
+	if code := p.exitCode(workersTimeout); code != 0 {
+		t.Errorf("exit code %d after SIGTERM", code)
+	}
+	// What was held back is counted on a later line: the next one
+	// written, the last one held once its second is over, or at the
+	// master's exit (logging.FlushHeld).
+	p.stderr.WaitEOF(t, exitTimeout)
 	held := 0
 	for _, l := range p.stderr.Snapshot() {
 		if m := statusHeldBack.FindStringSubmatch(l); m != nil {
@@ -69,10 +77,6 @@ func TestStatusFileWarningIsLimitedOnAFullDisk(t *testing.T) {
 		t.Errorf("no warning says how many were held back")
 	}
 	t.Logf("%d worker starts in %ds, %d warnings, %d held back; first: %s", starts, seconds, lines, held, first[0])
-	p.signal(syscall.SIGTERM)
-	if code := p.exitCode(workersTimeout); code != 0 {
-		t.Errorf("exit code %d after SIGTERM", code)
-	}
 }
 
 // fill writes path until the file system is full.
