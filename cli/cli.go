@@ -147,7 +147,7 @@ func parsePidone(args []string) Config {
 		Version:         version,
 		Personality:     "pidone",
 		FailOnLeftovers: s.failOnLeftovers,
-		LeftoversCode:   s.leftoversCode,
+		LeftoversCode:   s.exitCodeOnLeftovers(),
 	}
 	c.StartFailed = func(e *supervisor.StartError) int {
 		log.Error("cannot run command", startFailureAttrs(e, s.subreaperAsked)...)

@@ -46,7 +46,7 @@ type settings struct {
 	// docs/exit-report.md).
 	exitReport      string
 	failOnLeftovers bool
-	leftoversCode   int
+	leftoversCode   *int // nil: DefaultLeftoversCode
 
 	// --user and --no-new-privs (internal/user): the credential the main
 	// child runs as, resolved while parsing; pidone keeps its own.
@@ -67,7 +67,15 @@ type settings struct {
 
 // defaultSettings is what an empty command line means.
 func defaultSettings() *settings {
-	return &settings{logFormat: "text", grace: supervisor.DefaultGrace, leftoversCode: DefaultLeftoversCode}
+	return &settings{logFormat: "text", grace: supervisor.DefaultGrace}
+}
+
+// exitCodeOnLeftovers is --fail-on-leftovers' CODE.
+func (s *settings) exitCodeOnLeftovers() int {
+	if s.leftoversCode == nil {
+		return DefaultLeftoversCode
+	}
+	return *s.leftoversCode
 }
 
 // user is the identity --user asks for the main child, or nil.
@@ -176,7 +184,7 @@ var pidoneOptions = []option{
 		if err != nil || code < 0 || code > 255 {
 			return fmt.Errorf("exit code %s is not a number from 0 to 255", clip.Quote(v))
 		}
-		s.leftoversCode = code
+		s.leftoversCode = &code
 		return nil
 	}},
 	{0, "user", "USER[:GROUP]", "run the command as USER (a name in the image's /etc/passwd, or a number) and GROUP; pidone keeps its own identity", func(s *settings, v string) error {
