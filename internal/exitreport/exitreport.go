@@ -11,6 +11,7 @@
 package exitreport
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -249,11 +250,14 @@ func CheckPath(path string) error {
 // rename over path. A reader sees the old file or the whole new one, never
 // a part; on failure the temporary file is removed.
 func Write(path string, r *Report) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // argv is for people and jq, not for HTML
+	if err := enc.Encode(r); err != nil {
 		return err
 	}
-	b = append(b, '\n')
+	b := buf.Bytes()
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
