@@ -441,3 +441,44 @@ func TestExitReportUnwritable(t *testing.T) {
 		t.Errorf("left behind: %v", entries)
 	}
 }
+
+// A read-only filesystem is refused before anything starts; a full one
+// fails the write at the end, which leaves the exit code alone and no
+// temporary file behind. Both in a mount namespace of their own
+// (unshare --mount), so nothing reaches the host.
+func TestExitReportFilesystems(t *testing.T) {
+	t.Parallel()
+	needRoot(t, "mounts a tmpfs")
+	pidone, workload := bins(t)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skipf("unshare (util-linux) is needed for a mount namespace: %v", err)
+	}
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		doc, setup string
+		code       int
+		want       string
+	}{
+		{"read-only", `mount -t tmpfs -o ro,size=64k none "$D"`, 2, `--exit-report: directory .* is not writable: read-only file system`},
+		{"full", `mount -t tmpfs -o size=4k none "$D" && (cat /dev/zero > "$D/fill" 2>/dev/null || true)`, 7,
+			`level=WARN msg="cannot write the exit report; the exit code is unchanged" .*no space left on device`},
+	} {
+		script := "set -e; " + tc.setup + `; rc=0; "$P" --exit-report "$D/r.json" -- "$W" exit 7 || rc=$?; echo "files: $(ls -A "$D" | tr '\n' ' ')"; exit $rc`
+		cmd := exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-c", script)
+		cmd.Env = append(os.Environ(), "D="+dir, "P="+pidone, "W="+workload)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != tc.code || !regexp.MustCompile(tc.want).Match(out) {
+			t.Errorf("%s: exit code %d, output %q; want %d and %q", tc.doc, code, out, tc.code, tc.want)
+		}
+		if m := regexp.MustCompile(`(?m)^files: (.*)$`).FindSubmatch(out); m == nil || strings.Contains(string(m[1]), "r.json") {
+			t.Errorf("%s: files left: %q", tc.doc, out)
+		}
+	}
+}
