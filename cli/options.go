@@ -101,7 +101,7 @@ func (s *settings) level() slog.Level {
 
 // option is one entry of a getopt-style table. An option with a value name
 // takes an argument (-e 143, -e143, --remap-exit 143, --remap-exit=143);
-// a value name in brackets ("[=CODE]") makes the argument optional, given
+// a value name "[=NAME]" makes the argument optional, given
 // only with "=" (--fail-on-leftovers, --fail-on-leftovers=3), as getopt_long
 // reads an optional_argument.
 type option struct {
@@ -466,7 +466,7 @@ func parseShorts(s *settings, table []option, args []string, i int) (int, *optio
 }
 
 // optionalValue says whether o's argument may be left out.
-func optionalValue(o option) bool { return strings.HasPrefix(o.value, "[") }
+func optionalValue(o option) bool { return strings.HasPrefix(o.value, "[=") }
 
 func findShort(table []option, c byte) (option, bool) {
 	for _, o := range table {

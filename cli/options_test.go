@@ -152,6 +152,11 @@ func TestExitReportOptions(t *testing.T) {
 			t.Errorf("parseArgs(%q): fail %v code %d, want %v %d", tc.args, s.failOnLeftovers, s.exitCodeOnLeftovers(), tc.fail, tc.code)
 		}
 	}
+	// Only "[=NAME]" is optional: --listen's "[NAME=]SPEC" still takes
+	// the next word.
+	if s, err := parseArgs([]string{"--workers", "1", "--listen", "tcp:127.0.0.1:0", "app"}, pidoneOptions); err != nil || s.workers == nil {
+		t.Errorf("--listen SPEC as two words: %v", err)
+	}
 	if DefaultLeftoversCode == ExitUsage || DefaultLeftoversCode >= ExitInternal {
 		t.Errorf("DefaultLeftoversCode %d collides with pidone's own codes", DefaultLeftoversCode)
 	}
