@@ -156,8 +156,10 @@ func (rc *recorder) requested(sig unix.Signal) {
 
 // snapshot lists the leftovers, once: every process alive below pidone
 // now (the main child has just ended, or in pause mode the stop begins).
-// It returns how many there are (-1: unknown) and the processes.
-func (rc *recorder) snapshot(sw *sweeper) (int, []procInfo) {
+// It returns how many there are (-1: unknown) and the processes. Their
+// comm and argv are read only with detail (a report is wanted): the count
+// alone serves the WARN, the termination log and --fail-on-leftovers.
+func (rc *recorder) snapshot(sw *sweeper, detail bool) (int, []procInfo) {
 	if rc == nil { // Remainder: workers mode writes no report yet
 		return 0, nil
 	}
@@ -178,7 +180,7 @@ func (rc *recorder) snapshot(sw *sweeper) (int, []procInfo) {
 	list := make([]exitreport.Leftover, 0, len(procs))
 	for i, p := range procs {
 		l := exitreport.Leftover{Pid: p.pid, PPid: p.ppid, Starttime: p.start, End: exitreport.End{How: exitreport.Running}}
-		if i < exitreport.MaxLeftovers { // the rest are only counted
+		if detail && i < exitreport.MaxLeftovers { // the rest are only counted
 			l.Comm = comm(p.pid)
 			l.Argv, l.ArgvTruncated = exitreport.ReadArgv(p.pid)
 		}
