@@ -274,6 +274,38 @@ func TestExitReportLeftoverKilledByTerm(t *testing.T) {
 	checkKilled(t, "the sleeper", r.Leftovers[0].End, syscall.SIGTERM, "pidone_stop")
 }
 
+// A program that daemonizes (double fork) and exits: the daemon is a
+// leftover, re-parented to pidone, ended by pidone's stop; and, with
+// --wait-all, one that exits on its own.
+func TestExitReportDoubleFork(t *testing.T) {
+	t.Parallel()
+	_, workload := bins(t)
+	code, r, _ := runReport(t, "--fail-on-leftovers", "--", workload, "forkexit", "-life", "1h", "-code", "0")
+	if code != 122 {
+		t.Errorf("exit code %d, want 122", code)
+	}
+	checkCommon(t, r, true, 122, "leftovers")
+	if r.LeftoversCount != 1 || r.Leftovers[0].PPid != 1 || len(r.Leftovers[0].Argv) < 2 || r.Leftovers[0].Argv[1] != "daemon" {
+		t.Fatalf("leftovers %+v, want the daemon, re-parented to pidone", r.Leftovers)
+	}
+	checkKilled(t, "the daemon", r.Leftovers[0].End, syscall.SIGTERM, "pidone_stop")
+
+	code, r, _ = runReport(t, "--wait-all", "--", workload, "forkexit", "-life", "300ms", "-code", "4")
+	if code != 4 {
+		t.Errorf("--wait-all: exit code %d, want 4", code)
+	}
+	checkCommon(t, r, true, 4, "child_status")
+	if r.LeftoversCount != 1 {
+		t.Fatalf("--wait-all: leftovers %+v, want the daemon", r.Leftovers)
+	}
+	checkExited(t, "the daemon under --wait-all", r.Leftovers[0].End, 0)
+	// It lived 300ms from its start, a little before the main child's
+	// exit; how much before depends on the machine's load.
+	if a := *r.Leftovers[0].End.AfterSeconds; a <= 0 || a > 0.3 {
+		t.Errorf("the daemon ended %vs after the main child, want within its 0.3s life", a)
+	}
+}
+
 func TestExitReportMainKilledBySignal(t *testing.T) {
 	t.Parallel()
 	_, workload := bins(t)
