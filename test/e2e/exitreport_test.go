@@ -300,9 +300,10 @@ func TestExitReportDoubleFork(t *testing.T) {
 	}
 	checkExited(t, "the daemon under --wait-all", r.Leftovers[0].End, 0)
 	// It lived 300ms from its start, a little before the main child's
-	// exit; how much before depends on the machine's load.
-	if a := *r.Leftovers[0].End.AfterSeconds; a <= 0 || a > 0.3 {
-		t.Errorf("the daemon ended %vs after the main child, want within its 0.3s life", a)
+	// exit: it ended after the main child (how long after depends on the
+	// machine's load, so no more is checked).
+	if a := *r.Leftovers[0].End.AfterSeconds; a <= 0 {
+		t.Errorf("the daemon ended %vs after the main child, want after it", a)
 	}
 }
 
