@@ -34,6 +34,10 @@ var version = "dev"
 const (
 	ExitUsage    = 2
 	ExitInternal = 125
+	// DefaultLeftoversCode is --fail-on-leftovers' exit code: none of
+	// pidone's own (2, 125-127), no 128+N of a signal, and not 124
+	// (timeout(1)) or 123 (xargs), which test scripts meet often.
+	DefaultLeftoversCode = 122
 )
 
 // Mode is what the command line asks pidone to do.
@@ -154,6 +158,12 @@ func parsePidone(args []string, environ []string) Config {
 		User:           s.user(),
 		NoNewPrivs:     s.noNewPrivs,
 		DieWithPidone:  true,
+
+		ExitReport:      s.exitReport,
+		Version:         version,
+		Personality:     "pidone",
+		FailOnLeftovers: s.failOnLeftovers,
+		LeftoversCode:   s.exitCodeOnLeftovers(),
 	}
 	c.StartFailed = func(e *supervisor.StartError) int {
 		log.Error("cannot run command", startFailureAttrs(e, s.subreaperAsked)...)

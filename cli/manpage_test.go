@@ -97,8 +97,11 @@ func optionHeading(o option) string {
 		names = append(names, `\fB\-\-`+roffEscape(o.long)+`\fR`)
 	}
 	h := strings.Join(names, ", ")
+	if o.value != "" && !optionalValue(o) {
+		h += " "
+	}
 	if o.value != "" {
-		h += ` \fI` + roffEscape(o.value) + `\fR`
+		h += `\fI` + roffEscape(o.value) + `\fR`
 	}
 	return h
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/pidone/pidone/forward"
 	supervisor "github.com/pidone/pidone/init"
 	"github.com/pidone/pidone/internal/clip"
+	"github.com/pidone/pidone/internal/exitreport"
 	"github.com/pidone/pidone/internal/user"
 	"github.com/pidone/pidone/logging"
 	"github.com/pidone/pidone/spawn"
@@ -42,6 +43,12 @@ type settings struct {
 	delays   forward.Delays
 	pause    bool
 
+	// The exit report and the leftovers policy (issue 21,
+	// docs/exit-report.md).
+	exitReport      string
+	failOnLeftovers bool
+	leftoversCode   *int // nil: DefaultLeftoversCode
+
 	// --user and --no-new-privs (internal/user): the credential the main
 	// child runs as, resolved while parsing; pidone keeps its own.
 	userUID    uint32
@@ -62,6 +69,14 @@ type settings struct {
 // defaultSettings is what an empty command line means.
 func defaultSettings() *settings {
 	return &settings{logFormat: "text", grace: supervisor.DefaultGrace}
+}
+
+// exitCodeOnLeftovers is --fail-on-leftovers' CODE.
+func (s *settings) exitCodeOnLeftovers() int {
+	if s.leftoversCode == nil {
+		return DefaultLeftoversCode
+	}
+	return *s.leftoversCode
 }
 
 // user is the identity --user asks for the main child, or nil.
@@ -86,7 +101,10 @@ func (s *settings) level() slog.Level {
 }
 
 // option is one entry of a getopt-style table. An option with a value name
-// takes an argument (-e 143, -e143, --remap-exit 143, --remap-exit=143).
+// takes an argument (-e 143, -e143, --remap-exit 143, --remap-exit=143);
+// a value name "[=NAME]" makes the argument optional, given
+// only with "=" (--fail-on-leftovers, --fail-on-leftovers=3), as getopt_long
+// reads an optional_argument.
 type option struct {
 	short byte
 	long  string
@@ -150,6 +168,25 @@ var pidoneOptions = []option{
 	{0, "termination-log", "PATH", "write why the main child ended to PATH (Kubernetes' terminationMessagePath)", func(s *settings, v string) (err error) {
 		s.termLog, err = parsePath(v)
 		return err
+	}},
+	{0, "exit-report", "PATH", "when pidone exits, write a JSON report to PATH: the main child, the exit code and why, the processes left behind (docs/exit-report.md)", func(s *settings, v string) error {
+		if err := exitreport.CheckPath(v); err != nil {
+			return err
+		}
+		s.exitReport = v
+		return nil
+	}},
+	{0, "fail-on-leftovers", "[=CODE]", "exit CODE (default 122) instead of the child's status if processes were still alive below pidone when the main child ended", func(s *settings, v string) error {
+		s.failOnLeftovers = true
+		if v == "" {
+			return nil
+		}
+		code, err := strconv.Atoi(v)
+		if err != nil || code < 0 || code > 255 {
+			return fmt.Errorf("exit code %s is not a number from 0 to 255", clip.Quote(v))
+		}
+		s.leftoversCode = &code
+		return nil
 	}},
 	{0, "user", "USER[:GROUP]", "run the command as USER (a name in the image's /etc/passwd, or a number) and GROUP; pidone keeps its own identity", func(s *settings, v string) error {
 		c, err := user.Resolve(v, userRoot)
@@ -221,6 +258,8 @@ func parseOver(s *settings, args []string, table []option) (*settings, error) {
 		return nil, usagef("--pause cannot be combined with workers mode")
 	case (s.userSet || s.noNewPrivs) && (s.pause || s.workers != nil):
 		return nil, usagef("--user and --no-new-privs apply to the main command; workers take the user and noNewPrivileges of their OCI process (docs/workers.md)")
+	case (s.exitReport != "" || s.failOnLeftovers) && s.workers != nil:
+		return nil, usagef("--exit-report and --fail-on-leftovers are for single mode; workers mode has neither yet")
 	case len(s.command) == 0 && !s.pause && !s.workersNeedNoCommand():
 		return nil, usagef("no command given")
 	}
@@ -362,6 +401,7 @@ func parseLong(s *settings, table []option, args []string, i int, syn syntax) (i
 	switch {
 	case o.value == "" && hasValue:
 		return i, &optionError{mistake: unexpectedValue, option: option}
+	case o.value != "" && !hasValue && optionalValue(o):
 	case o.value != "" && !hasValue:
 		if i+1 >= len(args) {
 			return i, &optionError{mistake: missingValue, option: option, valueName: o.value}
@@ -430,6 +470,9 @@ func parseShorts(s *settings, table []option, args []string, i int) (int, *optio
 	return i, nil
 }
 
+// optionalValue says whether o's argument may be left out.
+func optionalValue(o option) bool { return strings.HasPrefix(o.value, "[=") }
+
 func findShort(table []option, c byte) (option, bool) {
 	for _, o := range table {
 		if o.short == c {
@@ -467,9 +510,10 @@ func printHelp(w io.Writer, table []option) {
 			}
 			names += "--" + o.long
 		}
-		if o.value != "" {
-			names += " " + o.value
+		if o.value != "" && !optionalValue(o) {
+			names += " "
 		}
+		names += o.value
 		fmt.Fprintf(w, "  %-26s %s\n", names, o.help)
 	}
 	fmt.Fprintf(w, "\nControl verbs (workers mode, through --pidfile):\n  pidone ctl %s [--pidfile PATH]   (pidone ctl --help)\n", ctlVerbList())

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +117,47 @@ func TestLevel(t *testing.T) {
 		if got := tc.s.level(); got != tc.want {
 			t.Errorf("%+v: level %v, want %v", tc.s, got, tc.want)
 		}
+	}
+}
+
+func TestExitReportOptions(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args    []string
+		fail    bool
+		code    int
+		wantErr string
+	}{
+		{[]string{"app"}, false, DefaultLeftoversCode, ""},
+		{[]string{"--fail-on-leftovers", "app"}, true, DefaultLeftoversCode, ""},
+		{[]string{"--fail-on-leftovers=0", "app"}, true, 0, ""},
+		{[]string{"--fail-on-leftovers=255", "app"}, true, 255, ""},
+		// The value is optional, so a following word is the command.
+		{[]string{"--fail-on-leftovers", "7"}, true, DefaultLeftoversCode, ""},
+		{[]string{"--fail-on-leftovers=256", "app"}, false, 0, `--fail-on-leftovers: exit code "256" is not a number from 0 to 255`},
+		{[]string{"--fail-on-leftovers=", "app"}, true, DefaultLeftoversCode, ""},
+		{[]string{"--exit-report", dir, "app"}, false, 0, "is a directory"},
+		{[]string{"--exit-report", dir + "/none/r.json", "app"}, false, 0, "no such file or directory"},
+		{[]string{"--exit-report=" + dir + "/r.json", "--workers", "2", "app"}, false, 0, "single mode"},
+	} {
+		s, err := parseArgs(tc.args, pidoneOptions)
+		switch {
+		case tc.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("parseArgs(%q): %v, want an error with %q", tc.args, err, tc.wantErr)
+			}
+		case err != nil:
+			t.Errorf("parseArgs(%q): %v", tc.args, err)
+		case s.failOnLeftovers != tc.fail || s.exitCodeOnLeftovers() != tc.code:
+			t.Errorf("parseArgs(%q): fail %v code %d, want %v %d", tc.args, s.failOnLeftovers, s.exitCodeOnLeftovers(), tc.fail, tc.code)
+		}
+	}
+	// Only "[=NAME]" is optional: --listen's "[NAME=]SPEC" still takes
+	// the next word.
+	if s, err := parseArgs([]string{"--workers", "1", "--listen", "tcp:127.0.0.1:0", "app"}, pidoneOptions); err != nil || s.workers == nil {
+		t.Errorf("--listen SPEC as two words: %v", err)
+	}
+	if DefaultLeftoversCode == ExitUsage || DefaultLeftoversCode >= ExitInternal {
+		t.Errorf("DefaultLeftoversCode %d collides with pidone's own codes", DefaultLeftoversCode)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pidone/pidone/forward"
+	"github.com/pidone/pidone/internal/exitreport"
 	"github.com/pidone/pidone/internal/trim"
 	"github.com/pidone/pidone/logging"
 	"github.com/pidone/pidone/reap"
@@ -91,6 +92,18 @@ type Config struct {
 	// exec'd (at once in pause mode): for the work pidone's start can do
 	// without, so that the child is not kept waiting for it.
 	Running func()
+
+	// ExitReport, if set, is where pidone writes its exit report before
+	// it exits (internal/exitreport, docs/exit-report.md); Version and
+	// Personality go in it.
+	ExitReport  string
+	Version     string
+	Personality string
+	// FailOnLeftovers makes pidone exit LeftoversCode instead of the
+	// main child's status when processes were still alive below pidone
+	// as the main child ended (issue 21).
+	FailOnLeftovers bool
+	LeftoversCode   int
 }
 
 // SessionMode says where the main child runs.
@@ -145,8 +158,10 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 		PID1:               pid1,
 	}
 	orphans := newOrphanHint()
+	rec := newRecorder()
 	r := reap.StartWith(reap.Options{
 		OnOrphan: func(e reap.Exit) {
+			rec.reaped(e)
 			if cfg.WarnOnReap {
 				log.Warn("reaped orphan", "pid", e.Pid, logging.Status(e.Status))
 			}
@@ -178,6 +193,9 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 		mainChild, err = start(r, s)
 		if err != nil {
 			writeTerminationLog(cfg, log, err.Error())
+			report := mainChildOf(cfg, 0)
+			report.End = startFailed(err)
+			rec.finish(cfg, log, report, 0, startFailureCode(err))
 			return 0, err
 		}
 		defer mainChild.close()
@@ -205,6 +223,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	sw := newSweeper(log, pid1, group)
 	target := forward.Target{Pid: mainChild.pid, PidFD: mainChild.pidfd, Group: !cfg.SingleChild}
 	lp := &loop{cfg: cfg, log: log, m: m, sw: sw, r: r, term: term, target: target, child: mainChild, orphans: orphans,
+		rec: rec, report: mainChildOf(cfg, mainChild.pid),
 		// Every signal the shortcut forwards would be logged at DEBUG by
 		// the loop; with DEBUG on, all of them go through the loop.
 		shortcut: !log.Enabled(context.Background(), slog.LevelDebug)}
@@ -215,7 +234,8 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	// Start-up is over: give back its memory once pidone has settled.
 	trim.Schedule()
 
-	return lp.serve(signals, handedTerminal), nil
+	code := lp.serve(signals, handedTerminal)
+	return rec.finish(cfg, log, lp.report, lp.childCode, code), nil
 }
 
 // serve is the event loop: it feeds the machine until it says exit, and
@@ -293,6 +313,11 @@ type loop struct {
 	orphans *orphanHint
 	// shortcut says whether the main thread may forward signals itself.
 	shortcut bool
+	// rec collects the exit report (report.go); report is the main
+	// child's part of it and childCode its decoded status, once it ended.
+	rec       *recorder
+	report    *exitreport.MainChild
+	childCode int
 }
 
 // step handles one event with the shortcut held, so that no signal is
@@ -328,7 +353,13 @@ func (lp *loop) mainExited(e reap.Exit, handedTerminal bool) event {
 			lp.log.Debug("cannot take the terminal back", "error", err)
 		}
 	}
-	writeTerminationLog(lp.cfg, lp.log, exitReason(e.Status, lp.m.killedByPidone(), lp.cfg.Grace.String()))
+	n, procs := lp.rec.snapshot(lp.sw, lp.cfg.ExitReport != "")
+	warnLeftovers(lp.cfg, lp.log, procs)
+	lp.childCode = e.Code()
+	if lp.report != nil {
+		lp.report.End = endOf(e.Status, lp.rec.sender(e.Status)).After(time.Since(lp.rec.start))
+	}
+	writeTerminationLog(lp.cfg, lp.log, verdict(n)+": "+exitReason(e.Status, lp.m.killedByPidone(), lp.cfg.Grace.String()))
 	return event{kind: evMainExited, code: e.Code()}
 }
 
@@ -340,6 +371,9 @@ func (lp *loop) run(ev event) (code int, done bool) {
 		ev, queue = queue[0], queue[1:]
 		before, heldBefore := lp.m.phase, len(lp.m.held)
 		actions := lp.m.handle(ev, time.Now())
+		if before == running && (lp.m.phase == stopping || lp.m.phase == killing) && ev.kind != evMainExited {
+			lp.stopBegan(ev)
+		}
 		if ev.kind == evSignal && len(lp.m.held) > heldBefore {
 			lp.log.Info("holding signal (--delay)", "signal", forward.Name(ev.signal), "delay", lp.cfg.Delays[ev.signal])
 		}
@@ -358,6 +392,7 @@ func (lp *loop) run(ev event) (code int, done bool) {
 				lp.sw.signalRest(a.signal)
 			case actStopAll:
 				lp.log.Info("stopping every process", "signal", forward.Name(a.signal), "grace", lp.cfg.Grace)
+				lp.rec.stopSent(a.signal)
 				lp.sw.stopAll(a.signal)
 			case actCatchUp:
 				lp.sw.catchUp(a.signal)
@@ -365,6 +400,7 @@ func (lp *loop) run(ev event) (code int, done bool) {
 				if before != killing {
 					lp.logKill(before, ev.kind == evTick)
 				}
+				lp.rec.killSent()
 				lp.sw.killAll()
 			case actContinueMain:
 				lp.log.Info("continuing the main child: nothing above PID 1 could resume it")
@@ -395,6 +431,21 @@ func (lp *loop) run(ev event) (code int, done bool) {
 		}
 	}
 	return 0, false
+}
+
+// stopBegan notes a stop request for the report; in pause mode, where no
+// main child ends, the leftovers are what the stop finds.
+func (lp *loop) stopBegan(ev event) {
+	sig := lp.m.stopSig
+	if sig == 0 {
+		sig = ev.signal
+	}
+	if sig != 0 {
+		lp.rec.requested(sig)
+	}
+	if lp.cfg.Pause {
+		lp.rec.snapshot(lp.sw, lp.cfg.ExitReport != "")
+	}
 }
 
 // remap turns the codes the user listed into 0 (tini's -e: a JVM that exits

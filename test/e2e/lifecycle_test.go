@@ -344,15 +344,18 @@ func TestTerminationLog(t *testing.T) {
 		term bool // send SIGTERM once ready
 		want string
 	}{
-		{"exit status", []string{"--", workload, "exit", "3"}, false, "main child exited with status 3"},
-		{"signal", []string{"--", workload, "killself", "SEGV"}, false, "main child was killed by SIGSEGV (signal 11, exit code 139)"},
+		{"exit status", []string{"--", workload, "exit", "3"}, false, "clean: main child exited with status 3"},
+		{"signal", []string{"--", workload, "killself", "SEGV"}, false, "clean: main child was killed by SIGSEGV (signal 11, exit code 139)"},
 		{"pidone's SIGKILL", []string{"--grace", "500ms", "--", workload, "sigrecord"}, true,
-			"main child was killed by SIGKILL (signal 9, exit code 137): pidone's SIGKILL when the 500ms grace period ran out"},
+			"clean: main child was killed by SIGKILL (signal 9, exit code 137): pidone's SIGKILL when the 500ms grace period ran out"},
+		{"leftovers", []string{"--", workload, "leave", "-group", "1", "-escapees", "1", "-code", "3"}, false, "2 leftovers: main child exited with status 3"},
 		{"start failure", []string{"--", "/no/such/command"}, false, `cannot run "/no/such/command"`},
 	} {
 		t.Run(tc.doc, func(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(tc.doc, " ", "-"))
-			p := startPidone(t, append([]string{"--termination-log", path}, tc.args...)...)
+			// Its own /proc, as in a container: the verdict (clean, N
+			// leftovers) needs it (exitreport_test.go).
+			p := startWithProc(t, append([]string{"--termination-log", path}, tc.args...)...)
 			if tc.term {
 				// sigrecord survives SIGTERM, and stdin stays open.
 				p.stdout.WaitFor(t, regexp.MustCompile(`^child \d+ ready$`), exitTimeout)

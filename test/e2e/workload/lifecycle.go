@@ -78,10 +78,16 @@ func runLinger(args []string) error {
 	role := fs.String("role", "linger", "name printed in every line")
 	ignore := fs.Bool("ignore", false, "survive SIGTERM")
 	fs.Bool("exit", false, "exit 0 on SIGTERM (the default)")
+	readyFD := fs.Int("ready-fd", 0, "also say \"ready\" on this descriptor, then close it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	term := notifyTerm()
+	if *readyFD > 0 {
+		f := os.NewFile(uintptr(*readyFD), "ready")
+		fmt.Fprintln(f, "ready")
+		f.Close()
+	}
 	fmt.Printf("%s %d ready\n", *role, os.Getpid())
 	for range term {
 		fmt.Printf("%s %d TERM\n", *role, os.Getpid())

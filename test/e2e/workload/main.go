@@ -37,6 +37,7 @@ var subcommands = map[string]func(args []string) error{
 	"hog":         runHog,
 	"pinpid":      runPinpid,
 	"rounds":      runRounds,
+	"leave":       runLeave,
 	"libhvworker": runLibhvWorker,
 }
 
