@@ -144,9 +144,15 @@ func unknownVariable(values map[string]string, opts []option) error {
 }
 
 // setFromEnvironment gives o the value v of its variable: a flag takes 1,
-// true, 0 or false (0 and false leave it as it was); a repeatable option a
-// blank-separated list; any other option the value as on the command line.
+// true, 0 or false (0 and false leave it as it was); an option whose value
+// may be left out ([=CODE]) takes the value, or true for none
+// (PIDONE_FAIL_ON_LEFTOVERS=true is --fail-on-leftovers, =7 is
+// --fail-on-leftovers=7); a repeatable option a blank-separated list; any
+// other option the value as on the command line.
 func setFromEnvironment(s *settings, o option, v string) error {
+	if strings.HasPrefix(o.value, "[=") && v == "true" {
+		return o.set(s, "")
+	}
 	if o.value == "" {
 		switch v {
 		case "1", "true":
@@ -297,6 +303,11 @@ var peerOptions = map[string]func(c *peerCall, s *settings){
 	"no-new-privs":    func(c *peerCall, _ *settings) { c.cfg.NoNewPrivs = true },
 	"log-level":       func(c *peerCall, s *settings) { c.logLevel = *s.logLevel },
 	"log-format":      func(c *peerCall, s *settings) { c.logFormat = s.logFormat },
+	// The verdict of issue 21, for `docker run --init -e PIDONE_EXIT_REPORT=...`.
+	"exit-report": func(c *peerCall, s *settings) { c.cfg.ExitReport = s.exitReport },
+	"fail-on-leftovers": func(c *peerCall, s *settings) {
+		c.cfg.FailOnLeftovers, c.cfg.LeftoversCode = true, s.exitCodeOnLeftovers()
+	},
 }
 
 // peerUnavailable reports whether long is one of pidone's own modes, which

@@ -93,6 +93,12 @@ func TestEnvironmentPidone(t *testing.T) {
 	}{
 		{"PIDONE_GRACE", []string{"PIDONE_GRACE=10s"}, []string{"app"},
 			supervise(func(s supervisor.Config) bool { return s.Grace == 10*time.Second })},
+		{"an optional value: true is the option alone", []string{"PIDONE_FAIL_ON_LEFTOVERS=true"}, []string{"app"},
+			supervise(func(s supervisor.Config) bool { return s.FailOnLeftovers && s.LeftoversCode == DefaultLeftoversCode })},
+		{"an optional value: a CODE", []string{"PIDONE_FAIL_ON_LEFTOVERS=7", "PIDONE_EXIT_REPORT=/tmp/report.json"}, []string{"app"},
+			supervise(func(s supervisor.Config) bool {
+				return s.FailOnLeftovers && s.LeftoversCode == 7 && s.ExitReport == "/tmp/report.json"
+			})},
 		{"the command line wins", []string{"PIDONE_GRACE=10s"}, []string{"--grace", "1s", "app"},
 			supervise(func(s supervisor.Config) bool { return s.Grace == time.Second })},
 		{"an empty variable is unset", []string{"PIDONE_GRACE=", "PIDONE_LOG_FORMAT="}, []string{"app"},
@@ -194,6 +200,11 @@ func TestEnvironmentPeers(t *testing.T) {
 		check   func(*testing.T, peerCall)
 	}
 	tests := []peerCase{
+		{"docker-init: the verdict of a container test", "docker-init", []string{"--", "app"}, []string{"PIDONE_EXIT_REPORT=/tmp/report.json", "PIDONE_FAIL_ON_LEFTOVERS=true"}, func(t *testing.T, c peerCall) {
+			if c.cfg.ExitReport != "/tmp/report.json" || !c.cfg.FailOnLeftovers || c.cfg.LeftoversCode != DefaultLeftoversCode {
+				t.Errorf("report %q, fail on leftovers %v with %d", c.cfg.ExitReport, c.cfg.FailOnLeftovers, c.cfg.LeftoversCode)
+			}
+		}},
 		{"docker-init: PIDONE_GRACE", "docker-init", []string{"--", "app"}, []string{"PIDONE_GRACE=10s"}, func(t *testing.T, c peerCall) {
 			if c.cfg.Grace != 10*time.Second {
 				t.Errorf("grace %v", c.cfg.Grace)

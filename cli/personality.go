@@ -97,6 +97,7 @@ func (p *personality) config(c peerCall, environ []string) Config {
 	}
 	c.cfg.Log = log
 	c.cfg.ChildSignals = childSignals(p.name, entry.Signals())
+	c.cfg.Version, c.cfg.Personality = version, p.name
 	return Config{
 		Mode:              Supervise,
 		Log:               log,
