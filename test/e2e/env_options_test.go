@@ -138,3 +138,27 @@ func TestEnvOptionsPidfile(t *testing.T) {
 		t.Errorf("master: exit %d after SIGTERM, want 0", code)
 	}
 }
+
+// What `docker run --init -e PIDONE_EXIT_REPORT=... -e
+// PIDONE_FAIL_ON_LEFTOVERS=true` does: the verdict under docker-init, with
+// tini's command line, the report naming the peer. Before, both variables
+// were a usage error under a peer's name.
+func TestEnvOptionsDockerInitExitReport(t *testing.T) {
+	t.Parallel()
+	pidone, workload := bins(t)
+	init := linkAs(t, pidone, "docker-init")
+	path := t.TempDir() + "/report.json"
+	code, stderr := envRun(t, []string{"PIDONE_EXIT_REPORT=" + path, "PIDONE_FAIL_ON_LEFTOVERS=true"},
+		workload, "withproc", init, "--", workload, "leave", "-group", "1", "-code", "3")
+	if code != 122 {
+		t.Errorf("exit %d, want 122 (leftovers); stderr:\n%s", code, strings.Join(stderr, "\n"))
+	}
+	r := readReport(t, path)
+	if r.Personality != "docker-init" || r.ExitCode != 122 || r.ExitReason != "leftovers" || r.LeftoversCount != 1 {
+		t.Errorf("report: personality %q, exit_code %d, exit_reason %q, leftovers_count %d; want docker-init, 122, leftovers, 1",
+			r.Personality, r.ExitCode, r.ExitReason, r.LeftoversCount)
+	}
+	if r.MainChild == nil || r.MainChild.End.Code == nil || *r.MainChild.End.Code != 3 {
+		t.Errorf("main_child %+v, want it to have exited 3", r.MainChild)
+	}
+}
