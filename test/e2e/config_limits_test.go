@@ -31,7 +31,7 @@ func mkfifo(t *testing.T, path string) {
 	// A pidone blocked in open(2) for a writer (the defect) is released by
 	// one, so the clean-up does not depend on killing it.
 	t.Cleanup(func() {
-		if fd, err := unix.Open(path, unix.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+		if fd, err := unix.Open(path, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
 			unix.Close(fd)
 		}
 	})

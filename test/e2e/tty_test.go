@@ -58,8 +58,10 @@ func startOnPty(t *testing.T, pid1 bool, argv ...string) *onPty {
 	}
 	slave.Close()
 	// The reader gets its own descriptor: reading ends with EIO once the
-	// last process on the slave side is gone.
-	fd, err := unix.Dup(int(master.Fd()))
+	// last process on the slave side is gone. Close-on-exec: a plain dup
+	// leaked into whatever a parallel test started meanwhile, which then
+	// counted one descriptor more (TestLowDescriptorLimit, flaky).
+	fd, err := unix.FcntlInt(master.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
