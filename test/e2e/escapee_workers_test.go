@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -55,18 +54,8 @@ func TestWorkersStopEscapeesAsSubreaper(t *testing.T) {
 	const grace = time.Second
 	p := startInit(t, unshare, "--mount", "--mount-proc", "--", workload, "noreap", "--",
 		pidone, "-w", "--workers", "1", "--grace", grace.String(), "--", workload, "lingerers", "-ignore")
-	m := p.stderr.WaitFor(t, regexp.MustCompile(`^noreap child pid=(\d+)$`), exitTimeout)
-	nsPid, _ := strconv.Atoi(m[1])
+	master := noreapChild(t, p)
 	pids := lingerPids(t, p)
-	master := 0
-	for _, pr := range nsProcs(t, p.pid) {
-		if got, err := nsPidOf(pr.pid); err == nil && got == nsPid {
-			master = pr.pid
-		}
-	}
-	if master == 0 {
-		t.Fatalf("no process with namespace pid %d", nsPid)
-	}
 	if err := unix.Kill(master, unix.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

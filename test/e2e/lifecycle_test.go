@@ -389,18 +389,8 @@ func TestStopAsSubreaper(t *testing.T) {
 	const grace = 2 * time.Second
 	p := startInit(t, unshare, "--mount", "--mount-proc", "--", workload, "noreap", "--",
 		pidone, "-w", "--grace", grace.String(), "--", workload, "lingerers", "-ignore", "-code", "9")
-	m := p.stderr.WaitFor(t, regexp.MustCompile(`^noreap child pid=(\d+)$`), exitTimeout)
-	nsPid, _ := strconv.Atoi(m[1])
+	pidoneHost := noreapChild(t, p)
 	pids := lingerPids(t, p)
-	pidoneHost := 0
-	for _, pr := range nsProcs(t, p.pid) {
-		if got, err := nsPidOf(pr.pid); err == nil && got == nsPid {
-			pidoneHost = pr.pid
-		}
-	}
-	if pidoneHost == 0 {
-		t.Fatalf("no process with namespace pid %d", nsPid)
-	}
 	start := time.Now()
 	if err := unix.Kill(pidoneHost, unix.SIGTERM); err != nil {
 		t.Fatal(err)

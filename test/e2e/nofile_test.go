@@ -262,18 +262,8 @@ func TestSubreaperStopsEveryoneWithFewDescriptors(t *testing.T) {
 	const daemons = 20
 	p := startInit(t, unshare, "--mount", "--mount-proc", "--", workload, "noreap", "--",
 		pidone, "-w", "--grace", "2s", "--", workload, "daemons", strconv.Itoa(daemons), "-life", "1h")
-	m := p.stderr.WaitFor(t, regexp.MustCompile(`^noreap child pid=(\d+)$`), exitTimeout)
-	nsPid, _ := strconv.Atoi(m[1])
+	pidoneHost := noreapChild(t, p)
 	p.stdout.WaitFor(t, regexp.MustCompile(fmt.Sprintf(`^daemons started n=%d$`, daemons)), exitTimeout)
-	pidoneHost := 0
-	for _, pr := range nsProcs(t, p.pid) {
-		if got, err := nsPidOf(pr.pid); err == nil && got == nsPid {
-			pidoneHost = pr.pid
-		}
-	}
-	if pidoneHost == 0 {
-		t.Fatalf("no process with namespace pid %d", nsPid)
-	}
 	// One descriptor number free below the limit: the lowest limit with
 	// exactly one number below it that pidone does not use.
 	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pidoneHost))

@@ -564,6 +564,16 @@ func hostPids(t *testing.T, init int, nsPids ...int) map[int]int {
 	return got
 }
 
+// noreapChild waits for `workload noreap` (PID 1 of p's namespace, which
+// never reaps) to name the child it started, and returns that child's host
+// pid.
+func noreapChild(t *testing.T, p *nsInit) int {
+	t.Helper()
+	m := p.stderr.WaitFor(t, regexp.MustCompile(`^noreap child pid=(\d+)$`), exitTimeout)
+	nsPid, _ := strconv.Atoi(m[1])
+	return hostPids(t, p.pid, nsPid)[nsPid]
+}
+
 // TestRealPeerRefusesPidone: a "real" peer on PATH that is pidone (a link to
 // the binary under test, a copy of it, another pidone build) is refused
 // with its path named, and a program that is not pidone is taken.

@@ -88,20 +88,10 @@ func TestSubreaperBelowNonReapingInit(t *testing.T) {
 	pidone, workload := bins(t)
 	p := startInit(t, workload, "noreap", "--",
 		pidone, "-w", "--", workload, "storm", "-spawners", "4", "-orphans", strconv.Itoa(stormSize), "-hold")
-	m := p.stderr.WaitFor(t, regexp.MustCompile(`^noreap child pid=(\d+)$`), exitTimeout)
-	nsPid, _ := strconv.Atoi(m[1])
+	pidoneHost := noreapChild(t, p)
 	n := waitStorm(t, p, stormSize)
 
 	// pidone's host pid: the process of the namespace with that namespace pid.
-	pidoneHost := 0
-	for _, pr := range nsProcs(t, p.pid) {
-		if got, err := nsPidOf(pr.pid); err == nil && got == nsPid {
-			pidoneHost = pr.pid
-		}
-	}
-	if pidoneHost == 0 {
-		t.Fatalf("no process with namespace pid %d", nsPid)
-	}
 	// noreap, pidone and the storm.
 	settled(t, p, 3, n, func() int { return p.stderr.Count(reapedText) })
 
