@@ -114,8 +114,8 @@ type master struct {
 	// stopRequest is the signal that stopped the master (SIGTERM,
 	// SIGINT), 0 if none did: the exit report's reason.
 	stopRequest unix.Signal
-	fatal    error // why the master is stopping on its own
-	timer    *time.Timer
+	fatal       error // why the master is stopping on its own
+	timer       *time.Timer
 
 	handoffState // sockets, readiness, status file (handoff.go)
 

@@ -73,7 +73,6 @@ func outcome(m *master, code int, err error) (reason, msg string) {
 	return exitreport.ReasonFinished, ""
 }
 
-
 // reportWorkers lists every slot of the serving generation and of a
 // replacement, as ctl status lists them.
 func (m *master) reportWorkers() []exitreport.Worker {
