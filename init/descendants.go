@@ -461,6 +461,7 @@ func procIsOurs(self int) error {
 // procInfo is one process as /proc/PID/stat shows it.
 type procInfo struct {
 	pid, ppid int
+	pgrp      int // field 5: its process group (workers mode's leftovers)
 	state     string
 	start     uint64 // field 22, clock ticks after boot
 }
@@ -515,10 +516,11 @@ func parseStat(pid int, s string) (procInfo, error) {
 	}
 	ppid, err1 := strconv.Atoi(f[1])
 	start, err2 := strconv.ParseUint(f[19], 10, 64)
-	if err1 != nil || err2 != nil {
+	pgrp, err3 := strconv.Atoi(f[2])
+	if err1 != nil || err2 != nil || err3 != nil {
 		return procInfo{}, fmt.Errorf("malformed /proc/%d/stat", pid)
 	}
-	return procInfo{pid: pid, ppid: ppid, state: f[0], start: start}, nil
+	return procInfo{pid: pid, ppid: ppid, pgrp: pgrp, state: f[0], start: start}, nil
 }
 
 // userHZ is the unit of /proc's starttime: USER_HZ, 100 on every Linux

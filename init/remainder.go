@@ -81,11 +81,10 @@ func (rm *Remainder) Stop(r *reap.Reaper, signals <-chan os.Signal, log *slog.Lo
 	}
 	pid1 := os.Getpid() == 1
 	sw := newSweeper(log, pid1, 0)
-	// The leftovers are listed before anything is signalled, as single
+	// With no stop before (every slot given up or finished) the
+	// leftovers are listed now, before anything is signalled, as single
 	// mode lists them when the main child ends (docs/workers.md).
-	if _, procs := rm.rec.snapshot(sw, rm.detail); len(procs) > 0 {
-		log.Warn("processes were left behind when the workers stopped", "count", len(procs), "processes", victimList(procs))
-	}
+	rm.list(sw, log, nil)
 	log.Info("processes are left below pidone; stopping them", "grace", grace)
 	cfg := Config{Grace: grace, StopOnRequest: true, Log: log}
 	m := newMachine(policy{Grace: grace, StopOnRequest: true, PID1: pid1}, true)
@@ -101,10 +100,27 @@ func (rm *Remainder) Stop(r *reap.Reaper, signals <-chan os.Signal, log *slog.Lo
 	return lp.serve(signals, false)
 }
 
-// Leftovers is what Stop found and how each one ended, for an exit report
-// (Fill) and --fail-on-leftovers (Count).
-//
-// Count is how many processes Stop found below pidone: -1 when /proc could
+// StopBegan lists the leftovers when workers mode begins its stop (a stop
+// request, a fatal error): every process alive below pidone but workers,
+// the workers alive now, and the members of their process groups, which
+// the stop of each worker's group reaches (docs/workers.md). Stop then
+// stops what is still alive of the rest.
+func (rm *Remainder) StopBegan(log *slog.Logger, workers []int) {
+	skip := make(map[int]bool, len(workers))
+	for _, pid := range workers {
+		skip[pid] = true
+	}
+	rm.list(newSweeper(log, os.Getpid() == 1, 0), log, func(p procInfo) bool { return skip[p.pid] || skip[p.pgrp] })
+}
+
+// list takes the leftovers' snapshot, once, and says at WARN what was left.
+func (rm *Remainder) list(sw *sweeper, log *slog.Logger, skip func(procInfo) bool) {
+	if _, procs := rm.rec.snapshot(sw, rm.detail, skip); len(procs) > 0 {
+		log.Warn("processes were left behind when the workers stopped", "count", len(procs), "processes", victimList(procs))
+	}
+}
+
+// Count is how many leftovers StopBegan or Stop found below pidone: -1 when /proc could
 // not tell, 0 before Stop.
 func (rm *Remainder) Count() int {
 	rm.rec.mu.Lock()

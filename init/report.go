@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -160,8 +161,11 @@ func (rc *recorder) requested(sig unix.Signal) {
 // It returns how many there are (-1: unknown) and the processes. Their
 // comm and argv are read only with detail (a report is wanted): the count
 // alone serves the WARN, the termination log and --fail-on-leftovers.
-func (rc *recorder) snapshot(sw *sweeper, detail bool) (int, []procInfo) {
-	if rc == nil { // Remainder: workers mode writes no report yet
+//
+// skip, if not nil, leaves out what it matches (workers mode: the live
+// workers and their process groups).
+func (rc *recorder) snapshot(sw *sweeper, detail bool, skip func(procInfo) bool) (int, []procInfo) {
+	if rc == nil {
 		return 0, nil
 	}
 	rc.mu.Lock()
@@ -178,6 +182,9 @@ func (rc *recorder) snapshot(sw *sweeper, detail bool) (int, []procInfo) {
 	rc.mu.Unlock()
 
 	procs, ok := sw.victims()
+	if skip != nil {
+		procs = slices.DeleteFunc(procs, skip)
+	}
 	list := make([]exitreport.Leftover, 0, len(procs))
 	for i, p := range procs {
 		l := exitreport.Leftover{Pid: p.pid, PPid: p.ppid, Starttime: p.start, End: exitreport.End{How: exitreport.Running}}

@@ -114,8 +114,11 @@ type master struct {
 	// stopRequest is the signal that stopped the master (SIGTERM,
 	// SIGINT), 0 if none did: the exit report's reason.
 	stopRequest unix.Signal
-	fatal       error // why the master is stopping on its own
-	timer       *time.Timer
+	// rest stops what the workers leave behind, and lists it for the
+	// exit report when the stop begins.
+	rest  *supervisor.Remainder
+	fatal error // why the master is stopping on its own
+	timer *time.Timer
 
 	handoffState // sockets, readiness, status file (handoff.go)
 
@@ -173,6 +176,7 @@ func run(cfg Config, signals <-chan os.Signal, rest *supervisor.Remainder, mp **
 		byID:   map[reap.SpawnID]*worker{},
 		byPid:  map[int]*worker{},
 		timer:  time.NewTimer(time.Hour),
+		rest:   rest,
 	}
 	*mp = m
 	m.timer.Stop()
@@ -557,6 +561,13 @@ func (m *master) stop(now time.Time, why string) {
 		return
 	}
 	m.log.Info("stopping every worker", "reason", why)
+	var live []int
+	for _, w := range m.all() {
+		if w.Live() {
+			live = append(live, w.Pid)
+		}
+	}
+	m.rest.StopBegan(m.log, live)
 	m.stopping = true
 	m.reloads.cancel()
 	for _, w := range m.all() {
