@@ -189,7 +189,7 @@ func (rc *recorder) snapshot(sw *sweeper, detail bool, skip func(procInfo) bool)
 	for i, p := range procs {
 		l := exitreport.Leftover{Pid: p.pid, PPid: p.ppid, Starttime: p.start, End: exitreport.End{How: exitreport.Running}}
 		if detail && i < exitreport.MaxLeftovers { // the rest are only counted
-			l.Comm = comm(p.pid)
+			l.Comm = p.name() // from the walk's stat line: one file fewer per leftover
 			l.Argv, l.ArgvTruncated = exitreport.ReadArgv(p.pid)
 		}
 		list = append(list, l)
