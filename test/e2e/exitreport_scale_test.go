@@ -37,10 +37,10 @@ func checkNoTemporary(t *testing.T, path string) {
 	}
 }
 
-// TestExitReportTenThousandLeftovers: a main child that leaves 10,000
-// sleepers (bare forks, cheap) that SIGTERM kills. The report lists the
-// first 1,000 in full and counts the rest; the exit code is
-// --fail-on-leftovers'.
+// TestExitReportTenThousandLeftovers: a main child (then a worker, given
+// up at its first death) that leaves 10,000 sleepers (bare forks, cheap)
+// that SIGTERM kills. The report lists the first 1,000 in full and counts
+// the rest; the exit code is --fail-on-leftovers'.
 func TestExitReportTenThousandLeftovers(t *testing.T) {
 	stormSlot(t) // 10,000 processes keep both cores busy for seconds
 	const n, listed = 10000, 1000
@@ -52,39 +52,53 @@ func TestExitReportTenThousandLeftovers(t *testing.T) {
 		}
 	}
 	_, workload := bins(t)
-	path := filepath.Join(t.TempDir(), "report.json")
-	p := startWithProc(t, "--exit-report", path, "--fail-on-leftovers", "--", workload, "swarm", "-n", fmt.Sprint(n), "-code", "3")
-	p.stdout.WaitFor(t, regexp.MustCompile(`^swarm 10000 ready$`), 2*time.Minute)
-	if code := p.exitCode(2 * time.Minute); code != 122 {
-		t.Errorf("exit code %d, want 122", code)
-	}
-	p.stderr.WaitEOF(t, exitTimeout)
-	r := readReport(t, path)
-	checkNoTemporary(t, path)
-	if r.ExitCode != 122 || r.ExitReason != "leftovers" || r.Mode != "single" || !r.LeftoversKnown {
-		t.Errorf("exit_code %d exit_reason %q mode %q known %v, want 122 leftovers single true", r.ExitCode, r.ExitReason, r.Mode, r.LeftoversKnown)
-	}
-	if r.MainChild == nil {
-		t.Fatal("no main_child")
-	}
-	checkExited(t, "main child", r.MainChild.End, 3)
-	if r.LeftoversCount != n || len(r.Leftovers) != listed || r.LeftoversOmitted != n-listed {
-		t.Fatalf("leftovers count %d listed %d omitted %d, want %d %d %d", r.LeftoversCount, len(r.Leftovers), r.LeftoversOmitted, n, listed, n-listed)
-	}
-	seen := map[int]bool{}
-	for i, l := range r.Leftovers {
-		if seen[l.Pid] || l.Comm != "workload" || len(l.Argv) < 2 || l.Argv[1] != "swarm" || l.Starttime == 0 {
-			t.Fatalf("leftover %d: %+v, want a new pid, comm workload, argv [... swarm ...]", i, l)
+	swarm := []string{"--", workload, "swarm", "-n", fmt.Sprint(n), "-code", "3"}
+	for _, tc := range []struct {
+		mode string
+		args []string
+		warn string
+	}{
+		{"single", swarm, "when the main child ended"},
+		{"workers", append([]string{"--workers", "1", "--give-up", "1/1m"}, swarm...), "when the workers stopped"},
+	} {
+		path := filepath.Join(t.TempDir(), "report.json")
+		p := startWithProc(t, append([]string{"--exit-report", path, "--fail-on-leftovers"}, tc.args...)...)
+		p.stdout.WaitFor(t, regexp.MustCompile(`^swarm 10000 ready$`), 2*time.Minute)
+		if code := p.exitCode(2 * time.Minute); code != 122 {
+			t.Errorf("%s: exit code %d, want 122", tc.mode, code)
 		}
-		seen[l.Pid] = true
-		checkKilled(t, fmt.Sprintf("leftover %d", i), l.End, syscall.SIGTERM, "pidone_stop")
-	}
-	if r.OrphansReapedAfterMain < n {
-		t.Errorf("orphans reaped after main %d, want at least %d", r.OrphansReapedAfterMain, n)
-	}
-	warn := regexp.MustCompile(`level=WARN msg="processes were left behind when the main child ended" count=10000 processes=".*and 9992 more"`)
-	if c := countMatching(p.stderr.Snapshot(), warn); c != 1 {
-		t.Errorf("%d WARN lines naming 8 of the 10000, want 1", c)
+		p.stderr.WaitEOF(t, exitTimeout)
+		r := readReport(t, path)
+		checkNoTemporary(t, path)
+		if r.ExitCode != 122 || r.ExitReason != "leftovers" || r.Mode != tc.mode || !r.LeftoversKnown {
+			t.Errorf("exit_code %d exit_reason %q mode %q known %v, want 122 leftovers %s true", r.ExitCode, r.ExitReason, r.Mode, r.LeftoversKnown, tc.mode)
+		}
+		if tc.mode == "single" {
+			if r.MainChild == nil {
+				t.Fatal("no main_child")
+			}
+			checkExited(t, "main child", r.MainChild.End, 3)
+		} else {
+			checkSlots(t, r, 1, 1, 1, true)
+		}
+		if r.LeftoversCount != n || len(r.Leftovers) != listed || r.LeftoversOmitted != n-listed {
+			t.Fatalf("%s: leftovers count %d listed %d omitted %d, want %d %d %d", tc.mode, r.LeftoversCount, len(r.Leftovers), r.LeftoversOmitted, n, listed, n-listed)
+		}
+		seen := map[int]bool{}
+		for i, l := range r.Leftovers {
+			if seen[l.Pid] || l.Comm != "workload" || len(l.Argv) < 2 || l.Argv[1] != "swarm" || l.Starttime == 0 {
+				t.Fatalf("%s: leftover %d: %+v, want a new pid, comm workload, argv [... swarm ...]", tc.mode, i, l)
+			}
+			seen[l.Pid] = true
+			checkKilled(t, fmt.Sprintf("%s: leftover %d", tc.mode, i), l.End, syscall.SIGTERM, "pidone_stop")
+		}
+		if r.OrphansReapedAfterMain < n {
+			t.Errorf("%s: orphans reaped after main %d, want at least %d", tc.mode, r.OrphansReapedAfterMain, n)
+		}
+		warn := regexp.MustCompile(`level=WARN msg="processes were left behind ` + tc.warn + `" count=10000 processes=".*and 9992 more"`)
+		if c := countMatching(p.stderr.Snapshot(), warn); c != 1 {
+			t.Errorf("%s: %d WARN lines naming 8 of the 10000, want 1", tc.mode, c)
+		}
 	}
 }
 
@@ -99,6 +113,15 @@ func TestExitReportZombieDaemon(t *testing.T) {
 		t.Errorf("exit code %d, want 122", code)
 	}
 	checkCommon(t, r, true, 122, "leftovers")
+	checkZombieDaemon(t, r)
+
+	// A worker that does the same, given up at its first death.
+	code, r, _ = runReport(t, "--workers", "1", "--give-up", "1/1m", "--", workload, "swarm", "-n", "1", "-zombie", "-code", "1")
+	if code != 1 {
+		t.Errorf("workers: exit code %d, want 1", code)
+	}
+	checkWorkers(t, r, true, 1, "gave_up")
+	checkSlots(t, r, 1, 1, 1, true)
 	checkZombieDaemon(t, r)
 }
 
@@ -115,7 +138,8 @@ func checkZombieDaemon(t *testing.T, r report) {
 }
 
 // The same below an init that never reaps, in a namespace with its own
-// /proc: once pidone has exited, no zombie is left but pidone's own.
+// /proc, in single and in workers mode: once pidone has exited, no zombie
+// is left but pidone's own.
 func TestExitReportZombieDaemonSubreaper(t *testing.T) {
 	t.Parallel()
 	pidone, workload := bins(t)
@@ -123,18 +147,33 @@ func TestExitReportZombieDaemonSubreaper(t *testing.T) {
 	if err != nil {
 		t.Skipf("unshare (util-linux) is needed to mount the namespace's own /proc: %v", err)
 	}
-	path := filepath.Join(t.TempDir(), "report.json")
-	p := startInit(t, unshare, "--mount", "--mount-proc", "--", workload, "noreap", "--",
-		pidone, "--exit-report", path, "--", workload, "swarm", "-n", "1", "-zombie", "-code", "4")
-	sub := noreapChild(t, p)
-	code := subreaperExit(t, sub)
-	if code != 4 {
-		t.Errorf("exit code %d, want 4", code)
+	daemon := []string{"--", workload, "swarm", "-n", "1", "-zombie", "-code", "4"}
+	for _, tc := range []struct {
+		mode   string
+		args   []string
+		code   int
+		reason string
+	}{
+		{"single", daemon, 4, "child_status"},
+		{"workers", append([]string{"--workers", "1", "--give-up", "1/1m"}, daemon...), 1, "gave_up"},
+	} {
+		path := filepath.Join(t.TempDir(), "report.json")
+		p := startInit(t, append([]string{unshare, "--mount", "--mount-proc", "--", workload, "noreap", "--",
+			pidone, "--exit-report", path}, tc.args...)...)
+		sub := noreapChild(t, p)
+		if code := subreaperExit(t, sub); code != tc.code {
+			t.Errorf("%s: exit code %d, want %d", tc.mode, code, tc.code)
+		}
+		r := readReport(t, path)
+		if tc.mode == "single" {
+			checkCommon(t, r, false, tc.code, tc.reason)
+		} else {
+			checkWorkers(t, r, false, tc.code, tc.reason)
+			checkSlots(t, r, 1, 1, 1, true)
+		}
+		checkZombieDaemon(t, r)
+		checkOnlyLeft(t, p, sub)
 	}
-	r := readReport(t, path)
-	checkCommon(t, r, false, 4, "child_status")
-	checkZombieDaemon(t, r)
-	checkOnlyLeft(t, p, sub)
 }
 
 // subreaperExit waits for pidone (host pid sub), below `workload noreap`,
