@@ -14,8 +14,10 @@ import (
 // message rather than finding no file. The path is known when
 // --exit-report came on the command line before the mistake, or
 // PIDONE_EXIT_REPORT names a usable path (the environment is read before
-// the command line). Only pidone's own name: the peers' usage errors keep
-// their peers' behaviour.
+// the command line). Under a peer's name (tini, docker-init, ...) only a
+// bad PIDONE_* variable beside a usable PIDONE_EXIT_REPORT leaves one (exit
+// 1, the peers' usage code): the peer's own command-line mistakes keep the
+// peer's behaviour.
 
 // usageReported is usage(msg), with the report to write when the path is
 // known: s is the settings as far as they were read (nil: none).
@@ -35,15 +37,21 @@ func usageReported(msg string, s *settings, environ []string) Config {
 	if s != nil && s.workers != nil && s.workers.Enabled() {
 		mode = "workers"
 	}
+	c.ExitReport, c.Report = path, usageReport(mode, "pidone", ExitUsage, msg)
+	return c
+}
+
+// usageReport is the report of a usage error: exit code, reason and the
+// message, nothing run.
+func usageReport(mode, personality string, code int, msg string) *exitreport.Report {
 	now := time.Now()
 	r := &exitreport.Report{
-		Schema: exitreport.Schema, Version: version, Mode: mode, Personality: "pidone", PID1: os.Getpid() == 1,
-		ExitCode: ExitUsage, ExitReason: exitreport.ReasonUsage, Error: strings.ReplaceAll(msg, "\n", " "),
+		Schema: exitreport.Schema, Version: version, Mode: mode, Personality: personality, PID1: os.Getpid() == 1,
+		ExitCode: code, ExitReason: exitreport.ReasonUsage, Error: strings.ReplaceAll(msg, "\n", " "),
 		LeftoversKnown: true, Leftovers: []exitreport.Leftover{},
 	}
 	r.Times(now, now)
-	c.ExitReport, c.Report = path, r
-	return c
+	return r
 }
 
 // reportFromEnvironment is PIDONE_EXIT_REPORT if it names a usable path,

@@ -56,3 +56,22 @@ func TestUsageErrorReport(t *testing.T) {
 		})
 	}
 }
+
+// Under a peer's name, a bad PIDONE_* variable beside a usable
+// PIDONE_EXIT_REPORT leaves a report with the peer's usage code; the
+// peer's own command-line mistakes leave none.
+func TestUsageErrorReportPeer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.json")
+	c := Parse("docker-init", []string{"--", "app"}, []string{"PIDONE_EXIT_REPORT=" + path, "PIDONE_GRACE=soon"})
+	if c.Mode != Print || c.Code != usageExit || c.ExitReport != path || c.Report == nil {
+		t.Fatalf("mode %v code %d report %q %v, want a usage error with a report", c.Mode, c.Code, c.ExitReport, c.Report != nil)
+	}
+	r := c.Report
+	if r.Personality != "docker-init" || r.Mode != "single" || r.ExitCode != usageExit || r.ExitReason != exitreport.ReasonUsage ||
+		!strings.Contains(r.Error, "PIDONE_GRACE") {
+		t.Errorf("report %+v, want docker-init's usage error naming PIDONE_GRACE", r)
+	}
+	if c := Parse("docker-init", []string{"-z", "app"}, []string{"PIDONE_EXIT_REPORT=" + path}); c.Mode != Print || c.Report != nil {
+		t.Errorf("tini's own mistake: mode %v report %v, want a usage error with no report", c.Mode, c.Report != nil)
+	}
+}

@@ -442,9 +442,25 @@ func TestExitReportUsageError(t *testing.T) {
 			t.Errorf("%s: report %+v, want a %s usage_error with %q", tc.doc, r, tc.mode, tc.message)
 		}
 	}
+	// docker run --init -e PIDONE_EXIT_REPORT=... -e PIDONE_GRACE=soon:
+	// docker-init's usage code, 1, and a report naming the peer.
+	link := filepath.Join(dir, "docker-init")
+	if err := os.Symlink(pidone, link); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "report.json")
+	p := startInitEnv(t, append(os.Environ(), "PIDONE_EXIT_REPORT="+path, "PIDONE_GRACE=soon"), link, "--", workload, "exit", "0")
+	if code := p.exitCode(exitTimeout); code != 1 {
+		t.Errorf("docker-init: exit code %d, want 1", code)
+	}
+	r := readReport(t, path)
+	if r.Personality != "docker-init" || r.ExitCode != 1 || r.ExitReason != "usage_error" || !strings.Contains(r.Error, "PIDONE_GRACE") {
+		t.Errorf("docker-init: report %+v, want its usage error naming PIDONE_GRACE", r)
+	}
+
 	// The path itself is the mistake: no report, anywhere.
 	bad := filepath.Join(dir, "missing", "report.json")
-	p := startInit(t, pidone, "--exit-report", bad, "--", workload, "exit", "0")
+	p = startInit(t, pidone, "--exit-report", bad, "--", workload, "exit", "0")
 	if code := p.exitCode(exitTimeout); code != 2 {
 		t.Errorf("a bad path: exit code %d, want 2", code)
 	}
