@@ -65,11 +65,14 @@ func Ask(path string) (*Status, error) {
 		return nil, fmt.Errorf("%s is served by uid %d (pid %d), neither root nor this user: not asking it", path, cred.Uid, cred.Pid)
 	}
 	c.SetDeadline(time.Now().Add(clientTimeout))
-	if _, err := c.Write([]byte("status\n")); err != nil {
-		return nil, err
-	}
+	// A server that turns ctl away ("busy") answers and closes before
+	// reading: the write then fails, and the answer is still there.
+	_, werr := c.Write([]byte("status\n"))
 	b, err := io.ReadAll(io.LimitReader(c, maxAnswer))
-	if err != nil {
+	switch {
+	case len(b) == 0 && werr != nil:
+		return nil, werr
+	case len(b) == 0 && err != nil:
 		return nil, err
 	}
 	return DecodeAnswer(b)

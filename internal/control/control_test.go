@@ -207,6 +207,32 @@ func TestServer(t *testing.T) {
 		t.Errorf("peer pid %d, want ours, %d", peer, os.Getpid())
 	}
 
+	// Three more silent clients fill the slots (the accept goroutine
+	// takes them in order): the next one is turned away at once.
+	for range MaxClients - 1 {
+		defer unix.Close(dial(t, path))
+	}
+	if _, err := Ask(path); err == nil || !strings.Contains(err.Error(), "busy") {
+		t.Errorf("Ask with %d silent clients connected: %v, want busy", MaxClients, err)
+	}
+	// The first silent client is dropped at its deadline: EOF (the
+	// deadline covers the answer too, so none is sent).
+	tv := unix.Timeval{Sec: 10}
+	unix.SetsockoptTimeval(silent, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	buf := make([]byte, 256)
+	if n, err := unix.Read(silent, buf); n != 0 || err != nil {
+		t.Errorf("a silent client read %q, %v; want EOF after %v", buf[:max(n, 0)], err, Deadline)
+	}
+	// Once the silent ones are gone, clients are answered again.
+	for {
+		if _, err := Ask(path); err == nil {
+			break
+		} else if !strings.Contains(err.Error(), "busy") {
+			t.Fatalf("Ask after the deadline: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
 	g := dial(t, path)
 	unix.Write(g, []byte("GET / HTTP/1.0\r\n\r\n"))
 	b, _ := io.ReadAll(os.NewFile(uintptr(g), "garbage"))
