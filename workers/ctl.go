@@ -149,7 +149,7 @@ func ctlOptionsHelp() string {
 	var b strings.Builder
 	b.WriteString("\nOptions:\n")
 	for _, o := range CtlOptions {
-		fmt.Fprintf(&b, "  %-19s %s\n", "--"+o[0]+" "+o[1], o[2])
+		fmt.Fprintf(&b, "  %-21s %s\n", "--"+o[0]+" "+o[1], o[2])
 	}
 	return b.String()
 }
@@ -212,12 +212,11 @@ func Ctl(args []string, stdout, stderr io.Writer) int {
 	case verbHelp(words[0]) == "":
 		fmt.Fprintf(stderr, "pidone ctl: unknown verb %q\n%s%s\nTry 'pidone ctl --help' for more information.\n", words[0], ctlVerbHint(words[0]), ctlUsageLine)
 		return CtlUsage
-	case singleMode(fs, *pidfile):
-		if words[0] != "status" {
-			fmt.Fprintf(stderr, "pidone ctl: %s is for workers mode (--pidfile); a single-command pidone's control socket answers only status\n", words[0])
-			return CtlUsage
-		}
+	case words[0] == "status" && singleMode(fs, *pidfile):
 		return control.Ctl(controlPath(*controlSocket), *asJSON, stdout, stderr)
+	case *controlSocket != "":
+		fmt.Fprintf(stderr, "pidone ctl: %s is for workers mode (--pidfile); a single-command pidone's control socket answers only status\n", words[0])
+		return CtlUsage
 	case *pidfile == "":
 		fmt.Fprintf(stderr, "pidone ctl: no pidfile: give --pidfile PATH or set %s\n", EnvPidfile)
 		return CtlUsage
