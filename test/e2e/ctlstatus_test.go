@@ -335,3 +335,34 @@ func countFDs(t *testing.T, pid int) int {
 	}
 	return len(entries)
 }
+
+// Not PID 1 (a subreaper below the test): the processes are pidone's
+// descendants, found by walking down from it, and pid1 is false.
+func TestCtlStatusSubreaper(t *testing.T) {
+	t.Parallel()
+	pidone, workload := bins(t)
+	sock := filepath.Join(t.TempDir(), "pidone.sock")
+	cmd := exec.Command(pidone, "-v", "--control-socket", sock, "--", "/bin/sh", "-c", `sleep 1000 & echo "main $$ bg $!"; exec `+workload+` sleep 1h`)
+	p := startCmd(t, cmd, cmd.Args)
+	m := p.stdout.WaitFor(t, regexp.MustCompile(`^main (\d+) bg (\d+)$`), exitTimeout)
+	p.stderr.WaitFor(t, regexp.MustCompile(`msg="control socket: answering pidone ctl status"`), exitTimeout)
+	mainPid, _ := strconv.Atoi(m[1])
+	bgPid, _ := strconv.Atoi(m[2])
+	code, out := runCmd(t, pidone, "ctl", "status", "--json", "--control-socket", sock)
+	var s liveStatus
+	if err := json.Unmarshal([]byte(out), &s); code != 0 || err != nil {
+		t.Fatalf("ctl status --json: exit %d, %v\n%s", code, err, out)
+	}
+	if s.PID1 || s.Pid != p.pid || s.MainChild == nil || s.MainChild.Pid != mainPid || !s.ProcessesKnown || s.ProcessesCount != 2 {
+		t.Fatalf("status %+v, want pid %d not PID 1, main child %d and its sleep below it", s, p.pid, mainPid)
+	}
+	found := false
+	for _, got := range s.Processes {
+		found = found || got.Pid == bgPid && got.PPid == mainPid && got.Comm == "sleep"
+	}
+	if !found {
+		t.Errorf("processes %+v, want %d (sleep) below %d", s.Processes, bgPid, mainPid)
+	}
+	p.signal(syscall.SIGTERM)
+	p.exitCode(exitTimeout)
+}
