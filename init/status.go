@@ -10,6 +10,7 @@ import (
 
 	"github.com/pidone/pidone/internal/control"
 	"github.com/pidone/pidone/internal/exitreport"
+	"github.com/pidone/pidone/internal/trim"
 )
 
 // The live status (--control-socket, internal/control): what the exit
@@ -30,6 +31,8 @@ type liveStatus struct {
 
 	mu sync.Mutex // one walk of /proc at a time
 	sw *sweeper
+
+	trimPending atomic.Bool
 }
 
 func newLiveStatus(cfg Config, rec *recorder, pid1 bool, log *slog.Logger) *liveStatus {
@@ -55,6 +58,21 @@ func (ls *liveStatus) ended(m *exitreport.MainChild) {
 		c := *old
 		c.End = m.End
 		ls.main.Store(&c)
+	}
+}
+
+// served gives back the pages of pidone's binary that answering touched
+// (JSON encoding, the /proc walk: about 2 MiB of file pages after ten
+// answers, the rest of an idle pidone's start-up pages, internal/trim),
+// once pidone is quiet again. At most one trim is pending, so a stream of
+// requests costs one timer, and after it an idle pidone is back to no
+// wake-up at all.
+func (ls *liveStatus) served() {
+	if ls.trimPending.CompareAndSwap(false, true) {
+		time.AfterFunc(trim.Settle, func() {
+			ls.trimPending.Store(false)
+			trim.Schedule()
+		})
 	}
 }
 

@@ -192,6 +192,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 			return 0, err
 		}
 		defer srv.Close()
+		srv.Served = live.served
 	}
 
 	mainChild := process{pid: -1, pidfd: -1}

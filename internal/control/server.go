@@ -46,6 +46,9 @@ type Server struct {
 	log      *slog.Logger
 	slots    chan struct{}
 	uid      int
+	// Served, if set, is called after each client has been answered (on
+	// the client's goroutine).
+	Served func()
 }
 
 // Listen creates the socket at path as workers' unix --listen sockets are
@@ -124,6 +127,9 @@ func (s *Server) admit(conn int) {
 	go func() {
 		defer func() { <-s.slots }()
 		s.serveOne(os.NewFile(uintptr(conn), "control client"), int(cred.Pid))
+		if s.Served != nil {
+			s.Served()
+		}
 	}()
 }
 
