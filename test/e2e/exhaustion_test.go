@@ -313,6 +313,23 @@ func TestReserveBeforeTheChildUnderALimit(t *testing.T) {
 	}
 }
 
+// TestReserveOnceTheChildRunsWithoutALimit: with no task limit in sight
+// the reserve waits until the main child has run for a while
+// (cli/threads.go, reserveAfter), so that a short command never pays for
+// it; a child that runs on still gets a pidone with its 16 threads.
+func TestReserveOnceTheChildRunsWithoutALimit(t *testing.T) {
+	t.Parallel()
+	p := startPidone(t, "--", "/bin/sh", "-c", "read -r line; exit 0")
+	eventually(t, exitTimeout, func() (bool, string) {
+		n := threadCount(p.pid)
+		return n >= 16, fmt.Sprintf("pidone has %d threads while its child runs, want its reserve of 16", n)
+	})
+	p.closeStdin()
+	if code := p.exitCode(exitTimeout); code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+}
+
 // TestForkBombInWorkersMode runs a fork bomb as one worker group beside
 // workers that crash every 200ms: their respawns fail with EAGAIN while the
 // limit is reached, and must be retried with backoff, logged at most once a
