@@ -248,6 +248,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 		group = 0 // ...unless it shares pidone's
 	}
 	sw := newSweeper(log, pid1, group)
+	sw.hasChildren = r.HasChildren
 	target := forward.Target{Pid: mainChild.pid, PidFD: mainChild.pidfd, Group: !cfg.SingleChild}
 	lp := &loop{cfg: cfg, log: log, m: m, sw: sw, r: r, term: term, target: target, child: mainChild, orphans: orphans,
 		rec: rec, report: mainChildOf(cfg, mainChild.pid),

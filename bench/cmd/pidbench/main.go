@@ -204,7 +204,7 @@ func run() error {
 		{"workers", func() ([]row, error) { return workersRows(cfg, inits) }},
 		{"listen", func() ([]row, error) { return listenRows(cfg) }},
 		{"docker", func() ([]row, error) { return dockerRows(cfg) }},
-		{"notpid1", func() ([]row, error) { return notPID1Rows(cfg, inits) }},
+		{"notpid1", func() ([]row, error) { return notPID1Rows(cfg, inits, floorSpecs) }},
 	}
 	for _, s := range steps {
 		if !cfg.want(s.group) {
