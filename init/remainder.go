@@ -81,6 +81,7 @@ func (rm *Remainder) Stop(r *reap.Reaper, signals <-chan os.Signal, log *slog.Lo
 	}
 	pid1 := os.Getpid() == 1
 	sw := newSweeper(log, pid1, 0)
+	sw.hasChildren = r.HasChildren
 	// With no stop before (every slot given up or finished) the
 	// leftovers are listed now, before anything is signalled, as single
 	// mode lists them when the main child ends (docs/workers.md).

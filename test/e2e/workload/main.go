@@ -40,6 +40,7 @@ var subcommands = map[string]func(args []string) error{
 	"leave":       runLeave,
 	"swarm":       runSwarm,
 	"libhvworker": runLibhvWorker,
+	"ctlattack":   runCtlAttack,
 }
 
 // hidden are the re-exec targets of the subcommands above; they are not
