@@ -468,3 +468,32 @@ func TestExitReportUsageError(t *testing.T) {
 		t.Errorf("a report's directory appeared")
 	}
 }
+
+// Every slot finished as its restart policy allows: exit 0, "finished";
+// a failure under --restart never gives the slot up: exit 1, "gave_up".
+func TestExitReportWorkersFinished(t *testing.T) {
+	t.Parallel()
+	_, workload := bins(t)
+	for _, tc := range []struct {
+		restart string
+		exit    string
+		code    int
+		reason  string
+		crashes int
+		givenUp bool
+	}{
+		{"on-failure", "0", 0, "finished", 0, false},
+		{"never", "3", 1, "gave_up", 1, true},
+	} {
+		p, path := runMasterReport(t, "--workers", "2", "--restart", tc.restart, "--", workload, "exit", tc.exit)
+		if code := p.exitCode(exitTimeout); code != tc.code {
+			t.Errorf("--restart %s, exit %s: exit code %d, want %d", tc.restart, tc.exit, code, tc.code)
+		}
+		r := readReport(t, path)
+		checkWorkers(t, r, true, tc.code, tc.reason)
+		checkSlots(t, r, 2, 1, tc.crashes, tc.givenUp)
+		if r.StopRequest != nil || r.LeftoversCount != 0 {
+			t.Errorf("--restart %s: stop_request %+v leftovers %d, want none", tc.restart, r.StopRequest, r.LeftoversCount)
+		}
+	}
+}
