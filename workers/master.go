@@ -135,7 +135,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	rest := supervisor.NewRemainder(cfg.ExitReport != "")
 	var m *master
 	code, err := run(cfg, signals, rest, &m)
-	return settle(cfg, start, m, rest, code, err), err
+	return finishReport(cfg, start, m, rest, code, err), err
 }
 
 // run is Run; *mp is set to the master once there is one, for the report.

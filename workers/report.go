@@ -12,16 +12,18 @@ import (
 )
 
 // Workers mode's exit report and leftovers policy (issue 21,
-// docs/exit-report.md). The leftovers are what the master's Remainder
-// finds once every worker is gone: the processes that left a worker's
-// process group (a setsid daemon), or outlived their worker in it. The
-// workers themselves are not leftovers, and neither is what died with its
-// worker's group on the stop signal: the master stopped those as workers.
+// docs/exit-report.md). The leftovers are the processes alive below the
+// master when its stop began (Remainder.StopBegan, from m.stop), other than
+// the live workers and the members of their process groups, which the stop
+// of each worker's group reaches: a setsid daemon is one, a worker's child
+// in its group is not. With no stop (every slot given up or finished) no
+// worker is alive, and the leftovers are what the Remainder finds before
+// it stops them.
 
-// settle decides pidone's exit code (--fail-on-leftovers) and writes the
-// exit report if one is wanted. err is run's error: main maps it to the
+// finishReport decides pidone's exit code (--fail-on-leftovers) and writes
+// the exit report if one is wanted. err is run's error: main maps it to the
 // exit code (ExitCode), and the policy never overrides that.
-func settle(cfg Config, start time.Time, m *master, rest *supervisor.Remainder, code int, err error) int {
+func finishReport(cfg Config, start time.Time, m *master, rest *supervisor.Remainder, code int, err error) int {
 	reason, msg := outcome(m, code, err)
 	if err != nil {
 		code = ExitCode(err)
