@@ -78,6 +78,7 @@ func TestDocker(t *testing.T) {
 		{"Workers", testWorkers},
 		{"DockerInitPersonality", testDockerInit},
 		{"DockerInitEnvironment", testDockerInitEnvironment},
+		{"ExitReport", testExitReport},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
