@@ -120,3 +120,19 @@ func TestTypesDecodeTheDocsExample(t *testing.T) {
 		t.Errorf("the example decoded to %+v: fields lost", r)
 	}
 }
+
+// TestTheDocsShowTheseFiles: docs/testing.md shows the Dockerfile and
+// e2e_test.go whole; they must be these files, byte for byte.
+func TestTheDocsShowTheseFiles(t *testing.T) {
+	const doc = "../../docs/testing.md"
+	for _, tc := range []struct{ lang, file string }{{"dockerfile", "Dockerfile"}, {"go", "e2e_test.go"}} {
+		want, err := os.ReadFile(tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks := fenced(t, doc, tc.lang)
+		if !slices.Contains(blocks, string(want)) {
+			t.Errorf("%s shows no %s block that is examples/e2e/%s as it is (%d %s blocks): copy the file into it", doc, tc.lang, tc.file, len(blocks), tc.lang)
+		}
+	}
+}
