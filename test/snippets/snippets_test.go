@@ -52,6 +52,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -710,16 +711,24 @@ func needTool(t *testing.T, name string) {
 // (`run`) must be a shell block of the same file, verbatim up to the
 // surrounding blank space, since those blocks run and the workflow cannot.
 func checkWorkflow(t *testing.T, s snippet, wf map[string]any, file []snippet) {
+	for _, p := range workflowProblems(wf, file) {
+		t.Errorf("%v: %s", s, p)
+	}
+}
+
+// workflowProblems is checkWorkflow's decision: what is wrong with wf.
+func workflowProblems(wf map[string]any, file []snippet) []string {
 	jobs, ok := wf["jobs"].(map[string]any)
 	if !ok || len(jobs) == 0 {
-		t.Fatalf("%v: a workflow whose jobs are not a map of jobs", s)
+		return []string{"a workflow whose jobs are not a map of jobs"}
 	}
+	var problems []string
 	runs := 0
-	for name, j := range jobs {
-		job, _ := j.(map[string]any)
+	for _, name := range slices.Sorted(maps.Keys(jobs)) {
+		job, _ := jobs[name].(map[string]any)
 		steps, ok := job["steps"].([]any)
 		if !ok {
-			t.Errorf("%v: job %s has no steps", s, name)
+			problems = append(problems, fmt.Sprintf("job %s has no steps", name))
 			continue
 		}
 		for _, st := range steps {
@@ -732,12 +741,39 @@ func checkWorkflow(t *testing.T, s snippet, wf map[string]any, file []snippet) {
 			if !slices.ContainsFunc(file, func(b snippet) bool {
 				return b.lang == "sh" && strings.TrimSpace(b.text) == strings.TrimSpace(run)
 			}) {
-				t.Errorf("%v: job %s, step %q: its run is no shell block of %s, so nothing runs it:\n%s", s, name, step["name"], s.file, run)
+				problems = append(problems, fmt.Sprintf("job %s, step %q: its run is no shell block of the file, so nothing runs it:\n%s", name, step["name"], run))
 			}
 		}
 	}
 	if runs == 0 {
-		t.Errorf("%v: a workflow with no run step", s)
+		problems = append(problems, "a workflow with no run step")
+	}
+	return problems
+}
+
+func TestWorkflowProblems(t *testing.T) {
+	file := []snippet{{lang: "sh", text: "make image\ndocker build .\n"}, {lang: "yaml", text: "echo hidden\n"}}
+	for _, tc := range []struct {
+		doc, yaml, want string // want: in one of the problems, or "" for none
+	}{
+		{"run is a shell block", "jobs:\n  a:\n    steps:\n      - uses: x@v1\n      - run: |\n          make image\n          docker build .\n", ""},
+		{"run is no shell block", "jobs:\n  a:\n    steps:\n      - run: make image\n", "nothing runs it"},
+		{"run only in a block of another language", "jobs:\n  a:\n    steps:\n      - run: echo hidden\n", "nothing runs it"},
+		{"no run at all", "jobs:\n  a:\n    steps:\n      - uses: x@v1\n", "no run step"},
+		{"a job without steps", "jobs:\n  a:\n    runs-on: x\n", "has no steps"},
+		{"jobs not a map", "jobs: [a]\n", "not a map of jobs"},
+	} {
+		var wf map[string]any
+		if err := yaml.Unmarshal([]byte(tc.yaml), &wf); err != nil {
+			t.Fatal(err)
+		}
+		got := workflowProblems(wf, file)
+		switch {
+		case tc.want == "" && len(got) != 0:
+			t.Errorf("%s: %q, want none", tc.doc, got)
+		case tc.want != "" && !slices.ContainsFunc(got, func(p string) bool { return strings.Contains(p, tc.want) }):
+			t.Errorf("%s: %q, want a problem containing %q", tc.doc, got, tc.want)
+		}
 	}
 }
 
