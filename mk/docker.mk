@@ -62,7 +62,7 @@ docker-test: $(PIDONE) $(WORKLOAD) $(DOCKER_HELPER)
 	$(MAKE) --no-print-directory image-release RELEASE_IMAGE=$(TEST_IMAGE) DOCKER_BUILD_FLAGS=-q && \
 	PIDONE_IMAGE=$(TEST_IMAGE) RELEASE_IMAGE=$(TEST_IMAGE) RELEASE_ARCHS="$(RELEASE_ARCHS)" \
 	PIDONE_VERSION=$(VERSION) PIDONE_COMMIT=$(COMMIT) \
-	WORKLOAD_BIN=$(abspath $(WORKLOAD)) HELPER_BIN=$(abspath $(DOCKER_HELPER)) \
+	PIDONE_BIN=$(abspath $(PIDONE)) WORKLOAD_BIN=$(abspath $(WORKLOAD)) HELPER_BIN=$(abspath $(DOCKER_HELPER)) \
 		$(GO) test -count=1 -timeout 6m -parallel 4 $(GOTESTFLAGS) ./test/docker/
 
 # A nested module (examples/kubernetes/go.mod) so the YAML parser never

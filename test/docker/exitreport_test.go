@@ -75,34 +75,49 @@ type xSignal struct {
 
 // An entry is how the container starts pidone.
 type entry struct {
-	name string // the personality the report must name
+	name        string // for the test's name
+	personality string // the one the report must name
 	// argv returns the docker run options before the image and the
 	// arguments after it, for pidone's options opts (long options, with
 	// their values as "--name=value" or "--name") over the command cmd.
-	argv func(opts []string, cmd []string) (before, after []string)
+	argv func(s *suite, opts []string, cmd []string) (before, after []string)
 }
 
-// entries: pidone as the ENTRYPOINT, options on its command line; and
-// pidone as /docker-init, which dockerd runs with tini's command line
-// (`/sbin/docker-init -- CMD`), so the options are PIDONE_* variables
-// (the engine here is shared: its --init-path cannot point at pidone, so
-// the image's /docker-init, a link to /pidone, is the entry point, as in
-// env_options_test.go).
+// entries: pidone as the ENTRYPOINT, options on its command line; pidone
+// as /docker-init, which dockerd runs with tini's command line
+// (`/sbin/docker-init -- CMD`), so the options are PIDONE_* variables:
+// once as the image's /docker-init (a link to /pidone) made the entry
+// point, as in env_options_test.go, and once as `docker run --init` itself
+// with the host's pidone mounted over the engine's own init, as
+// docs/testing.md shows (the engine here is shared: its --init-path cannot
+// point at pidone).
 var entries = []entry{
-	{"pidone", func(opts, cmd []string) ([]string, []string) {
+	{"pidone", "pidone", func(_ *suite, opts, cmd []string) ([]string, []string) {
 		return []string{"--entrypoint", "/pidone"}, append(append(slices.Clone(opts), "--"), cmd...)
 	}},
-	{"docker-init", func(opts, cmd []string) ([]string, []string) {
-		var before []string
-		for _, o := range opts {
-			name, value, ok := strings.Cut(strings.TrimPrefix(o, "--"), "=")
-			if !ok {
-				value = "true"
-			}
-			before = append(before, "-e", "PIDONE_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))+"="+value)
-		}
-		return append(before, "--entrypoint", "/docker-init"), append([]string{"--"}, cmd...)
+	{"docker-init", "docker-init", func(_ *suite, opts, cmd []string) ([]string, []string) {
+		return append(envOptions(opts), "--entrypoint", "/docker-init"), append([]string{"--"}, cmd...)
 	}},
+	{"run-init", "docker-init", func(s *suite, opts, cmd []string) ([]string, []string) {
+		// The image's ENTRYPOINT is pidone: the command replaces it,
+		// or pidone would run below pidone.
+		before := append(envOptions(opts), "--init", "-v", s.pidoneBin+":/sbin/docker-init:ro", "--entrypoint", cmd[0])
+		return before, cmd[1:]
+	}},
+}
+
+// envOptions turns long options into docker run's -e PIDONE_NAME=value
+// (a flag without a value is "true").
+func envOptions(opts []string) []string {
+	var env []string
+	for _, o := range opts {
+		name, value, ok := strings.Cut(strings.TrimPrefix(o, "--"), "=")
+		if !ok {
+			value = "true"
+		}
+		env = append(env, "-e", "PIDONE_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))+"="+value)
+	}
+	return env
 }
 
 // reportRun is one container run with --exit-report.
@@ -118,7 +133,7 @@ func startArgs(t *testing.T, s *suite, e entry, name string, opts, cmd []string)
 	t.Helper()
 	dir := t.TempDir()
 	opts = append([]string{"--exit-report=/out/report.json"}, opts...)
-	before, after := e.argv(opts, cmd)
+	before, after := e.argv(s, opts, cmd)
 	argv := append([]string{"--name", name}, labels()...)
 	argv = append(append(append(argv, "-v", dir+":/out"), before...), s.image)
 	return append(argv, after...), reportRun{dir: dir, args: append(before, after...)}
@@ -161,13 +176,13 @@ func (rr reportRun) read(t *testing.T, stderr string) xReport {
 
 // want is what one report must say beyond the fields every report has.
 type want struct {
-	personality string
-	code        int
-	reason      string
-	main        []string // the main child's argv
-	mainEnd     func(t *testing.T, e xEnd)
-	stop        *xSignal
-	leftovers   []wantLeftover // in any order
+	entry     entry
+	code      int
+	reason    string
+	main      []string // the main child's argv
+	mainEnd   func(t *testing.T, e xEnd)
+	stop      *xSignal
+	leftovers []wantLeftover // in any order
 	// orphans reaped in all and after the main child, or -1 for "at least
 	// as many as there were leftovers" (each leftover is one).
 	orphans, orphansAfter int
@@ -180,8 +195,8 @@ func check(t *testing.T, x xReport, code int, w want) {
 	if code != w.code {
 		t.Errorf("docker run exit status %d, want %d", code, w.code)
 	}
-	if x.Schema != 1 || x.Mode != "single" || x.Personality != w.personality || !x.PID1 {
-		t.Errorf("schema %d mode %q personality %q pid1 %v; want 1, single, %q, true", x.Schema, x.Mode, x.Personality, x.PID1, w.personality)
+	if x.Schema != 1 || x.Mode != "single" || x.Personality != w.entry.personality || !x.PID1 {
+		t.Errorf("schema %d mode %q personality %q pid1 %v; want 1, single, %q, true", x.Schema, x.Mode, x.Personality, x.PID1, w.entry.personality)
 	}
 	if v := os.Getenv("PIDONE_VERSION"); x.Version == "" || v != "" && x.Version != v {
 		t.Errorf("version %q, want %q (the version make stamped)", x.Version, v)
@@ -323,7 +338,7 @@ func testReportClean(t *testing.T, s *suite) {
 	forEach(t, 2, func(t *testing.T, e entry, opts []string, _ func(int) (int, string)) {
 		cmd := []string{"/workload", "exit", "0"}
 		code, x := runReport(t, s, e, opts, cmd...)
-		check(t, x, code, want{personality: e.name, code: 0, reason: "child_status", main: cmd, mainEnd: exited(0)})
+		check(t, x, code, want{entry: e, code: 0, reason: "child_status", main: cmd, mainEnd: exited(0)})
 	})
 }
 
@@ -340,11 +355,11 @@ func testReportDiesOnTerm(t *testing.T, s *suite) {
 		// A grace period far longer than the test: the sleeper dies of
 		// the SIGTERM, or the test times out.
 		c, x := runReport(t, s, e, append([]string{"--grace=5m"}, opts...), cmd...)
-		check(t, x, c, want{personality: e.name, code: code, reason: reason, main: cmd, mainEnd: exited(0),
+		check(t, x, c, want{entry: e, code: code, reason: reason, main: cmd, mainEnd: exited(0),
 			leftovers: []wantLeftover{byTerm}, orphans: -1})
-		if e.name == "docker-init" {
+		if e.personality == "docker-init" {
 			c, x := runReport(t, s, e, opts, cmd...)
-			check(t, x, c, want{personality: e.name, code: code, reason: reason, main: cmd, mainEnd: exited(0),
+			check(t, x, c, want{entry: e, code: code, reason: reason, main: cmd, mainEnd: exited(0),
 				leftovers: []wantLeftover{{"workload", sleeper, killed("SIGKILL", 9, "pidone_kill", 0)}}, orphans: -1})
 		}
 	})
@@ -356,7 +371,7 @@ func testReportIgnoresTerm(t *testing.T, s *suite) {
 		cmd := []string{"/workload", "leave", "-escapees", "1", "-ignore", "-code", "3"}
 		code, reason := leftCode(3)
 		c, x := runReport(t, s, e, append([]string{"--grace=300ms"}, opts...), cmd...)
-		check(t, x, c, want{personality: e.name, code: code, reason: reason, main: cmd, mainEnd: exited(3),
+		check(t, x, c, want{entry: e, code: code, reason: reason, main: cmd, mainEnd: exited(3),
 			leftovers: []wantLeftover{{"workload", []string{"/workload", "linger", "-role", "left", "-ready-fd", "3", "-ignore"},
 				killed("SIGKILL", 9, "pidone_kill", 0.29)}}, orphans: -1})
 	})
@@ -368,7 +383,7 @@ func testReportDaemon(t *testing.T, s *suite) {
 		cmd := []string{"/workload", "forkexit", "-life", "1h", "-code", "0"}
 		code, reason := leftCode(0)
 		c, x := runReport(t, s, e, append([]string{"--grace=5m"}, opts...), cmd...)
-		check(t, x, c, want{personality: e.name, code: code, reason: reason, main: cmd, mainEnd: exited(0),
+		check(t, x, c, want{entry: e, code: code, reason: reason, main: cmd, mainEnd: exited(0),
 			leftovers: []wantLeftover{{"workload", []string{"/workload", "daemon", "-life", "1h0m0s"},
 				killed("SIGTERM", 15, "pidone_stop", 0)}}, orphans: -1})
 	})
@@ -384,7 +399,7 @@ func testReportZombie(t *testing.T, s *suite) {
 		cmd := []string{"/helper", "zombied"}
 		code, reason := leftCode(0)
 		c, x := runReport(t, s, e, append([]string{"--grace=5m"}, opts...), cmd...)
-		check(t, x, c, want{personality: e.name, code: code, reason: reason, main: cmd, mainEnd: exited(0),
+		check(t, x, c, want{entry: e, code: code, reason: reason, main: cmd, mainEnd: exited(0),
 			leftovers: []wantLeftover{{"helper", []string{"/helper", "zombied-daemon"},
 				killed("SIGTERM", 15, "pidone_stop", 0)}}, orphans: 2, orphansAfter: 2})
 	})
@@ -396,7 +411,7 @@ func testReportKilled(t *testing.T, s *suite) {
 	forEach(t, 2, func(t *testing.T, e entry, opts []string, _ func(int) (int, string)) {
 		cmd := []string{"/workload", "killself", "SEGV"}
 		c, x := runReport(t, s, e, opts, cmd...)
-		check(t, x, c, want{personality: e.name, code: 128 + 11, reason: "child_status", main: cmd, mainEnd: killed("SIGSEGV", 11, "", 0)})
+		check(t, x, c, want{entry: e, code: 128 + 11, reason: "child_status", main: cmd, mainEnd: killed("SIGSEGV", 11, "", 0)})
 	})
 }
 
@@ -424,13 +439,13 @@ func testReportStop(t *testing.T, s *suite) {
 		x := rr.read(t, strings.Join(stderr.Snapshot(), "\n"))
 		code, reason := leftCode(5)
 		var stop *xSignal
-		if e.name == "pidone" {
+		if e.personality == "pidone" {
 			stop = &xSignal{"SIGTERM", 15}
 		}
 		linger := func(role string) wantLeftover {
 			return wantLeftover{"workload", []string{"/workload", "linger", "-role", role, "-ignore"}, killed("SIGKILL", 9, "pidone_kill", 0.29)}
 		}
-		check(t, x, c, want{personality: e.name, code: code, reason: reason, main: cmd, mainEnd: exited(5), stop: stop,
+		check(t, x, c, want{entry: e, code: code, reason: reason, main: cmd, mainEnd: exited(5), stop: stop,
 			leftovers: []wantLeftover{linger("group"), linger("escapee")}, orphans: -1})
 	})
 }
