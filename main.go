@@ -115,7 +115,7 @@ func noteBuild(log *slog.Logger) {
 // startFailed logs a command that could not be started and says the code.
 func supervise(cfg supervisor.Config, signals chan os.Signal, startFailed func(*supervisor.StartError) int) int {
 	plan := cli.PlanThreads()
-	if err := cli.ReserveDescriptors(cli.SuperviseNeed(cfg.Pause, os.Getpid() == 1), "pidone"); err != nil {
+	if err := cli.ReserveDescriptors(cli.SuperviseNeed(cfg.Pause, os.Getpid() == 1, cfg.ControlSocket != ""), "pidone"); err != nil {
 		cfg.Log.Error("too few file descriptors", "error", err)
 		return cli.ExitInternal
 	}

@@ -164,6 +164,7 @@ func parsePidone(args []string, environ []string) Config {
 		Personality:     "pidone",
 		FailOnLeftovers: s.failOnLeftovers,
 		LeftoversCode:   s.exitCodeOnLeftovers(),
+		ControlSocket:   s.controlSocket,
 	}
 	c.StartFailed = func(e *supervisor.StartError) int {
 		log.Error("cannot run command", startFailureAttrs(e, s.subreaperAsked)...)

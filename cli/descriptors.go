@@ -3,6 +3,7 @@ package cli
 import (
 	"time"
 
+	"github.com/pidone/pidone/internal/control"
 	"github.com/pidone/pidone/internal/nofile"
 )
 
@@ -33,6 +34,12 @@ const (
 	// auto). What the workers need once their count is known is checked
 	// by workers.Run.
 	NeedWorkersLoad = nofile.RuntimePoller + 1
+	// needControl is what --control-socket adds: the listening socket,
+	// its clients (control.MaxClients) and the /proc file or directory
+	// one status reads at a time. Binding it (before the child) takes
+	// four at most: the directory, the private directory, the socket and
+	// a probe of a stale one.
+	needControl = 1 + control.MaxClients + 1
 )
 
 // ReserveDescriptors checks that need descriptors can be opened and starts
@@ -46,13 +53,18 @@ func ReserveDescriptors(need int, what string) error {
 }
 
 // SuperviseNeed is the descriptor need of single-command and pause mode;
-// pid1 is whether pidone runs as PID 1.
-func SuperviseNeed(pause, pid1 bool) int {
+// pid1 is whether pidone runs as PID 1, control whether it has a control
+// socket.
+func SuperviseNeed(pause, pid1, control bool) int {
+	n := needPause
 	switch {
 	case !pause:
-		return needSupervise
+		n = needSupervise
 	case pid1:
-		return needPausePID1
+		n = needPausePID1
 	}
-	return needPause
+	if control {
+		n += needControl
+	}
+	return n
 }

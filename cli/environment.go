@@ -305,6 +305,9 @@ var peerOptions = map[string]func(c *peerCall, s *settings){
 	"log-format":      func(c *peerCall, s *settings) { c.logFormat = s.logFormat },
 	// The verdict of issue 21, for `docker run --init -e PIDONE_EXIT_REPORT=...`.
 	"exit-report": func(c *peerCall, s *settings) { c.cfg.ExitReport = s.exitReport },
+	// The live status, for `docker run --init -e PIDONE_CONTROL_SOCKET=...`
+	// and then `docker exec c pidone ctl status`.
+	"control-socket": func(c *peerCall, s *settings) { c.cfg.ControlSocket = s.controlSocket },
 	"fail-on-leftovers": func(c *peerCall, s *settings) {
 		c.cfg.FailOnLeftovers, c.cfg.LeftoversCode = true, s.exitCodeOnLeftovers()
 	},

@@ -99,6 +99,8 @@ func TestEnvironmentPidone(t *testing.T) {
 			supervise(func(s supervisor.Config) bool {
 				return s.FailOnLeftovers && s.LeftoversCode == 7 && s.ExitReport == "/tmp/report.json"
 			})},
+		{"PIDONE_CONTROL_SOCKET", []string{"PIDONE_CONTROL_SOCKET=/tmp/pidone.sock"}, []string{"app"},
+			supervise(func(s supervisor.Config) bool { return s.ControlSocket == "/tmp/pidone.sock" })},
 		{"the command line wins", []string{"PIDONE_GRACE=10s"}, []string{"--grace", "1s", "app"},
 			supervise(func(s supervisor.Config) bool { return s.Grace == time.Second })},
 		{"an empty variable is unset", []string{"PIDONE_GRACE=", "PIDONE_LOG_FORMAT="}, []string{"app"},
@@ -203,6 +205,11 @@ func TestEnvironmentPeers(t *testing.T) {
 		{"docker-init: the verdict of a container test", "docker-init", []string{"--", "app"}, []string{"PIDONE_EXIT_REPORT=/tmp/report.json", "PIDONE_FAIL_ON_LEFTOVERS=true"}, func(t *testing.T, c peerCall) {
 			if c.cfg.ExitReport != "/tmp/report.json" || !c.cfg.FailOnLeftovers || c.cfg.LeftoversCode != DefaultLeftoversCode {
 				t.Errorf("report %q, fail on leftovers %v with %d", c.cfg.ExitReport, c.cfg.FailOnLeftovers, c.cfg.LeftoversCode)
+			}
+		}},
+		{"docker-init: the live status", "docker-init", []string{"--", "app"}, []string{"PIDONE_CONTROL_SOCKET=/tmp/pidone.sock"}, func(t *testing.T, c peerCall) {
+			if c.cfg.ControlSocket != "/tmp/pidone.sock" {
+				t.Errorf("control socket %q", c.cfg.ControlSocket)
 			}
 		}},
 		{"docker-init: PIDONE_GRACE", "docker-init", []string{"--", "app"}, []string{"PIDONE_GRACE=10s"}, func(t *testing.T, c peerCall) {

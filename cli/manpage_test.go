@@ -168,7 +168,9 @@ func manPage() string {
 
 	p(".SH CONTROL VERBS")
 	para("pidone ctl controls a workers-mode master through its pidfile, from the master's PID namespace " +
-		"(docker exec CONTAINER pidone ctl status --pidfile PATH). Every verb takes:")
+		"(docker exec CONTAINER pidone ctl status --pidfile PATH); status also asks a single-command pidone " +
+		"started with --control-socket (docker exec CONTAINER pidone ctl status, with PIDONE_CONTROL_SOCKET " +
+		"in the container's environment). Every verb takes:")
 	for _, o := range workers.CtlOptions {
 		p(".TP")
 		p(`\fB\-\-%s\fR \fI%s\fR`, roffEscape(o[0]), roffEscape(o[1]))

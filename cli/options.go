@@ -11,6 +11,7 @@ import (
 	"github.com/pidone/pidone/forward"
 	supervisor "github.com/pidone/pidone/init"
 	"github.com/pidone/pidone/internal/clip"
+	"github.com/pidone/pidone/internal/control"
 	"github.com/pidone/pidone/internal/exitreport"
 	"github.com/pidone/pidone/internal/user"
 	"github.com/pidone/pidone/logging"
@@ -48,6 +49,7 @@ type settings struct {
 	exitReport      string
 	failOnLeftovers bool
 	leftoversCode   *int // nil: DefaultLeftoversCode
+	controlSocket   string
 
 	// --user and --no-new-privs (internal/user): the credential the main
 	// child runs as, resolved while parsing; pidone keeps its own.
@@ -176,6 +178,13 @@ var pidoneOptions = []option{
 		s.exitReport = v
 		return nil
 	}},
+	{0, "control-socket", "PATH", "answer `pidone ctl status` on a unix socket at PATH (mode 0600) while pidone runs (docs/exit-report.md, Live status)", func(s *settings, v string) error {
+		if err := control.CheckPath(v); err != nil {
+			return err
+		}
+		s.controlSocket = v
+		return nil
+	}},
 	{0, "fail-on-leftovers", "[=CODE]", "exit CODE (default 122) instead of the child's status if processes were still alive below pidone when the main child ended", func(s *settings, v string) error {
 		s.failOnLeftovers = true
 		if v == "" {
@@ -260,6 +269,8 @@ func parseOver(s *settings, args []string, table []option) (*settings, error) {
 		return nil, usagef("--user and --no-new-privs apply to the main command; workers take the user and noNewPrivileges of their OCI process (docs/workers.md)")
 	case (s.exitReport != "" || s.failOnLeftovers) && s.workers != nil:
 		return nil, usagef("--exit-report and --fail-on-leftovers are for single mode; workers mode has neither yet")
+	case s.controlSocket != "" && s.workers != nil:
+		return nil, usagef("--control-socket%s is for single mode; workers mode answers pidone ctl through its --pidfile", s.fromEnvironment(is("control-socket")))
 	case len(s.command) == 0 && !s.pause && !s.workersNeedNoCommand():
 		return nil, usagef("no command given")
 	}

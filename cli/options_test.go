@@ -139,6 +139,10 @@ func TestExitReportOptions(t *testing.T) {
 		{[]string{"--exit-report", dir, "app"}, false, 0, "is a directory"},
 		{[]string{"--exit-report", dir + "/none/r.json", "app"}, false, 0, "no such file or directory"},
 		{[]string{"--exit-report=" + dir + "/r.json", "--workers", "2", "app"}, false, 0, "single mode"},
+		{[]string{"--control-socket", "pidone.sock", "app"}, false, 0, "--control-socket: pidone.sock is not an absolute path"},
+		{[]string{"--control-socket", dir + "/none/s.sock", "app"}, false, 0, "no such file or directory"},
+		{[]string{"--control-socket", dir + "/s.sock", "--workers", "2", "app"}, false, 0, "--control-socket is for single mode"},
+		{[]string{"--control-socket", dir + "/s.sock", "--pause"}, false, DefaultLeftoversCode, ""},
 	} {
 		s, err := parseArgs(tc.args, pidoneOptions)
 		switch {

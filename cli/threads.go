@@ -1,6 +1,10 @@
 package cli
 
-import "github.com/pidone/pidone/internal/threads"
+import (
+	"time"
+
+	"github.com/pidone/pidone/internal/threads"
+)
 
 // A fork bomb under a pids limit would make the Go runtime fail to create a
 // thread, which kills pidone, and with it, as PID 1, the whole container
@@ -10,11 +14,15 @@ import "github.com/pidone/pidone/internal/threads"
 // beside it loses that race on a busy machine (test/e2e/exhaustion_test.go
 // saw the runtime die). That costs start-up about a millisecond on two
 // cores (docs/performance.md). With no limit in sight it is made once the
-// main child runs, so that it does not hold the child back.
+// main child has run for reserveAfter: it then neither holds the child
+// back nor competes with the child's own start-up for the CPU, and a
+// command that is over by then (`pidone -- /bin/true`) never pays for
+// threads it would not have used (issue 19).
 //
 // How many it can need is bounded by its goroutines: the main thread
 // (locked), the reaper in wait4, os/signal's receiver, the event loop in a
-// system call (a kill, a stderr write), up to GOMAXPROCS running ones
+// system call (a kill, a stderr write), with --control-socket one status
+// being made (they take turns; the socket itself waits in the poller), up to GOMAXPROCS running ones
 // (GC workers included), one spinning in between, and the runtime's own
 // sysmon and template threads. GOMAXPROCS is capped at 2 for that (and
 // because an init has nothing to run in parallel beyond the reaper and its
@@ -29,6 +37,10 @@ const (
 	// runtime needs more than the goroutines alone: a reserve makes the
 	// fatal case rare, it cannot rule it out.
 	threadsKept = 16
+	// reserveAfter: long enough for a child's exec and start-up (a few
+	// milliseconds) and for a short command to be over, short against
+	// anything that runs long enough to start a bomb out of sight.
+	reserveAfter = 50 * time.Millisecond
 )
 
 // ThreadPlan is how many threads pidone makes, and when.
@@ -51,5 +63,5 @@ func (p ThreadPlan) Reserve() (later func()) {
 		threads.Reserve(MaxProcs, p.keep)
 		return func() {}
 	}
-	return func() { go threads.Reserve(MaxProcs, p.keep) }
+	return func() { time.AfterFunc(reserveAfter, func() { threads.Reserve(MaxProcs, p.keep) }) }
 }

@@ -3,12 +3,15 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // What the final SIGKILL is about to hit, for the log: at the default log
@@ -34,6 +37,9 @@ func killReason(before phase, byTimer bool, grace time.Duration) string {
 // namespace but pidone, as a subreaper its descendants. ok is false when
 // /proc cannot tell.
 func (s *sweeper) victims() (procs []procInfo, ok bool) {
+	if s.pid1 && s.aloneInNamespace() {
+		return nil, true
+	}
 	if s.procErr != nil {
 		return nil, false
 	}
@@ -59,6 +65,21 @@ func (s *sweeper) victims() (procs []procInfo, ok bool) {
 		procs = append(procs, p)
 	}
 	return procs, true
+}
+
+// aloneInNamespace reports whether pidone, as PID 1, is the only process
+// of its namespace: no child (the reaper's waitid), and nothing a
+// kill(-1, 0) reaches, which is every other process of the namespace, a
+// `docker exec` one that is nobody's child here included (kill(2)). Root
+// may signal them all, so ESRCH then means there are none; for anyone else
+// it could mean another user's process, and /proc is read instead. The
+// common exit, a main child that left nothing behind, then reads no /proc
+// at all (issue 19).
+func (s *sweeper) aloneInNamespace() bool {
+	if s.hasChildren == nil || s.hasChildren() || os.Geteuid() != 0 {
+		return false
+	}
+	return errors.Is(unix.Kill(-1, 0), unix.ESRCH)
 }
 
 // describeVictims renders procs as "12 (sleep), 14 (nginx)", naming at

@@ -70,7 +70,9 @@ func (rm *Remainder) Stop(r *reap.Reaper, signals <-chan os.Signal, log *slog.Lo
 	log.Info("processes are left below pidone; stopping them", "grace", grace)
 	cfg := Config{Grace: grace, StopOnRequest: true, Log: log}
 	m := newMachine(policy{Grace: grace, StopOnRequest: true, PID1: pid1}, true)
-	lp := &loop{cfg: cfg, log: log, m: m, sw: newSweeper(log, pid1, 0), r: r, orphans: rm.orphans,
+	sw := newSweeper(log, pid1, 0)
+	sw.hasChildren = r.HasChildren
+	lp := &loop{cfg: cfg, log: log, m: m, sw: sw, r: r, orphans: rm.orphans,
 		// No main child, as in pause mode: the machine forwards nothing
 		// once it has been told the main child exited.
 		target: forward.Target{Pid: -1, PidFD: -1}, child: process{pid: -1, pidfd: -1}}

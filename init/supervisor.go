@@ -2,11 +2,13 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
 
 	"github.com/pidone/pidone/forward"
+	"github.com/pidone/pidone/internal/control"
 	"github.com/pidone/pidone/internal/exitreport"
 	"github.com/pidone/pidone/internal/trim"
 	"github.com/pidone/pidone/logging"
@@ -104,6 +106,9 @@ type Config struct {
 	// as the main child ended (issue 21).
 	FailOnLeftovers bool
 	LeftoversCode   int
+	// ControlSocket, if set, is where pidone answers `pidone ctl status`
+	// while it runs (internal/control, init/status.go).
+	ControlSocket string
 }
 
 // SessionMode says where the main child runs.
@@ -170,8 +175,29 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 		Stops: p.FollowStops,
 	})
 
+	// The control socket is bound before the main child starts, so that
+	// a path pidone cannot use stops it before anything runs; it is
+	// served once the main child is known (clients wait in its queue).
+	var live *liveStatus
+	var srv *control.Server
+	if cfg.ControlSocket != "" {
+		live = newLiveStatus(cfg, rec, pid1, log)
+		var err error
+		if srv, err = control.Listen(cfg.ControlSocket, live.status, log); err != nil {
+			err = fmt.Errorf("--control-socket %s: %w", cfg.ControlSocket, err)
+			if report := mainChildOf(cfg, 0); report != nil {
+				report.End = startFailed(err)
+				rec.finish(cfg, log, report, 0, startFailureCode(err))
+			}
+			return 0, err
+		}
+		defer srv.Close()
+		srv.Served = live.served
+	}
+
 	mainChild := process{pid: -1, pidfd: -1}
 	handedTerminal := false
+	var startedAt time.Time
 	if !cfg.Pause {
 		s := child{argv: cfg.Command, session: cfg.Session, listenPID: cfg.ListenPID && wantsListenPID(),
 			signals: cfg.ChildSignals, user: cfg.User, noNewPriv: cfg.NoNewPrivs, dieWithPidone: cfg.DieWithPidone}
@@ -191,6 +217,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 		}
 		var err error
 		mainChild, err = start(r, s)
+		startedAt = time.Now()
 		if err != nil {
 			writeTerminationLog(cfg, log, err.Error())
 			report := mainChildOf(cfg, 0)
@@ -221,6 +248,7 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 		group = 0 // ...unless it shares pidone's
 	}
 	sw := newSweeper(log, pid1, group)
+	sw.hasChildren = r.HasChildren
 	target := forward.Target{Pid: mainChild.pid, PidFD: mainChild.pidfd, Group: !cfg.SingleChild}
 	lp := &loop{cfg: cfg, log: log, m: m, sw: sw, r: r, term: term, target: target, child: mainChild, orphans: orphans,
 		rec: rec, report: mainChildOf(cfg, mainChild.pid),
@@ -230,6 +258,12 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	// From here on the main thread forwards what the machine allows.
 	cfg.Shortcut.Hold()
 	lp.allow()
+	if srv != nil {
+		lp.live = live
+		live.started(lp.report, startedAt)
+		go srv.Serve()
+		log.Info("control socket: answering pidone ctl status", "path", cfg.ControlSocket)
+	}
 
 	// Start-up is over: give back its memory once pidone has settled.
 	trim.Schedule()
@@ -318,6 +352,9 @@ type loop struct {
 	rec       *recorder
 	report    *exitreport.MainChild
 	childCode int
+	// live, if not nil, is told what the control socket's status shows
+	// of the main child (status.go).
+	live *liveStatus
 }
 
 // step handles one event with the shortcut held, so that no signal is
@@ -358,6 +395,7 @@ func (lp *loop) mainExited(e reap.Exit, handedTerminal bool) event {
 	lp.childCode = e.Code()
 	if lp.report != nil {
 		lp.report.End = endOf(e.Status, lp.rec.sender(e.Status)).After(time.Since(lp.rec.start))
+		lp.live.ended(lp.report)
 	}
 	writeTerminationLog(lp.cfg, lp.log, verdict(n)+": "+exitReason(e.Status, lp.m.killedByPidone(), lp.cfg.Grace.String()))
 	return event{kind: evMainExited, code: e.Code()}

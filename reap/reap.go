@@ -145,9 +145,10 @@ type Reaper struct {
 	// lockedReap: no pidfds here, so reap with WNOHANG under mu instead
 	// of in a blocking wait4 (see the package comment).
 	lockedReap bool
-	// wait4 is the loop's blocking wait: unix.Wait4(-1, status, options),
-	// a seam for tests.
-	wait4 func(status *unix.WaitStatus, options int) (int, error)
+	// wait4 is the loop's blocking wait: unix.Wait4(-1, ..., options), a
+	// seam for tests. The status comes back by value: a pointer passed
+	// through a func value escapes, and would cost an allocation per wait.
+	wait4 func(options int) (int, unix.WaitStatus, error)
 
 	exits chan Exit
 	stops chan Exit // nil unless Options.Stops
@@ -225,8 +226,10 @@ func (r *Reaper) start() {
 }
 
 // waitAny is the loop's blocking wait: any child (wait4(2)).
-func waitAny(status *unix.WaitStatus, options int) (int, error) {
-	return unix.Wait4(-1, status, options, nil)
+func waitAny(options int) (int, unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	pid, err := unix.Wait4(-1, &ws, options, nil)
+	return pid, ws, err
 }
 
 // pidfdsWork reports whether this kernel (and seccomp profile) lets the
@@ -436,7 +439,7 @@ func (r *Reaper) loop(sigchld *sigchldSwitch) {
 // it, without the lock, then says which spawn it was (see the package
 // comment for why that is exact).
 func (r *Reaper) reapNext(options int) (e Exit, id SpawnID, watched bool, err error) {
-	e.Pid, err = r.wait4(&e.Status, options)
+	e.Pid, e.Status, err = r.wait4(options)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err == nil && e.Pid > 0 {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pidone/pidone/forward"
+	"github.com/pidone/pidone/internal/control"
 	"github.com/pidone/pidone/internal/safefile"
 	"golang.org/x/sys/unix"
 )
@@ -63,15 +64,22 @@ type CtlVerb struct {
 
 // CtlVerbs lists the verbs in the order the help shows them.
 var CtlVerbs = []CtlVerb{
-	{"status", "say whether the master is running, and how each worker is",
-		"Prints \"running (pid N)\", \"not running; stale pidfile ...\", \"not running\",\n" +
+	{"status", "say whether pidone is running, and how each worker or its main child is",
+		"Workers mode (--pidfile, or $PIDONE_PIDFILE):\n" +
+			"Prints \"running (pid N)\", \"not running; stale pidfile ...\", \"not running\",\n" +
 			"\"elsewhere: ...\" or \"unknown: ...\", then each worker's group, slot, pid,\n" +
 			"generation, readiness and restarts, and the listening sockets (from the\n" +
 			"master's status file, PIDFILE.status); with --json all of it as one JSON object.\n" +
 			"Exit status (LSB): 0 running, 1 not running but the pidfile\n" +
 			"is left, 3 not running, 4 unknown (the lock is held, but not by a pidone of\n" +
 			"this PID namespace that the pidfile and lock file name, or the files are not\n" +
-			"the master's) or elsewhere (the master runs in another PID namespace)."},
+			"the master's) or elsewhere (the master runs in another PID namespace).\n" +
+			"Single mode (no pidfile): asks the control socket of a pidone started with\n" +
+			"--control-socket PATH (--control-socket, else $" + control.EnvSocket + ", else\n" +
+			control.DefaultSocket + "): pidone, its main child, orphans reaped so far and the\n" +
+			"processes below it now (docs/exit-report.md, Live status). Exit status: 0\n" +
+			"answered; 3 nothing answers; 4 pidone is PID 1 here but has no control socket,\n" +
+			"or the socket gave no answer."},
 	{"stop", "stop the master (SIGTERM) and wait until it is gone",
 		"Sends the master SIGTERM and waits until it has exited, at most --timeout.\n" +
 			"Exit status: 0 stopped or not running; 1 refused, failed or timed out;\n" +
@@ -96,16 +104,39 @@ var CtlVerbs = []CtlVerb{
 // CtlOptions are the options every verb takes: name, value, help.
 var CtlOptions = [][3]string{
 	{"pidfile", "PATH", "the master's --pidfile (default $" + EnvPidfile + ")"},
+	{"control-socket", "PATH", "status in single mode: pidone's --control-socket (default $" + control.EnvSocket + ", else " + control.DefaultSocket + ")"},
 	{"timeout", "DURATION", fmt.Sprintf("how long stop waits (default %v)", CtlStopTimeout)},
 	{"json", "", "status: print JSON"},
 }
 
-const ctlUsageLine = "usage: pidone ctl VERB [--pidfile PATH] [--timeout DURATION] [--json]"
+const ctlUsageLine = "usage: pidone ctl VERB [--pidfile PATH | --control-socket PATH] [--timeout DURATION] [--json]"
+
+// singleMode says whether ctl asks a single-command pidone's control socket
+// rather than a master through its pidfile: when --control-socket is on
+// the command line, or no pidfile is named at all. A pidfile wins over
+// $PIDONE_CONTROL_SOCKET, so workers-mode use is as it was.
+func singleMode(fs *flag.FlagSet, pidfile string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "control-socket" })
+	return given || pidfile == ""
+}
+
+// controlPath is where ctl finds the control socket: --control-socket,
+// else $PIDONE_CONTROL_SOCKET, else the default.
+func controlPath(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if env := os.Getenv(control.EnvSocket); env != "" {
+		return env
+	}
+	return control.DefaultSocket
+}
 
 // ctlHelp is the help of pidone ctl: every verb and the options.
 func ctlHelp() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n\nControls a workers-mode master (pidone --workers ... --pidfile PATH)\nthrough its pidfile.\n\nVerbs:\n", ctlUsageLine)
+	fmt.Fprintf(&b, "%s\n\nControls a workers-mode master (pidone --workers ... --pidfile PATH)\nthrough its pidfile; status also asks a single-command pidone through its\n--control-socket.\n\nVerbs:\n", ctlUsageLine)
 	for _, v := range CtlVerbs {
 		fmt.Fprintf(&b, "  %-9s %s\n", v.Name, v.Summary)
 	}
@@ -118,7 +149,7 @@ func ctlOptionsHelp() string {
 	var b strings.Builder
 	b.WriteString("\nOptions:\n")
 	for _, o := range CtlOptions {
-		fmt.Fprintf(&b, "  %-19s %s\n", "--"+o[0]+" "+o[1], o[2])
+		fmt.Fprintf(&b, "  %-21s %s\n", "--"+o[0]+" "+o[1], o[2])
 	}
 	return b.String()
 }
@@ -150,6 +181,7 @@ func Ctl(args []string, stdout, stderr io.Writer) int {
 	pidfile := fs.String("pidfile", os.Getenv(EnvPidfile), "")
 	timeout := fs.Duration("timeout", CtlStopTimeout, "")
 	asJSON := fs.Bool("json", false, "")
+	controlSocket := fs.String("control-socket", "", "")
 	hmainSwitch := fs.String("s", "", "") // libhv's -s VERB: answered with a hint
 	// The verb may come before or after the options.
 	var words []string
@@ -179,6 +211,11 @@ func Ctl(args []string, stdout, stderr io.Writer) int {
 		return CtlUsage
 	case verbHelp(words[0]) == "":
 		fmt.Fprintf(stderr, "pidone ctl: unknown verb %q\n%s%s\nTry 'pidone ctl --help' for more information.\n", words[0], ctlVerbHint(words[0]), ctlUsageLine)
+		return CtlUsage
+	case words[0] == "status" && singleMode(fs, *pidfile):
+		return control.Ctl(controlPath(*controlSocket), *asJSON, stdout, stderr)
+	case *controlSocket != "":
+		fmt.Fprintf(stderr, "pidone ctl: %s is for workers mode (--pidfile); a single-command pidone's control socket answers only status\n", words[0])
 		return CtlUsage
 	case *pidfile == "":
 		fmt.Fprintf(stderr, "pidone ctl: no pidfile: give --pidfile PATH or set %s\n", EnvPidfile)

@@ -66,3 +66,37 @@ func TestCtlEveryVerbHasHelp(t *testing.T) {
 		}
 	}
 }
+
+// Which pidone ctl asks: a pidfile means a workers-mode master, as before;
+// no pidfile, or --control-socket on the command line, means a
+// single-command pidone's control socket, which answers only status.
+func TestCtlSingleModeRouting(t *testing.T) {
+	t.Setenv(EnvPidfile, "")
+	t.Setenv("PIDONE_CONTROL_SOCKET", "")
+	none := t.TempDir() + "/none.sock"
+	tests := []struct {
+		doc  string
+		args []string
+		code int
+		want string // on stderr
+	}{
+		{"status, no pidfile: the socket", []string{"status", "--control-socket", none}, 3, "nothing listens at " + none},
+		{"--control-socket wins over a pidfile", []string{"status", "--pidfile", "/nonexistent/p", "--control-socket", none}, 3, "nothing listens at " + none},
+		{"a pidfile: workers mode", []string{"status", "--pidfile", t.TempDir() + "/p"}, StatusNotRunning, ""},
+		{"stop over the socket", []string{"stop", "--control-socket", none}, CtlUsage, "answers only status"},
+		{"stop with neither", []string{"stop"}, CtlUsage, "no pidfile: give --pidfile PATH or set PIDONE_PIDFILE"},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		code := Ctl(tt.args, &stdout, &stderr)
+		if code != tt.code || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("%s: pidone ctl %q: exit %d, stderr %q; want %d and %q", tt.doc, tt.args, code, stderr.String(), tt.code, tt.want)
+		}
+	}
+	// $PIDONE_CONTROL_SOCKET when ctl's command line names no socket.
+	t.Setenv("PIDONE_CONTROL_SOCKET", none)
+	var stdout, stderr bytes.Buffer
+	if code := Ctl([]string{"status"}, &stdout, &stderr); code != 3 || !strings.Contains(stderr.String(), none) {
+		t.Errorf("pidone ctl status with $PIDONE_CONTROL_SOCKET: exit %d, stderr %q", code, stderr.String())
+	}
+}

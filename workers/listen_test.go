@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pidone/pidone/internal/clip"
+	"github.com/pidone/pidone/internal/unixsock"
 	"golang.org/x/sys/unix"
 )
 
@@ -437,8 +438,8 @@ func dirNames(t *testing.T, dir string) []string {
 // Without /proc the private directory is named by its path, and the
 // socket is still checked, moded and linked into place.
 func TestBindUnixWithoutProc(t *testing.T) {
-	defer func(saved string) { procSelfFD = saved }(procSelfFD)
-	procSelfFD = "/nonexistent/proc/self/fd"
+	defer func(saved string) { unixsock.ProcSelfFD = saved }(unixsock.ProcSelfFD)
+	unixsock.ProcSelfFD = "/nonexistent/proc/self/fd"
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.sock")
 	s, err := bindSocket(mustParseListen(t, "unix:"+path+",mode=0620"))

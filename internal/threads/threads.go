@@ -127,10 +127,17 @@ func headroom() (room int, ok bool) {
 		default:
 			continue
 		}
-		for _, dir := range []string{mount + f[2], mount} {
-			maxText, ok1 := readSmall(dir + "/pids.max")
-			curText, ok2 := readSmall(dir + "/pids.current")
-			if !ok1 || !ok2 {
+		dirs := []string{mount + f[2], mount}
+		if f[2] == "/" {
+			dirs = dirs[1:] // the same directory twice
+		}
+		for _, dir := range dirs {
+			maxText, ok := readSmall(dir + "/pids.max")
+			if !ok {
+				continue
+			}
+			curText, ok := readSmall(dir + "/pids.current")
+			if !ok {
 				continue
 			}
 			limit, err1 := strconv.Atoi(maxText)

@@ -84,6 +84,7 @@ func TestDocker(t *testing.T) {
 		{"DockerInitPersonality", testDockerInit},
 		{"DockerInitEnvironment", testDockerInitEnvironment},
 		{"ExitReport", testExitReport},
+		{"CtlStatus", testCtlStatus},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -15,7 +15,8 @@
 //	-out DIR         where results.md, results.json, results.png and logs go
 //	-quick           fewer repetitions: a smoke run of a minute or two
 //	-only LIST       comma-separated metric groups: reaping, latency,
-//	                 startup, idle, size, workers, listen, docker, notpid1
+//	                 startup, idle, control, size, workers, listen, docker,
+//	                 notpid1
 //	-variant N=PATH  also measure another pidone build as "pidone-N", in
 //	                 the same interleaved rounds (repeatable): before/after
 //	                 figures for a change come from one run
@@ -199,10 +200,11 @@ func run() error {
 		{"latency", func() ([]row, error) { return latencyRows(cfg, inits) }},
 		{"reaping", func() ([]row, error) { return stormRows(cfg, inits) }},
 		{"idle", func() ([]row, error) { return idleRows(cfg, inits) }},
+		{"control", func() ([]row, error) { return controlRows(cfg) }},
 		{"workers", func() ([]row, error) { return workersRows(cfg, inits) }},
 		{"listen", func() ([]row, error) { return listenRows(cfg) }},
 		{"docker", func() ([]row, error) { return dockerRows(cfg) }},
-		{"notpid1", func() ([]row, error) { return notPID1Rows(cfg, inits) }},
+		{"notpid1", func() ([]row, error) { return notPID1Rows(cfg, inits, floorSpecs) }},
 	}
 	for _, s := range steps {
 		if !cfg.want(s.group) {

@@ -17,9 +17,12 @@ import (
 // wait4's rusage), with a number of idle processes elsewhere on the host
 // (issue 19, item 4). An init that walks every /proc entry to find its
 // descendants when it leaves pays for each of them. pidone becomes a child
-// subreaper by itself; tini is told to with -s. Rounds interleave the inits
-// in rotating order.
-func notPID1Rows(cfg *config, inits []initSpec) ([]row, error) {
+// subreaper by itself; tini is told to with -s. The floors (benchkid's
+// minexact and mininit, which walk nothing) run beside them: what is left
+// of pidone's figure over tini's once the walk no longer depends on the
+// host is the start-up of a Go init, and the floors show how much of it no
+// Go init avoids. Rounds interleave the inits in rotating order.
+func notPID1Rows(cfg *config, inits, floors []initSpec) ([]row, error) {
 	null, err := devNull()
 	if err != nil {
 		return nil, err
@@ -31,6 +34,7 @@ func notPID1Rows(cfg *config, inits []initSpec) ([]row, error) {
 			specs = append(specs, in)
 		}
 	}
+	specs = append(specs, floors...)
 	var rows []row
 	for _, idlers := range []int{100, 2000} {
 		stop, err := startIdlers(idlers)

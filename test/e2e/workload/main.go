@@ -39,6 +39,7 @@ var subcommands = map[string]func(args []string) error{
 	"rounds":      runRounds,
 	"leave":       runLeave,
 	"libhvworker": runLibhvWorker,
+	"ctlattack":   runCtlAttack,
 }
 
 // hidden are the re-exec targets of the subcommands above; they are not
