@@ -5,6 +5,7 @@
 #   make image            bin/pidone, then the image $(IMAGE)
 #   make docker-test      the Docker tier (part of make test)
 #   make k8s-examples     parse examples/kubernetes/*.yaml strictly (part of make test)
+#   make e2e-example      examples/e2e's Go tests against a real container (part of make test)
 
 IMAGE         ?= pidone:dev
 DOCKER        ?= docker
@@ -17,9 +18,9 @@ DOCKER_HELPER := $(BIN)/docker-helper
 TEST_IMAGE    := pidone:test-$(shell printf '%s' '$(CURDIR)' | sha256sum | cut -c1-12)
 TEST_IMAGES    = $(TEST_IMAGE) $(foreach a,$(RELEASE_ARCHS),$(TEST_IMAGE)-$(a))
 
-.PHONY: image docker-test k8s-examples
+.PHONY: image docker-test k8s-examples e2e-example
 
-TESTS += docker-test k8s-examples
+TESTS += docker-test k8s-examples e2e-example
 
 # $(call build_image,TAG,ARCH,BINARY,VERSION): the image TAG for linux/ARCH
 # holding BINARY, labelled with VERSION and $(COMMIT). The Dockerfile's
@@ -61,10 +62,33 @@ docker-test: $(PIDONE) $(WORKLOAD) $(DOCKER_HELPER)
 	$(MAKE) --no-print-directory image-release RELEASE_IMAGE=$(TEST_IMAGE) DOCKER_BUILD_FLAGS=-q && \
 	PIDONE_IMAGE=$(TEST_IMAGE) RELEASE_IMAGE=$(TEST_IMAGE) RELEASE_ARCHS="$(RELEASE_ARCHS)" \
 	PIDONE_VERSION=$(VERSION) PIDONE_COMMIT=$(COMMIT) \
-	WORKLOAD_BIN=$(abspath $(WORKLOAD)) HELPER_BIN=$(abspath $(DOCKER_HELPER)) \
+	PIDONE_BIN=$(abspath $(PIDONE)) WORKLOAD_BIN=$(abspath $(WORKLOAD)) HELPER_BIN=$(abspath $(DOCKER_HELPER)) \
 		$(GO) test -count=1 -timeout 6m -parallel 4 $(GOTESTFLAGS) ./test/docker/
 
 # A nested module (examples/kubernetes/go.mod) so the YAML parser never
 # enters the main module's dependencies.
 k8s-examples:
 	cd examples/kubernetes && $(GO) test -count=1 $(GOTESTFLAGS) ./...
+
+# examples/e2e (docs/testing.md) is a nested module of the standard library
+# only, whose tests run containers of the image examples/e2e/Dockerfile
+# builds over the checkout's pidone image and the workload. As for
+# docker-test: no engine is one loud line outside CI and a failure with
+# CI=true (the tests themselves say the same). Both images are removed at
+# the end, whatever happened.
+E2E_EXAMPLE_IMAGE := $(TEST_IMAGE)-e2e
+
+e2e-example: $(PIDONE) $(WORKLOAD)
+	@if ! $(DOCKER) info >/dev/null 2>&1; then \
+		if [ "$$CI" = true ]; then \
+			echo "e2e-example: FAILED: no Docker engine answers ('$(DOCKER) info' failed) and CI=true requires one" >&2; exit 1; \
+		fi; \
+		echo "##### e2e-example SKIPPED: no Docker engine answers ('$(DOCKER) info' failed); examples/e2e did NOT run #####" >&2; \
+		exit 0; \
+	fi; \
+	trap '$(DOCKER) rmi $(E2E_EXAMPLE_IMAGE) $(TEST_IMAGE) >/dev/null 2>&1 || true' EXIT; trap 'exit 130' INT TERM; \
+	$(MAKE) --no-print-directory image IMAGE=$(TEST_IMAGE) DOCKER_BUILD_FLAGS=-q && \
+	ctx=$(BIN)/image-context/e2e-example && rm -rf $$ctx && mkdir -p $$ctx && install -m 0755 $(WORKLOAD) $$ctx/workload && \
+	{ out=$$($(DOCKER) build -q --force-rm -f examples/e2e/Dockerfile --build-arg PIDONE_IMAGE=$(TEST_IMAGE) -t $(E2E_EXAMPLE_IMAGE) $$ctx 2>&1) || \
+		{ echo "$$out" >&2; exit 1; }; } && \
+	cd examples/e2e && E2E_IMAGE=$(E2E_EXAMPLE_IMAGE) $(GO) test -count=1 $(GOTESTFLAGS) ./...

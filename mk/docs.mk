@@ -17,8 +17,8 @@ k8s-examples: $(PIDONE)
 
 # No engine: the blocks that need Docker are skipped, one loud line each,
 # and one here; with CI=true the test fails them instead. The same for
-# python3 and node (the python and js blocks), installed from Debian when
-# missing, as root.
+# python3 and node (the python and js blocks) and jq (the shell blocks that
+# read an exit report), installed from Debian when missing, as root.
 docs-test: $(PIDONE) $(WORKLOAD)
 	@$(DOCKER) info >/dev/null 2>&1 || [ "$$CI" = true ] || \
 		echo "##### docs-test: no Docker engine answers ('$(DOCKER) info' failed): the Dockerfile and docker blocks will be SKIPPED #####" >&2
@@ -26,6 +26,8 @@ docs-test: $(PIDONE) $(WORKLOAD)
 		echo "##### docs-test: no python3 and apt-get could not install it: the python blocks will be SKIPPED #####" >&2
 	@command -v node >/dev/null || $(call apt_install,nodejs,to run the js blocks of the docs (docs-test)) || [ "$$CI" = true ] || \
 		echo "##### docs-test: no node and apt-get could not install nodejs: the js blocks will be SKIPPED #####" >&2
+	@command -v jq >/dev/null || $(call apt_install,jq,to run the shell blocks of docs/testing.md that read the exit report (docs-test)) || [ "$$CI" = true ] || \
+		echo "##### docs-test: no jq and apt-get could not install it: the blocks that use it will be SKIPPED #####" >&2
 	@# Run alone, the whole -v output goes to $(BIN)/docs-test.log and the
 	@# failures and skips to the screen; under make test, summarize reads go
 	@# test's -json events ($(GOTESTFLAGS)) and writes that log itself.

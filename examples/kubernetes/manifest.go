@@ -10,6 +10,7 @@ package kubernetes
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -126,11 +127,13 @@ func PodSpec(obj any) (*corev1.PodSpec, bool) {
 
 // Pidone is a container's pidone invocation: argv is command then args,
 // without /pidone; Options are what comes before "--", Command what comes
-// after.
+// after; Env the container's PIDONE_* variables (NAME=value), which pidone
+// reads as options too.
 type Pidone struct {
 	Container string
 	Options   []string
 	Command   []string
+	Env       []string
 }
 
 // PidoneOf returns the pidone invocation of a container whose command is
@@ -142,6 +145,11 @@ func PidoneOf(c corev1.Container) (Pidone, bool) {
 	}
 	argv := append(slices.Clone(c.Command[1:]), c.Args...)
 	p := Pidone{Container: c.Name, Options: argv}
+	for _, e := range c.Env {
+		if strings.HasPrefix(e.Name, "PIDONE_") && e.ValueFrom == nil {
+			p.Env = append(p.Env, e.Name+"="+e.Value)
+		}
+	}
 	if end := slices.Index(argv, "--"); end >= 0 {
 		p.Options, p.Command = argv[:end], argv[end+1:]
 	}
@@ -161,6 +169,23 @@ func (p Pidone) Value(name string) string {
 		}
 	}
 	return v
+}
+
+// Has reports whether a long option is given (--name, --name V or
+// --name=V), or its PIDONE_ variable with a value.
+func (p Pidone) Has(name string) bool {
+	for _, o := range p.Options {
+		if o == "--"+name || strings.HasPrefix(o, "--"+name+"=") {
+			return true
+		}
+	}
+	env := "PIDONE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "="
+	for _, e := range p.Env {
+		if v, ok := strings.CutPrefix(e, env); ok && v != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Durations returns --grace (pidone's default 5s when not given) and the
@@ -198,31 +223,66 @@ func (p Pidone) Durations() (grace, termDelay time.Duration, err error) {
 // manifest's is the kubelet's /dev/termination-log), which must then hold
 // pidone's line.
 func RunPidone(pidone, dir string, p Pidone) error {
+	r, err := Exec(pidone, dir, p, "true")
+	if err != nil {
+		return err
+	}
+	if r.Code != 0 {
+		return fmt.Errorf("pidone %q -- true: exit status %d\n%s", p.Options, r.Code, r.Output)
+	}
+	if r.TerminationLogPath != "" && strings.TrimSpace(r.TerminationLog) == "" {
+		return fmt.Errorf("pidone %q -- true wrote no termination log", p.Options)
+	}
+	return nil
+}
+
+// Run is what one pidone run did.
+type Run struct {
+	Code int // pidone's exit status
+	// TerminationLog is what pidone wrote to its --termination-log, at
+	// TerminationLogPath (in Exec's dir; "" without the option).
+	TerminationLog, TerminationLogPath string
+	Output                             []byte // stdout and stderr
+}
+
+// Exec runs the real pidone binary with a container's options and
+// variables over command, as PID 1 of a fresh PID namespace with a /proc
+// of its own (as in a pod), a --termination-log swapped for a file in dir.
+// The error is for a run that could not happen, not for an exit status.
+func Exec(pidone, dir string, p Pidone, command ...string) (Run, error) {
 	opts := slices.Clone(p.Options)
-	termLog := ""
+	var r Run
 	for i, o := range opts {
 		switch {
 		case o == "--termination-log" && i+1 < len(opts):
-			termLog = filepath.Join(dir, "termination-log")
-			opts[i+1] = termLog
+			r.TerminationLogPath = filepath.Join(dir, "termination-log")
+			opts[i+1] = r.TerminationLogPath
 		case strings.HasPrefix(o, "--termination-log="):
-			termLog = filepath.Join(dir, "termination-log")
-			opts[i] = "--termination-log=" + termLog
+			r.TerminationLogPath = filepath.Join(dir, "termination-log")
+			opts[i] = "--termination-log=" + r.TerminationLogPath
 		}
 	}
 	args := append([]string{"--pid", "--fork", "--mount-proc", pidone}, opts...)
-	args = append(args, "--", "true")
-	out, err := exec.Command("unshare", args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("pidone %q -- true: %v\n%s", p.Options, err, out)
+	args = append(append(args, "--"), command...)
+	cmd := exec.Command("unshare", args...)
+	cmd.Env = append(os.Environ(), p.Env...)
+	out, err := cmd.CombinedOutput()
+	r.Output = out
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		r.Code = exit.ExitCode()
+	case err != nil:
+		return r, fmt.Errorf("unshare pidone %q -- %q: %v\n%s", p.Options, command, err, out)
 	}
-	if termLog != "" {
-		b, err := os.ReadFile(termLog)
-		if err != nil || len(bytes.TrimSpace(b)) == 0 {
-			return fmt.Errorf("pidone %q -- true wrote no termination log (%v)", p.Options, err)
+	if r.TerminationLogPath != "" {
+		b, err := os.ReadFile(r.TerminationLogPath)
+		if err != nil && !os.IsNotExist(err) {
+			return r, err
 		}
+		r.TerminationLog = string(b)
 	}
-	return nil
+	return r, nil
 }
 
 // Check checks what a pod spec asks of pidone, for every container (init

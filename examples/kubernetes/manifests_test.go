@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -211,5 +212,82 @@ func TestRunPidoneRefusesWhatPidoneRefuses(t *testing.T) {
 	}
 	if err := RunPidone(bin, t.TempDir(), Pidone{Options: []string{"--termination-log", "/dev/termination-log"}}); err != nil {
 		t.Errorf("RunPidone with a termination log: %v", err)
+	}
+}
+
+// The test Job is what its comment says: one failed pod fails it
+// (restartPolicy Never, backoffLimit 0), and pidone, run with the Job's
+// options, exits 122 with the verdict in the termination log when the
+// command leaves a process behind, and 0 with "clean" when it does not.
+func TestE2EJobFailsOnLeftovers(t *testing.T) {
+	bin := pidoneBin(t)
+	data, err := os.ReadFile("e2e-job.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, ok := objs[0].(*batchv1.Job)
+	if !ok || len(objs) != 1 {
+		t.Fatalf("e2e-job.yaml: want one Job, got %T (%d objects)", objs[0], len(objs))
+	}
+	if job.Spec.BackoffLimit == nil || *job.Spec.BackoffLimit != 0 {
+		t.Errorf("backoffLimit %v, want 0: a retry would hide the failure", job.Spec.BackoffLimit)
+	}
+	if rp := job.Spec.Template.Spec.RestartPolicy; rp != corev1.RestartPolicyNever {
+		t.Errorf("restartPolicy %q, want Never: the kubelet would restart the container in the same pod", rp)
+	}
+	var runs []Pidone
+	for _, c := range job.Spec.Template.Spec.Containers {
+		if p, ok := PidoneOf(c); ok {
+			runs = append(runs, p)
+		}
+	}
+	if len(runs) != 1 {
+		t.Fatalf("want one container running pidone, got %d", len(runs))
+	}
+	p := runs[0]
+	if !p.Has("fail-on-leftovers") || !p.Has("termination-log") {
+		t.Fatalf("container %s: pidone %q (env %q), want --fail-on-leftovers (or PIDONE_FAIL_ON_LEFTOVERS) and --termination-log", p.Container, p.Options, p.Env)
+	}
+	for _, tc := range []struct {
+		doc     string
+		command []string
+		code    int
+		verdict string
+	}{
+		{"a test that leaves a sleeper behind", []string{"sh", "-c", "sleep 60 & exit 0"}, 122, "1 leftover: main child exited with status 0"},
+		{"a clean test", []string{"sh", "-c", "exit 0"}, 0, "clean: main child exited with status 0"},
+		{"a failing test, nothing left", []string{"sh", "-c", "exit 1"}, 1, "clean: main child exited with status 1"},
+	} {
+		r, err := Exec(bin, t.TempDir(), p, tc.command...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Code != tc.code || !strings.HasPrefix(r.TerminationLog, tc.verdict) {
+			t.Errorf("%s: exit status %d, termination log %q; want %d and %q\n%s", tc.doc, r.Code, r.TerminationLog, tc.code, tc.verdict, r.Output)
+		}
+	}
+}
+
+// Has sees an option on the command line and in the environment, and an
+// empty variable as unset (as pidone does).
+func TestHas(t *testing.T) {
+	for _, tc := range []struct {
+		p    Pidone
+		want bool
+	}{
+		{Pidone{Options: []string{"--fail-on-leftovers"}}, true},
+		{Pidone{Options: []string{"--fail-on-leftovers=7"}}, true},
+		{Pidone{Env: []string{"PIDONE_FAIL_ON_LEFTOVERS=true"}}, true},
+		{Pidone{Env: []string{"PIDONE_FAIL_ON_LEFTOVERS="}}, false},
+		{Pidone{Options: []string{"--fail-on-leftovers-not"}}, false},
+		{Pidone{}, false},
+	} {
+		if got := tc.p.Has("fail-on-leftovers"); got != tc.want {
+			t.Errorf("%+v: Has = %v, want %v", tc.p, got, tc.want)
+		}
 	}
 }

@@ -17,6 +17,8 @@
 //	              stamped, which the images' labels must carry
 //	RELEASE_IMAGE, RELEASE_ARCHS   the images of `make image-release`
 //	              (release_image_test.go)
+//	PIDONE_BIN    absolute path of bin/pidone, the binary in PIDONE_IMAGE
+//	              (mounted over the engine's init for `docker run --init`)
 //	WORKLOAD_BIN  absolute path of the static workload (make workload)
 //	HELPER_BIN    absolute path of this tier's static helper (./helper)
 //	CI            "true" turns a missing Docker engine into a failure;
@@ -41,8 +43,11 @@ import (
 // suite is what every case shares.
 type suite struct {
 	product string // the image users get: /pidone and nothing else
-	image   string // the test image: /pidone from product, plus our programs
-	help    string // `/pidone --help` of the binary in the image
+	// pidoneBin is the host's copy of the image's /pidone, for `docker run
+	// --init` to mount over the engine's init.
+	pidoneBin string
+	image     string // the test image: /pidone from product, plus our programs
+	help      string // `/pidone --help` of the binary in the image
 }
 
 // has reports whether pidone's --help lists option, the way the gated
@@ -78,6 +83,7 @@ func TestDocker(t *testing.T) {
 		{"Workers", testWorkers},
 		{"DockerInitPersonality", testDockerInit},
 		{"DockerInitEnvironment", testDockerInitEnvironment},
+		{"ExitReport", testExitReport},
 		{"CtlStatus", testCtlStatus},
 	}
 	for _, c := range cases {
@@ -110,10 +116,10 @@ func requireEngine(t *testing.T) {
 // pidone's --help from it.
 func setup(t *testing.T) *suite {
 	t.Helper()
-	s := &suite{product: os.Getenv("PIDONE_IMAGE")}
+	s := &suite{product: os.Getenv("PIDONE_IMAGE"), pidoneBin: os.Getenv("PIDONE_BIN")}
 	workload, helper := os.Getenv("WORKLOAD_BIN"), os.Getenv("HELPER_BIN")
-	if s.product == "" || workload == "" || helper == "" {
-		t.Fatal("PIDONE_IMAGE, WORKLOAD_BIN and HELPER_BIN are not set: run through `make docker-test`")
+	if s.product == "" || s.pidoneBin == "" || workload == "" || helper == "" {
+		t.Fatal("PIDONE_IMAGE, PIDONE_BIN, WORKLOAD_BIN and HELPER_BIN are not set: run through `make docker-test`")
 	}
 	removeStale(t)
 	if r := docker(t, "image", "inspect", s.product); r.code != 0 {

@@ -11,17 +11,22 @@
 //     pidone.
 //   - ```yaml: a whole Kubernetes object is decoded strictly into the
 //     k8s.io/api types and checked like examples/kubernetes; an excerpt
-//     must appear verbatim in one of those manifests; anything else must
-//     at least be YAML.
+//     must appear verbatim in one of those manifests; a GitHub Actions
+//     workflow (it has jobs) must have every step's `run` verbatim as a
+//     shell block of the same file, which runs; anything else must at
+//     least be YAML.
 //   - ```json: a workers configuration (it has "groups") is loaded by
 //     pidone's own loader; anything else must be JSON.
 //   - ```toml: must be TOML (one file: a containers.conf).
 //   - ```sh: run with bash -e -o pipefail as PID 1 of a fresh PID
 //     namespace, from the repository root, with bin/ (pidone, workload)
 //     first on PATH; or, where running is impossible here, checked with
-//     `bash -n` and listed in notRun with the reason.
+//     `bash -n` and listed in notRun with the reason. A block that uses
+//     jq needs it (make docs-test installs it), one that runs docker or
+//     names an image of the list below needs Docker.
 //   - ```go: one file of a module of its own that requires nothing,
-//     gofmt'd, vetted and built.
+//     gofmt'd, vetted and built; or, byte for byte, a file under examples/
+//     (which its own tier vets and runs, with the rest of its module).
 //   - ```python: compiled with `python3 -m py_compile`.
 //   - ```js or ```javascript: checked with `node --check`.
 //   - a block without a language is output or a synopsis, and not run.
@@ -47,6 +52,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,7 +93,7 @@ var notRun = []struct{ file, contains, reason string }{
 // renamed for the run. A block that builds an image not listed fails.
 // make image-release tags RELEASE_IMAGE-ARCH: those are renamed with it
 // (pidone-snippets-pidone:PID-arm64).
-var images = []string{"pidone:dev", "pidone:release", "my-app:1", "plain-app:1", "faq-app:1"}
+var images = []string{"pidone:dev", "pidone:release", "my-app:1", "plain-app:1", "faq-app:1", "e2e-app:1"}
 
 // containers are the container names the blocks may give; each is renamed
 // for the run. A block that names another fails.
@@ -315,7 +321,7 @@ func TestSnippets(t *testing.T) {
 					case "dockerfile":
 						e.checkDockerfile(t, s)
 					case "yaml":
-						e.checkYAML(t, s)
+						e.checkYAML(t, s, snippets)
 					case "json":
 						checkJSON(t, s, e.tmp)
 					case "toml":
@@ -325,6 +331,10 @@ func TestSnippets(t *testing.T) {
 					case "sh":
 						e.checkShell(t, s, used)
 					case "go":
+						if f := e.exampleFile(s); f != "" {
+							t.Logf("%v: is %s, which its own tier vets and runs", s, f)
+							break
+						}
 						checkGo(t, s)
 					case "python":
 						checkWith(t, s, "snippet.py", "python3", "-m", "py_compile")
@@ -360,8 +370,14 @@ func (e *env) checkShell(t *testing.T, s snippet, used []int) {
 		}
 	}
 	usesDocker := regexp.MustCompile(`(^|\s)(docker|make image)\s`).MatchString(s.text)
+	for _, img := range images {
+		usesDocker = usesDocker || strings.Contains(s.text, img)
+	}
 	if usesDocker {
 		e.needDocker(t)
+	}
+	if regexp.MustCompile(`(^|[\s|(])jq\s`).MatchString(s.text) {
+		needTool(t, "jq")
 	}
 	if strings.Contains(s.text, "pidone:dev") {
 		e.projectImage(t)
@@ -531,8 +547,9 @@ func copyFile(src, dst string) error {
 	return os.WriteFile(dst, b, 0o755)
 }
 
-// checkYAML decodes a YAML block (see the package comment).
-func (e *env) checkYAML(t *testing.T, s snippet) {
+// checkYAML decodes a YAML block (see the package comment); file is
+// every block of its file.
+func (e *env) checkYAML(t *testing.T, s snippet, file []snippet) {
 	if kubernetes.IsObject([]byte(s.text)) {
 		objs, err := kubernetes.Decode([]byte(s.text))
 		if err != nil {
@@ -558,6 +575,10 @@ func (e *env) checkYAML(t *testing.T, s snippet) {
 	var v any
 	if err := yaml.UnmarshalStrict([]byte(s.text), &v); err != nil {
 		t.Fatalf("%v: not YAML: %v", s, err)
+	}
+	if m, ok := v.(map[string]any); ok && m["jobs"] != nil {
+		checkWorkflow(t, s, m, file)
+		return
 	}
 	// An excerpt of a manifest: it must be one of the checked examples',
 	// verbatim (up to indentation).
@@ -684,4 +705,90 @@ func needTool(t *testing.T, name string) {
 		}
 		t.Skipf("##### SKIPPED: %s is not installed (%v): this block was NOT checked #####", name, err)
 	}
+}
+
+// checkWorkflow checks a GitHub Actions workflow: the shell of every step
+// (`run`) must be a shell block of the same file, verbatim up to the
+// surrounding blank space, since those blocks run and the workflow cannot.
+func checkWorkflow(t *testing.T, s snippet, wf map[string]any, file []snippet) {
+	for _, p := range workflowProblems(wf, file) {
+		t.Errorf("%v: %s", s, p)
+	}
+}
+
+// workflowProblems is checkWorkflow's decision: what is wrong with wf.
+func workflowProblems(wf map[string]any, file []snippet) []string {
+	jobs, ok := wf["jobs"].(map[string]any)
+	if !ok || len(jobs) == 0 {
+		return []string{"a workflow whose jobs are not a map of jobs"}
+	}
+	var problems []string
+	runs := 0
+	for _, name := range slices.Sorted(maps.Keys(jobs)) {
+		job, _ := jobs[name].(map[string]any)
+		steps, ok := job["steps"].([]any)
+		if !ok {
+			problems = append(problems, fmt.Sprintf("job %s has no steps", name))
+			continue
+		}
+		for _, st := range steps {
+			step, _ := st.(map[string]any)
+			run, ok := step["run"].(string)
+			if !ok {
+				continue
+			}
+			runs++
+			if !slices.ContainsFunc(file, func(b snippet) bool {
+				return b.lang == "sh" && strings.TrimSpace(b.text) == strings.TrimSpace(run)
+			}) {
+				problems = append(problems, fmt.Sprintf("job %s, step %q: its run is no shell block of the file, so nothing runs it:\n%s", name, step["name"], run))
+			}
+		}
+	}
+	if runs == 0 {
+		problems = append(problems, "a workflow with no run step")
+	}
+	return problems
+}
+
+func TestWorkflowProblems(t *testing.T) {
+	file := []snippet{{lang: "sh", text: "make image\ndocker build .\n"}, {lang: "yaml", text: "echo hidden\n"}}
+	for _, tc := range []struct {
+		doc, yaml, want string // want: in one of the problems, or "" for none
+	}{
+		{"run is a shell block", "jobs:\n  a:\n    steps:\n      - uses: x@v1\n      - run: |\n          make image\n          docker build .\n", ""},
+		{"run is no shell block", "jobs:\n  a:\n    steps:\n      - run: make image\n", "nothing runs it"},
+		{"run only in a block of another language", "jobs:\n  a:\n    steps:\n      - run: echo hidden\n", "nothing runs it"},
+		{"no run at all", "jobs:\n  a:\n    steps:\n      - uses: x@v1\n", "no run step"},
+		{"a job without steps", "jobs:\n  a:\n    runs-on: x\n", "has no steps"},
+		{"jobs not a map", "jobs: [a]\n", "not a map of jobs"},
+	} {
+		var wf map[string]any
+		if err := yaml.Unmarshal([]byte(tc.yaml), &wf); err != nil {
+			t.Fatal(err)
+		}
+		got := workflowProblems(wf, file)
+		switch {
+		case tc.want == "" && len(got) != 0:
+			t.Errorf("%s: %q, want none", tc.doc, got)
+		case tc.want != "" && !slices.ContainsFunc(got, func(p string) bool { return strings.Contains(p, tc.want) }):
+			t.Errorf("%s: %q, want a problem containing %q", tc.doc, got, tc.want)
+		}
+	}
+}
+
+// exampleFile returns the file under examples/ whose content is exactly
+// the block's, or "".
+func (e *env) exampleFile(s snippet) string {
+	found := ""
+	_ = filepath.WalkDir(filepath.Join(e.root, "examples"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || found != "" {
+			return nil
+		}
+		if b, err := os.ReadFile(path); err == nil && string(b) == s.text {
+			found, _ = filepath.Rel(e.root, path)
+		}
+		return nil
+	})
+	return found
 }

@@ -6,6 +6,9 @@
 //	worker          print "worker <pid> ready", then "worker <pid> <signum>"
 //	                for every SIGHUP, SIGUSR1 or SIGUSR2; exit 0 on SIGTERM or SIGINT
 //	kill SIG PID... send SIG (a number or a name such as KILL) to each PID
+//	zombied         start a daemon (double fork, setsid) that leaves a child
+//	                of its own unreaped, and exit 0 once that child is a
+//	                zombie; the daemon then sleeps until a signal kills it
 //
 // sleep is the service that never installs a handler, like a shell script
 // or most C programs: as the main child of an init it dies on SIGTERM, but
@@ -16,8 +19,10 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime"
 	"strconv"
@@ -39,6 +44,14 @@ func main() {
 		err = worker()
 	case "kill":
 		err = kill(os.Args[2:])
+	case "zombied":
+		err = zombied()
+	case "zombied-middle":
+		err = zombiedMiddle()
+	case "zombied-daemon":
+		err = zombiedDaemon()
+	case "zombied-child":
+		// The daemon's child: exit at once, to be left a zombie.
 	default:
 		usage()
 	}
@@ -49,7 +62,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: helper sleep | worker | kill SIG PID...")
+	fmt.Fprintln(os.Stderr, "usage: helper sleep | worker | kill SIG PID... | zombied")
 	os.Exit(2)
 }
 
@@ -132,4 +145,74 @@ func parseSignal(s string) (syscall.Signal, error) {
 		return sig, nil
 	}
 	return 0, fmt.Errorf("unknown signal %q", s)
+}
+
+// zombied is the careless daemon of the exit report's tests (issue 21): it
+// double-forks (zombied-middle calls setsid and starts zombied-daemon:
+// the helper re-executed by its own path, so its comm stays "helper"), so
+// the daemon is re-parented to the init once the middle exits, and the
+// daemon starts a child it never waits for. zombied exits 0 only after the
+// daemon has said, on the pipe at descriptor 3, that its child is a zombie:
+// when the main child ends, the init finds the daemon alive and its child
+// already dead, never a process half started.
+func zombied() error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	middle := exec.Command(self, "zombied-middle")
+	middle.Stderr, middle.ExtraFiles = os.Stderr, []*os.File{w}
+	if err := middle.Run(); err != nil {
+		return fmt.Errorf("zombied-middle: %w", err)
+	}
+	w.Close()
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if line != "ready\n" {
+		return fmt.Errorf("the daemon did not get ready: %q %v", line, err)
+	}
+	fmt.Println("zombied: daemon started")
+	return nil
+}
+
+// zombiedMiddle is the first fork: a new session, the daemon started in
+// it, and an exit that orphans the daemon.
+func zombiedMiddle() error {
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	daemon := exec.Command(self, "zombied-daemon")
+	daemon.Stderr, daemon.ExtraFiles = os.Stderr, []*os.File{os.NewFile(3, "ready")}
+	return daemon.Start()
+}
+
+// zombiedDaemon starts its child, waits until the kernel has made it a
+// zombie (waitid with WNOWAIT: the event, without reaping it), says ready,
+// and sleeps. SIGTERM is the Go runtime's default, which kills it.
+func zombiedDaemon() error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	child := exec.Command(self, "zombied-child")
+	if err := child.Start(); err != nil {
+		return err
+	}
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, child.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != nil {
+		return fmt.Errorf("waitid: %w", err)
+	}
+	ready := os.NewFile(3, "ready")
+	fmt.Fprintln(ready, "ready")
+	ready.Close()
+	for {
+		_ = unix.Pause()
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"syscall"
@@ -62,6 +63,11 @@ func runDaemonParent(args []string) error {
 		return err
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if os.Getenv(readyEnv) != "" {
+		// The caller waits for the daemon's ready (startReady): hand it
+		// the descriptor, which it inherits with readyEnv.
+		cmd.ExtraFiles = []*os.File{os.NewFile(3, "ready")}
+	}
 	return cmd.Start()
 }
 
@@ -72,6 +78,7 @@ func runDaemon(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	sayReady()
 	time.Sleep(*life)
 	return nil
 }

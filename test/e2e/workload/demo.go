@@ -111,7 +111,8 @@ func runDemoParent(args []string) error {
 	return nil
 }
 
-// runSleep sleeps for the duration given.
+// runSleep sleeps for the duration given (saying ready first, see
+// sayReady).
 func runSleep(args []string) error {
 	if len(args) != 1 {
 		return fmt.Errorf("usage: sleep DURATION")
@@ -120,6 +121,7 @@ func runSleep(args []string) error {
 	if err != nil {
 		return err
 	}
+	sayReady()
 	time.Sleep(d)
 	return nil
 }

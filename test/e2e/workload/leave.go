@@ -34,7 +34,8 @@ func runLeave(args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := cmd.Start(); err != nil { // it has exec'd once Start returns
+		// Past its re-exec, or its argv could read empty (startReady).
+		if err := startReady(cmd); err != nil {
 			return err
 		}
 	}

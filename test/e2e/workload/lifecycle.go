@@ -118,7 +118,12 @@ func runForkExit(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := cmd.Run(); err != nil {
+	// Once the daemon is past its re-exec (startReady), its argv is what
+	// the exit report's tests expect to read.
+	if err := startReady(cmd); err != nil {
+		return err
+	}
+	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("daemon-parent: %w", err)
 	}
 	fmt.Println("daemon started")

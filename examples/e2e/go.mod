@@ -1,0 +1,3 @@
+module github.com/pidone/pidone/examples/e2e
+
+go 1.26.0
