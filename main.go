@@ -26,6 +26,7 @@ import (
 	"github.com/pidone/pidone/forward"
 	supervisor "github.com/pidone/pidone/init"
 	"github.com/pidone/pidone/internal/entry"
+	"github.com/pidone/pidone/internal/exitreport"
 	"github.com/pidone/pidone/workers"
 	"golang.org/x/sys/unix"
 )
@@ -61,6 +62,13 @@ func main() {
 func run(c cli.Config, signals chan os.Signal) int {
 	switch c.Mode {
 	case cli.Print:
+		if c.Report != nil {
+			// A usage error once the report's path was known
+			// (cli/usagereport.go): the report first, as for any exit.
+			if err := exitreport.Write(c.ExitReport, c.Report); err != nil {
+				fmt.Fprintf(os.Stderr, "pidone: cannot write the exit report %s: %v\n", c.ExitReport, err)
+			}
+		}
 		fmt.Fprint(os.Stdout, c.Stdout)
 		fmt.Fprint(os.Stderr, c.Stderr)
 		return c.Code

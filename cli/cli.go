@@ -22,6 +22,7 @@ import (
 
 	supervisor "github.com/pidone/pidone/init"
 	"github.com/pidone/pidone/internal/entry"
+	"github.com/pidone/pidone/internal/exitreport"
 	"github.com/pidone/pidone/logging"
 	"github.com/pidone/pidone/workers"
 	"golang.org/x/sys/unix"
@@ -45,7 +46,8 @@ type Mode int
 
 const (
 	// Print: write Stdout and Stderr, exit with Code (help, version,
-	// licence, a usage error).
+	// licence, a usage error); for a usage error once the exit report's
+	// path was known, write Report to ExitReport first.
 	Print Mode = iota
 	// Ctl: pidone ctl, with CtlArgs (workers/ctl.go).
 	Ctl
@@ -62,6 +64,8 @@ type Config struct {
 	// Print.
 	Code           int
 	Stdout, Stderr string
+	ExitReport     string
+	Report         *exitreport.Report
 
 	// Ctl: the words after "ctl".
 	CtlArgs []string
@@ -119,7 +123,7 @@ func parsePidone(args []string, environ []string) Config {
 	}
 	s, err := parseArgsEnv(args, environ, pidoneOptions)
 	if err != nil {
-		return usage(err.Error())
+		return usageReported(err.Error(), s, environ)
 	}
 	switch {
 	case s.showHelp:
@@ -129,7 +133,7 @@ func parsePidone(args []string, environ []string) Config {
 	case s.showVersion:
 		return Config{Mode: Print, Stdout: fmt.Sprintf("pidone version %s\n", version)}
 	case s.workers != nil && !s.workers.Enabled():
-		return usage("workers options need --workers, --config or --spec" + s.fromEnvironment(isWorkersOption))
+		return usageReported("workers options need --workers, --config or --spec"+s.fromEnvironment(isWorkersOption), s, environ)
 	}
 	log := logging.New(logging.Options{Format: s.logFormat, Level: s.level()})
 	c := Config{Log: log, BuildNotes: true, ParentDeathSignal: s.pdeathsig, ParentDeathFailed: ExitInternal}

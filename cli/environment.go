@@ -184,7 +184,9 @@ func isWorkersOption(long string) bool {
 
 // parseArgsEnv is parseArgs over the options environ sets. A bad variable
 // is a usage error unless the command line asks for --help or --version,
-// which must answer whatever the environment holds.
+// which must answer whatever the environment holds. With an error it
+// returns the settings as far as the command line was read (for the
+// usage error's exit report, usagereport.go).
 func parseArgsEnv(args, environ []string, table []option) (*settings, error) {
 	s := defaultSettings()
 	set, envErr := applyEnvironment(s, environ, table)
@@ -202,11 +204,11 @@ func parseArgsEnv(args, environ []string, table []option) (*settings, error) {
 	s, err := parseOver(s, args, table)
 	switch {
 	case err != nil:
-		return nil, err
+		return s, err
 	case s.showHelp || s.showVersion:
 		return s, nil
 	case envErr != nil:
-		return nil, &usageError{msg: envErr.Error()}
+		return s, &usageError{msg: envErr.Error()}
 	}
 	// -v on the command line wins over PIDONE_LOG_LEVEL as it would over
 	// an earlier --log-level.

@@ -185,7 +185,7 @@ var pidoneOptions = []option{
 		s.controlSocket = v
 		return nil
 	}},
-	{0, "fail-on-leftovers", "[=CODE]", "exit CODE (default 122) instead of the child's status if processes were still alive below pidone when the main child ended", func(s *settings, v string) error {
+	{0, "fail-on-leftovers", "[=CODE]", "exit CODE (default 122) instead of the child's status if processes were still alive below pidone when the main child ended (workers mode: when the workers stopped)", func(s *settings, v string) error {
 		s.failOnLeftovers = true
 		if v == "" {
 			return nil
@@ -244,7 +244,9 @@ func parseArgs(args []string, table []option) (*settings, error) {
 	return parseOver(defaultSettings(), args, table)
 }
 
-// parseOver is parseArgs over s, the settings the environment gave.
+// parseOver is parseArgs over s, the settings the environment gave. On a
+// mistake it returns s as far as it was read too: an --exit-report before
+// the mistake still gets its report (parsePidone).
 func parseOver(s *settings, args []string, table []option) (*settings, error) {
 	if oe := parseInto(s, args, table, pidoneSyntax); oe != nil {
 		msg := oe.Error()
@@ -255,24 +257,22 @@ func parseOver(s *settings, args []string, table []option) (*settings, error) {
 				msg += "\ndid you mean --" + near + "?"
 			}
 		}
-		return nil, &usageError{msg: msg}
+		return s, &usageError{msg: msg}
 	}
 	switch {
 	case s.showHelp || s.showVersion:
 	case s.pause && len(s.command) > 0:
-		return nil, usagef("--pause%s runs no command, but %s was given", s.fromEnvironment(is("pause")), clip.Quote(s.command[0]))
+		return s, usagef("--pause%s runs no command, but %s was given", s.fromEnvironment(is("pause")), clip.Quote(s.command[0]))
 	case s.pause && s.waitAll:
-		return nil, usagef("--wait-all has no meaning with --pause")
+		return s, usagef("--wait-all has no meaning with --pause")
 	case s.pause && s.workers != nil:
-		return nil, usagef("--pause cannot be combined with workers mode")
+		return s, usagef("--pause cannot be combined with workers mode")
 	case (s.userSet || s.noNewPrivs) && (s.pause || s.workers != nil):
-		return nil, usagef("--user and --no-new-privs apply to the main command; workers take the user and noNewPrivileges of their OCI process (docs/workers.md)")
-	case (s.exitReport != "" || s.failOnLeftovers) && s.workers != nil:
-		return nil, usagef("--exit-report and --fail-on-leftovers are for single mode; workers mode has neither yet")
+		return s, usagef("--user and --no-new-privs apply to the main command; workers take the user and noNewPrivileges of their OCI process (docs/workers.md)")
 	case s.controlSocket != "" && s.workers != nil:
-		return nil, usagef("--control-socket%s is for single mode; workers mode answers pidone ctl through its --pidfile", s.fromEnvironment(is("control-socket")))
+		return s, usagef("--control-socket%s is for single mode; workers mode answers pidone ctl through its --pidfile", s.fromEnvironment(is("control-socket")))
 	case len(s.command) == 0 && !s.pause && !s.workersNeedNoCommand():
-		return nil, usagef("no command given")
+		return s, usagef("no command given")
 	}
 	return s, nil
 }

@@ -138,7 +138,8 @@ func TestExitReportOptions(t *testing.T) {
 		{[]string{"--fail-on-leftovers=", "app"}, true, DefaultLeftoversCode, ""},
 		{[]string{"--exit-report", dir, "app"}, false, 0, "is a directory"},
 		{[]string{"--exit-report", dir + "/none/r.json", "app"}, false, 0, "no such file or directory"},
-		{[]string{"--exit-report=" + dir + "/r.json", "--workers", "2", "app"}, false, 0, "single mode"},
+		// Workers mode takes both (issue 21).
+		{[]string{"--exit-report=" + dir + "/r.json", "--fail-on-leftovers=9", "--workers", "2", "app"}, true, 9, ""},
 		{[]string{"--control-socket", "pidone.sock", "app"}, false, 0, "--control-socket: pidone.sock is not an absolute path"},
 		{[]string{"--control-socket", dir + "/none/s.sock", "app"}, false, 0, "no such file or directory"},
 		{[]string{"--control-socket", dir + "/s.sock", "--workers", "2", "app"}, false, 0, "--control-socket is for single mode"},

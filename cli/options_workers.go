@@ -112,7 +112,9 @@ func (s *settings) workersConfig(log *slog.Logger) workers.Config {
 	if s.graceSet {
 		o.Grace = s.grace
 	}
-	return workers.Config{Options: o, WarnOnReap: s.warnOnReap, Log: log, ChildSignals: childSignals("pidone", entry.Signals())}
+	return workers.Config{Options: o, WarnOnReap: s.warnOnReap, Log: log, ChildSignals: childSignals("pidone", entry.Signals()),
+		ExitReport: s.exitReport, Version: version, Personality: "pidone",
+		FailOnLeftovers: s.failOnLeftovers, LeftoversCode: s.exitCodeOnLeftovers()}
 }
 
 // workersNeedNoCommand reports whether the command may be missing: a

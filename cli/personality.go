@@ -85,7 +85,14 @@ func printExit(code int, stdout, stderr string) peerCall {
 func (p *personality) config(c peerCall, environ []string) Config {
 	if !c.exit {
 		if err := c.applyEnvironment(environ); err != nil {
-			c = printExit(usageExit, "", p.argv0+": "+err.Error()+"\n")
+			// A bad PIDONE_* variable beside a usable
+			// PIDONE_EXIT_REPORT (docker run --init -e ...) still
+			// leaves a report (usagereport.go).
+			out := Config{Mode: Print, Code: usageExit, Stderr: p.argv0 + ": " + err.Error() + "\n"}
+			if path := reportFromEnvironment(environ); path != "" {
+				out.ExitReport, out.Report = path, usageReport("single", p.name, usageExit, err.Error())
+			}
+			return out
 		}
 	}
 	if c.exit {

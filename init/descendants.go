@@ -472,6 +472,8 @@ func procIsOurs(self int) error {
 // procInfo is one process as /proc/PID/stat shows it.
 type procInfo struct {
 	pid, ppid int
+	pgrp      int    // field 5: its process group (workers mode's leftovers)
+	comm      string // field 2, as /proc/PID/comm has it: the report reads no second file
 	state     string
 	start     uint64 // field 22, clock ticks after boot
 }
@@ -520,16 +522,22 @@ func parseStat(pid int, s string) (procInfo, error) {
 	if end < 0 {
 		return procInfo{}, fmt.Errorf("malformed /proc/%d/stat", pid)
 	}
+	open := strings.IndexByte(s, '(')
 	f := strings.Fields(s[end+1:]) // f[0] is field 3
 	if len(f) < 20 {
 		return procInfo{}, fmt.Errorf("short /proc/%d/stat", pid)
 	}
 	ppid, err1 := strconv.Atoi(f[1])
 	start, err2 := strconv.ParseUint(f[19], 10, 64)
-	if err1 != nil || err2 != nil {
+	pgrp, err3 := strconv.Atoi(f[2])
+	if err1 != nil || err2 != nil || err3 != nil {
 		return procInfo{}, fmt.Errorf("malformed /proc/%d/stat", pid)
 	}
-	return procInfo{pid: pid, ppid: ppid, state: f[0], start: start}, nil
+	comm := ""
+	if open >= 0 && open < end {
+		comm = s[open+1 : end]
+	}
+	return procInfo{pid: pid, ppid: ppid, pgrp: pgrp, comm: comm, state: f[0], start: start}, nil
 }
 
 // userHZ is the unit of /proc's starttime: USER_HZ, 100 on every Linux

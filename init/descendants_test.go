@@ -26,9 +26,9 @@ func TestParseStat(t *testing.T) {
 		want procInfo
 		ok   bool
 	}{
-		{"plain", "42 (sleep)" + tail, procInfo{pid: 42, ppid: 7, state: "S", start: 123456}, true},
-		{"comm with spaces and parentheses", "42 (a) b (c))" + tail, procInfo{pid: 42, ppid: 7, state: "S", start: 123456}, true},
-		{"zombie", "42 (x) Z 1" + tail[4:], procInfo{pid: 42, ppid: 1, state: "Z", start: 123456}, true},
+		{"plain", "42 (sleep)" + tail, procInfo{pid: 42, ppid: 7, pgrp: 9, comm: "sleep", state: "S", start: 123456}, true},
+		{"comm with spaces and parentheses", "42 (a) b (c))" + tail, procInfo{pid: 42, ppid: 7, pgrp: 9, comm: "a) b (c)", state: "S", start: 123456}, true},
+		{"zombie", "42 (x) Z 1" + tail[4:], procInfo{pid: 42, ppid: 1, pgrp: 9, comm: "x", state: "Z", start: 123456}, true},
 		{"no parenthesis", "42 sleep S 7", procInfo{}, false},
 		{"short", "42 (x) S 7 9", procInfo{}, false},
 	} {

@@ -91,7 +91,7 @@ func describeVictims(procs []procInfo) string {
 			parts = append(parts, fmt.Sprintf("and %d more", len(procs)-maxNamed))
 			break
 		}
-		parts = append(parts, fmt.Sprintf("%d (%s)", p.pid, comm(p.pid)))
+		parts = append(parts, fmt.Sprintf("%d (%s)", p.pid, p.name()))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -110,9 +110,18 @@ func (v victimList) MarshalJSON() ([]byte, error) {
 	}
 	out := make([]named, 0, min(len(v), maxNamed))
 	for _, p := range v[:min(len(v), maxNamed)] {
-		out = append(out, named{p.pid, comm(p.pid)})
+		out = append(out, named{p.pid, p.name()})
 	}
 	return json.Marshal(out)
+}
+
+// name is the process's command name: from the stat line it was read
+// from, else from /proc/PID/comm.
+func (p procInfo) name() string {
+	if p.comm != "" {
+		return p.comm
+	}
+	return comm(p.pid)
 }
 
 // comm is the process's command name (/proc/PID/comm), or "?" once it is

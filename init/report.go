@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -160,8 +161,11 @@ func (rc *recorder) requested(sig unix.Signal) {
 // It returns how many there are (-1: unknown) and the processes. Their
 // comm and argv are read only with detail (a report is wanted): the count
 // alone serves the WARN, the termination log and --fail-on-leftovers.
-func (rc *recorder) snapshot(sw *sweeper, detail bool) (int, []procInfo) {
-	if rc == nil { // Remainder: workers mode writes no report yet
+//
+// skip, if not nil, leaves out what it matches (workers mode: the live
+// workers and their process groups).
+func (rc *recorder) snapshot(sw *sweeper, detail bool, skip func(procInfo) bool) (int, []procInfo) {
+	if rc == nil {
 		return 0, nil
 	}
 	rc.mu.Lock()
@@ -178,11 +182,14 @@ func (rc *recorder) snapshot(sw *sweeper, detail bool) (int, []procInfo) {
 	rc.mu.Unlock()
 
 	procs, ok := sw.victims()
+	if skip != nil {
+		procs = slices.DeleteFunc(procs, skip)
+	}
 	list := make([]exitreport.Leftover, 0, len(procs))
 	for i, p := range procs {
 		l := exitreport.Leftover{Pid: p.pid, PPid: p.ppid, Starttime: p.start, End: exitreport.End{How: exitreport.Running}}
 		if detail && i < exitreport.MaxLeftovers { // the rest are only counted
-			l.Comm = comm(p.pid)
+			l.Comm = p.name() // from the walk's stat line: one file fewer per leftover
 			l.Argv, l.ArgvTruncated = exitreport.ReadArgv(p.pid)
 		}
 		list = append(list, l)
@@ -257,14 +264,29 @@ func (rc *recorder) finish(cfg Config, log *slog.Logger, main *exitreport.MainCh
 	if cfg.ExitReport == "" {
 		return code
 	}
-	rc.mu.Lock()
 	r := &exitreport.Report{
 		Schema: exitreport.Schema, Version: cfg.Version, Mode: "single", Personality: cfg.Personality,
-		PID1: os.Getpid() == 1, MainChild: main, ExitCode: code, ExitReason: reason, StopRequest: rc.stopRequest,
-		OrphansReaped: rc.orphans, OrphansReapedAfterMain: rc.orphansAfter,
-		LeftoversKnown: rc.known || !rc.taken, LeftoversCount: len(rc.leftovers),
-		Leftovers: append([]exitreport.Leftover{}, rc.leftovers...),
+		PID1: os.Getpid() == 1, MainChild: main, ExitCode: code, ExitReason: reason,
 	}
+	rc.fill(r)
+	rc.mu.Lock()
+	r.StopRequest = rc.stopRequest
+	rc.mu.Unlock()
+	r.Times(rc.start, time.Now())
+	if err := exitreport.Write(cfg.ExitReport, r); err != nil {
+		log.Warn("cannot write the exit report; the exit code is unchanged", "path", cfg.ExitReport, "error", err)
+	}
+	return code
+}
+
+// fill sets r's counts and leftovers. A leftover pidone did not see end
+// is "running" if it is still alive, else "unknown" (its own parent reaped
+// it).
+func (rc *recorder) fill(r *exitreport.Report) {
+	rc.mu.Lock()
+	r.OrphansReaped, r.OrphansReapedAfterMain = rc.orphans, rc.orphansAfter
+	r.LeftoversKnown, r.LeftoversCount = rc.known || !rc.taken, len(rc.leftovers)
+	r.Leftovers = append([]exitreport.Leftover{}, rc.leftovers...)
 	open := make(map[int]bool, len(rc.index))
 	for _, i := range rc.index {
 		open[i] = true
@@ -276,11 +298,16 @@ func (rc *recorder) finish(cfg Config, log *slog.Logger, main *exitreport.MainCh
 		}
 	}
 	r.Bound()
-	r.Times(rc.start, time.Now())
-	if err := exitreport.Write(cfg.ExitReport, r); err != nil {
-		log.Warn("cannot write the exit report; the exit code is unchanged", "path", cfg.ExitReport, "error", err)
+}
+
+// nothingLeft records an empty list of leftovers: nothing was below
+// pidone (the reaper had no child).
+func (rc *recorder) nothingLeft() {
+	rc.mu.Lock()
+	if !rc.taken {
+		rc.taken, rc.known, rc.mainEnded, rc.mainEnd = true, true, true, time.Now()
 	}
-	return code
+	rc.mu.Unlock()
 }
 
 // alive says whether pid is still the process that started at starttime

@@ -390,7 +390,7 @@ func (lp *loop) mainExited(e reap.Exit, handedTerminal bool) event {
 			lp.log.Debug("cannot take the terminal back", "error", err)
 		}
 	}
-	n, procs := lp.rec.snapshot(lp.sw, lp.cfg.ExitReport != "")
+	n, procs := lp.rec.snapshot(lp.sw, lp.cfg.ExitReport != "", nil)
 	warnLeftovers(lp.cfg, lp.log, procs)
 	lp.childCode = e.Code()
 	if lp.report != nil {
@@ -482,7 +482,7 @@ func (lp *loop) stopBegan(ev event) {
 		lp.rec.requested(sig)
 	}
 	if lp.cfg.Pause {
-		lp.rec.snapshot(lp.sw, lp.cfg.ExitReport != "")
+		lp.rec.snapshot(lp.sw, lp.cfg.ExitReport != "", nil)
 	}
 }
 

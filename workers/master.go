@@ -62,6 +62,16 @@ type Config struct {
 	// ChildSignals is the signal mask and SIG_IGN set every worker
 	// starts with; every other signal is at SIG_DFL.
 	ChildSignals spawn.Signals
+
+	// ExitReport, if set, is where pidone writes its exit report
+	// (report.go, docs/exit-report.md); Version and Personality go in
+	// it. FailOnLeftovers makes pidone exit LeftoversCode when the
+	// workers left processes behind.
+	ExitReport      string
+	Version         string
+	Personality     string
+	FailOnLeftovers bool
+	LeftoversCode   int
 }
 
 // worker is a slot and the group spec it runs.
@@ -101,8 +111,14 @@ type master struct {
 
 	reloads  reloadGate // when reload signals become reloads
 	stopping bool
-	fatal    error // why the master is stopping on its own
-	timer    *time.Timer
+	// stopRequest is the signal that stopped the master (SIGTERM,
+	// SIGINT), 0 if none did: the exit report's reason.
+	stopRequest unix.Signal
+	// rest stops what the workers leave behind, and lists it for the
+	// exit report when the stop begins.
+	rest  *supervisor.Remainder
+	fatal error // why the master is stopping on its own
+	timer *time.Timer
 
 	handoffState // sockets, readiness, status file (handoff.go)
 
@@ -111,8 +127,19 @@ type master struct {
 }
 
 // Run runs workers mode until it is stopped or every slot is given up, and
-// returns pidone's exit code. signals must come from forward.Catch.
+// returns pidone's exit code. signals must come from forward.Catch. With
+// --exit-report the report is written before it returns, whatever the
+// outcome (report.go).
 func Run(cfg Config, signals <-chan os.Signal) (int, error) {
+	start := time.Now()
+	rest := supervisor.NewRemainder(cfg.ExitReport != "")
+	var m *master
+	code, err := run(cfg, signals, rest, &m)
+	return finishReport(cfg, start, m, rest, code, err), err
+}
+
+// run is Run; *mp is set to the master once there is one, for the report.
+func run(cfg Config, signals <-chan os.Signal, rest *supervisor.Remainder, mp **master) (int, error) {
 	o := cfg.Options
 	if err := o.Validate(); err != nil {
 		return 0, &ConfigError{err}
@@ -149,7 +176,9 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 		byID:   map[reap.SpawnID]*worker{},
 		byPid:  map[int]*worker{},
 		timer:  time.NewTimer(time.Hour),
+		rest:   rest,
 	}
+	*mp = m
 	m.timer.Stop()
 	// Sockets are bound before any worker starts; a bind failure is exit 2.
 	defer m.release()
@@ -159,14 +188,13 @@ func Run(cfg Config, signals <-chan os.Signal) (int, error) {
 	// What the workers leave behind (a setsid daemon: no stop of a
 	// worker's process group reaches it) is stopped once the master is
 	// done, the way single mode stops it (docs/workers.md).
-	rest := supervisor.NewRemainder()
 	m.reaper = reap.Start(func(e reap.Exit) {
 		level := slog.LevelDebug
 		if cfg.WarnOnReap {
 			level = slog.LevelWarn
 		}
 		m.log.Log(context.Background(), level, "reaped orphan", "pid", e.Pid, logging.Status(e.Status))
-		rest.Reaped()
+		rest.Reaped(e)
 	})
 
 	now := m.now()
@@ -372,6 +400,9 @@ func (m *master) settled(w *worker, v Verdict, extra ...any) {
 func (m *master) signal(sig unix.Signal, now time.Time) {
 	switch sig {
 	case unix.SIGTERM, unix.SIGINT:
+		if !m.stopping {
+			m.stopRequest = sig
+		}
 		m.stop(now, "received "+forward.Name(sig))
 	case m.opts.ReloadSignal:
 		m.requestReload(now, m.opts.Reload)
@@ -530,6 +561,13 @@ func (m *master) stop(now time.Time, why string) {
 		return
 	}
 	m.log.Info("stopping every worker", "reason", why)
+	var live []int
+	for _, w := range m.all() {
+		if w.Live() {
+			live = append(live, w.Pid)
+		}
+	}
+	m.rest.StopBegan(m.log, live)
 	m.stopping = true
 	m.reloads.cancel()
 	for _, w := range m.all() {

@@ -69,6 +69,13 @@ type Slot struct {
 	// History.Spawns, a reload does not start it over. Restarts are
 	// Spawns-1.
 	Spawns int
+	// Crashes counts the deaths the slot's policy judged (not a stop the
+	// master asked for) with an exit status other than 0, failed spawns
+	// included; GaveUp says the policy gave the slot up and no reload
+	// revived it since. Both are for the exit report (issue 21): a stop
+	// turns a given-up slot into Stopped, so State alone forgets it.
+	Crashes int
+	GaveUp  bool
 	// ReloadSignalled is the reload (its sequence number) whose signal
 	// the slot's current worker was sent; 0 for none. Its death of that
 	// signal is then the reload's doing (reload.go).
@@ -187,13 +194,16 @@ func (s *Slot) Died(now time.Time, code int, p Policy, jitter func() float64) Ve
 
 func (s *Slot) settle(now time.Time, code int, p Policy, jitter func() float64) Verdict {
 	v := p.Decide(&s.History, Death{Started: s.Started, Ended: now, Code: code}, jitter)
+	if code != 0 {
+		s.Crashes++
+	}
 	switch {
 	case v.Respawn:
 		s.State, s.Due, s.Reason = BackingOff, now.Add(v.Delay), ""
 	case v.Clean:
 		s.State, s.Due, s.Reason = Finished, time.Time{}, v.Reason
 	default:
-		s.State, s.Due, s.Reason = GivenUp, time.Time{}, v.Reason
+		s.State, s.Due, s.Reason, s.GaveUp = GivenUp, time.Time{}, v.Reason, true
 	}
 	return v
 }
@@ -221,5 +231,5 @@ func (s *Slot) Revive(now time.Time, gen int) {
 	if s.State != GivenUp && s.State != Finished {
 		return
 	}
-	s.State, s.Due, s.Gen, s.Reason, s.History = Idle, now, gen, "", History{}
+	s.State, s.Due, s.Gen, s.Reason, s.History, s.GaveUp = Idle, now, gen, "", History{}, false
 }

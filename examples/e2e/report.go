@@ -21,6 +21,7 @@ type Report struct {
 	MainChild      *MainChild `json:"main_child"`
 	ExitCode       int        `json:"exit_code"`
 	ExitReason     string     `json:"exit_reason"`
+	Error          string     `json:"error"`
 	StopRequest    *Signal    `json:"stop_request"`
 	OrphansReaped  int        `json:"orphans_reaped"`
 	OrphansAfter   int        `json:"orphans_reaped_after_main"`
@@ -28,6 +29,7 @@ type Report struct {
 	LeftoversCount int        `json:"leftovers_count"`
 	Omitted        int        `json:"leftovers_omitted"`
 	Leftovers      []Leftover `json:"leftovers"`
+	Workers        []Worker   `json:"workers"`
 }
 
 type MainChild struct {
@@ -54,6 +56,16 @@ type End struct {
 	By           string   `json:"by"`
 	AfterSeconds *float64 `json:"after_seconds"`
 	Error        string   `json:"error"`
+}
+
+type Worker struct {
+	Group      string `json:"group"`
+	Slot       int    `json:"slot"`
+	Generation int    `json:"generation"`
+	Starts     int    `json:"starts"`
+	Crashes    int    `json:"crashes"`
+	GivenUp    bool   `json:"given_up"`
+	Reason     string `json:"reason"`
 }
 
 type Signal struct {

@@ -47,7 +47,7 @@ const (
 type Report struct {
 	Schema      int     `json:"schema"`
 	Version     string  `json:"version"`
-	Mode        string  `json:"mode"`        // "single" (workers mode writes no report yet)
+	Mode        string  `json:"mode"`        // "single" or "workers"
 	Personality string  `json:"personality"` // "pidone", "tini", "docker-init", "dumb-init", "catatonit"
 	PID1        bool    `json:"pid1"`
 	StartTime   string  `json:"start_time"`
@@ -58,6 +58,9 @@ type Report struct {
 
 	ExitCode   int    `json:"exit_code"`
 	ExitReason string `json:"exit_reason"` // one of the Reason constants
+	// Error says what went wrong when ExitReason is ReasonUsage,
+	// ReasonInternal or ReasonRunning: the message pidone printed.
+	Error string `json:"error,omitempty"`
 	// StopRequest is the stop request pidone acted on (SIGTERM, SIGINT
 	// after rewriting), null when there was none.
 	StopRequest *Signal `json:"stop_request"`
@@ -74,6 +77,27 @@ type Report struct {
 	LeftoversCount   int        `json:"leftovers_count"`
 	LeftoversOmitted int        `json:"leftovers_omitted"`
 	Leftovers        []Leftover `json:"leftovers"`
+
+	// Workers is every worker slot in workers mode, in the order `pidone
+	// ctl status` lists them; absent in single mode.
+	Workers []Worker `json:"workers,omitempty"`
+}
+
+// Worker is one worker slot (workers mode), named as `pidone ctl status`
+// names it.
+type Worker struct {
+	Group      string `json:"group"`
+	Slot       int    `json:"slot"`
+	Generation int    `json:"generation"`
+	// Starts counts every start of the slot's worker, failed starts
+	// included; Crashes the deaths the master did not ask for with an
+	// exit status other than 0 (a failed start is one).
+	Starts  int `json:"starts"`
+	Crashes int `json:"crashes"`
+	// GivenUp: the restart policy gave the slot up (and no reload
+	// revived it); Reason says why.
+	GivenUp bool   `json:"given_up"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // Reasons for ExitCode.
@@ -83,6 +107,13 @@ const (
 	ReasonStopRequest  = "stop_request" // pause mode: stopped on request, 0
 	ReasonLeftovers    = "leftovers"    // --fail-on-leftovers
 	ReasonStartFailure = "start_failure"
+	// Workers mode.
+	ReasonGaveUp   = "gave_up"  // every slot given up or finished, one given up at least: 1
+	ReasonFinished = "finished" // every slot finished cleanly: 0
+	// Before or instead of running anything.
+	ReasonUsage    = "usage_error"     // a usage or configuration error: 2
+	ReasonRunning  = "already_running" // workers mode: another master holds the pidfile: 3
+	ReasonInternal = "internal_error"  // pidone itself failed: 125
 )
 
 // MainChild is the main command.

@@ -30,6 +30,7 @@ type report struct {
 	MainChild              *mainChild  `json:"main_child"`
 	ExitCode               int         `json:"exit_code"`
 	ExitReason             string      `json:"exit_reason"`
+	Error                  string      `json:"error"`
 	StopRequest            *signalName `json:"stop_request"`
 	OrphansReaped          int         `json:"orphans_reaped"`
 	OrphansReapedAfterMain int         `json:"orphans_reaped_after_main"`
@@ -37,6 +38,18 @@ type report struct {
 	LeftoversCount         int         `json:"leftovers_count"`
 	LeftoversOmitted       int         `json:"leftovers_omitted"`
 	Leftovers              []leftover  `json:"leftovers"`
+	Workers                []workerRep `json:"workers"`
+}
+
+// workerRep is one worker slot of a workers-mode report.
+type workerRep struct {
+	Group      string `json:"group"`
+	Slot       int    `json:"slot"`
+	Generation int    `json:"generation"`
+	Starts     int    `json:"starts"`
+	Crashes    int    `json:"crashes"`
+	GivenUp    bool   `json:"given_up"`
+	Reason     string `json:"reason"`
 }
 
 type mainChild struct {

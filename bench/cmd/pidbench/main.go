@@ -16,7 +16,7 @@
 //	-quick           fewer repetitions: a smoke run of a minute or two
 //	-only LIST       comma-separated metric groups: reaping, latency,
 //	                 startup, idle, control, size, workers, listen, docker,
-//	                 notpid1
+//	                 notpid1, report
 //	-variant N=PATH  also measure another pidone build as "pidone-N", in
 //	                 the same interleaved rounds (repeatable): before/after
 //	                 figures for a change come from one run
@@ -51,6 +51,7 @@ type config struct {
 	listenDuration             time.Duration
 	listenReloads              int
 	notPID1Rounds              int
+	reportRounds               int
 
 	log *os.File
 }
@@ -127,6 +128,7 @@ func run() error {
 		cfg.workerKills, cfg.workerReloads = 10, 2
 		cfg.listenDuration, cfg.listenReloads = 10*time.Second, 5
 		cfg.notPID1Rounds = 30
+		cfg.reportRounds = 10
 	} else {
 		cfg.stormRounds, cfg.stormOrphans = 5, 10000
 		cfg.latencyRounds = 2000
@@ -137,6 +139,7 @@ func run() error {
 		cfg.workerKills, cfg.workerReloads = 40, 5
 		cfg.listenDuration, cfg.listenReloads = 30*time.Second, 20
 		cfg.notPID1Rounds = 100
+		cfg.reportRounds = 40
 	}
 	flag.Visit(func(f *flag.Flag) {
 		// Explicit repetition counts override -quick and the defaults.
@@ -205,6 +208,7 @@ func run() error {
 		{"listen", func() ([]row, error) { return listenRows(cfg) }},
 		{"docker", func() ([]row, error) { return dockerRows(cfg) }},
 		{"notpid1", func() ([]row, error) { return notPID1Rows(cfg, inits, floorSpecs) }},
+		{"report", func() ([]row, error) { return reportRows(cfg, inits) }},
 	}
 	for _, s := range steps {
 		if !cfg.want(s.group) {

@@ -38,6 +38,7 @@ var subcommands = map[string]func(args []string) error{
 	"pinpid":      runPinpid,
 	"rounds":      runRounds,
 	"leave":       runLeave,
+	"swarm":       runSwarm,
 	"libhvworker": runLibhvWorker,
 	"ctlattack":   runCtlAttack,
 }
