@@ -50,6 +50,15 @@ func earlyRows(cfg *config, inits []initSpec) ([]row, error) {
 	for _, pid1 := range []bool{true, false} {
 		// Stop requests, interleaved over the inits.
 		for i := range stops {
+			if i > 0 && i%100 == 0 {
+				// A full run takes long when the peers lose stop
+				// requests (earlyBound each): say where it stands.
+				for _, s := range inits {
+					c := counts[s.Name][pid1]
+					cfg.logf("early so far: %-9s pid1=%-5v trials=%d signaled=%d exit2=%d orphans=%d lost=%d unstarted=%d",
+						s.Name, pid1, c.trials, c.signaled, c.exit2, c.orphans, c.lost, c.unstarted)
+				}
+			}
 			for _, s := range rotate(inits, i) {
 				sig := []unix.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT}[i%4]
 				id++
