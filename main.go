@@ -137,7 +137,16 @@ func supervise(cfg supervisor.Config, signals chan os.Signal, startFailed func(*
 // becomes the thread that takes the blockable signals (forward.Shortcut):
 // with the entry point no other thread ever receives them.
 func serve(shortcut *forward.Shortcut, signals chan os.Signal, body func() int) int {
-	go func() { os.Exit(body()) }()
+	go func() {
+		// os/signal's loop starts with the first signal.Notify and drops
+		// what it reads that no channel wants yet. The runtime may already
+		// hold an early stop request for forward's channel
+		// (entry.WantedEarly), so forward's registration must be the first
+		// Notify: were the reaper's SIGCHLD first, its loop would read
+		// that SIGTERM and drop it (TestEarlyStopRequest, issue 19).
+		forward.Registered()
+		os.Exit(body())
+	}()
 	shortcut.Serve(forward.Blockable(urgIsNeverOurs), signals)
 	panic("forward.Shortcut.Serve returned")
 }

@@ -63,10 +63,14 @@ func init() {
 // registered is closed once init's registration is done.
 var registered = make(chan struct{})
 
-// Registered returns once init's registration is done. Nothing of the
-// init needs to wait for it (the runtime queues what comes before); a
-// program that undoes part of it (pidone ctl, signal.Reset) must, or the
-// registration could come after the undoing and redo it.
+// Registered returns once init's registration is done. Two kinds of
+// callers must wait for it: a program that undoes part of it (pidone ctl,
+// signal.Reset), or the registration could come after the undoing and redo
+// it; and anything else that calls signal.Notify (the reaper's SIGCHLD).
+// The runtime queues a signal that comes before the registration, but
+// os/signal's loop, which starts with the first Notify of any channel,
+// drops each queued signal that no channel wants when it reads it: a
+// SIGTERM read by a loop that the reaper's Notify started would be lost.
 func Registered() { <-registered }
 
 // setOf returns sigs as a set (bit sig-1).
