@@ -44,12 +44,26 @@ const (
 
 // ReserveDescriptors checks that need descriptors can be opened and starts
 // the runtime's poller (nofile.Reserve). The local time zone is loaded
-// first: it is the one file the logger opens, once, on its first line,
-// which may come from any goroutine; loaded here, it takes nothing from
-// the count.
+// before: it is the one file the logger opens, once, on its first line,
+// which may come from any goroutine; loaded before the count, it takes
+// nothing from it.
 func ReserveDescriptors(need int, what string) error {
-	_, _ = time.Now().Zone()
+	<-zoneLoaded
 	return nofile.Reserve(need, what)
+}
+
+// zoneLoaded is closed once the local time zone is loaded. The load runs
+// on a goroutine from package initialization, beside option parsing and
+// the signal registration: on the start's critical path it cost `pidone --
+// /bin/true` about 0.2 ms, 0.1x of minexact's overhead (issue 19,
+// docs/performance.md).
+var zoneLoaded = make(chan struct{})
+
+func init() {
+	go func() {
+		_, _ = time.Now().Zone()
+		close(zoneLoaded)
+	}()
 }
 
 // SuperviseNeed is the descriptor need of single-command and pause mode;
