@@ -50,21 +50,11 @@ func controlRows(cfg *config) ([]row, error) {
 		}
 	}()
 	for _, in := range specs {
-		r, w, err := pipe()
+		pid, out, err := startReady(in.argv(cfg.benchkid, "idle"), null, logFd)
 		if err != nil {
-			return nil, err
-		}
-		pid, err := startInNewPIDNS(in.argv(cfg.benchkid, "idle"), null, w, logFd)
-		unix.Close(w)
-		if err != nil {
-			unix.Close(r)
 			return nil, fmt.Errorf("pidone %s the socket: %v", in.Name, err)
 		}
-		p := &idleProbe{spec: in, pid: pid, out: r}
-		probes = append(probes, p)
-		if err := awaitReady(r, 10*time.Second); err != nil {
-			return nil, fmt.Errorf("pidone %s the socket: %v", in.Name, err)
-		}
+		probes = append(probes, &idleProbe{spec: in, pid: pid, out: out})
 	}
 	without, with := probes[0], probes[1]
 	// Bound before the child started; not asked yet, so that the first

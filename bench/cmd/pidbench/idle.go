@@ -51,21 +51,12 @@ func idleRows(cfg *config, inits []initSpec) ([]row, error) {
 		}
 	}()
 	for _, in := range inits {
-		r, w, err := pipe()
+		pid, out, err := startReady(in.argv(cfg.benchkid, "idle"), null, logFd)
 		if err != nil {
-			return nil, err
-		}
-		pid, err := startInNewPIDNS(in.argv(cfg.benchkid, "idle"), null, w, logFd)
-		unix.Close(w)
-		if err != nil {
-			unix.Close(r)
 			return nil, fmt.Errorf("%s: %v", in.Name, err)
 		}
-		p := &idleProbe{spec: in, pid: pid, out: r}
+		p := &idleProbe{spec: in, pid: pid, out: out}
 		probes = append(probes, p)
-		if err := awaitReady(r, 10*time.Second); err != nil {
-			return nil, fmt.Errorf("%s: %v", in.Name, err)
-		}
 		if p.kid, err = onlyChild(pid); err != nil {
 			return nil, fmt.Errorf("%s: %v", in.Name, err)
 		}

@@ -181,6 +181,29 @@ func readByte(fd int) (byte, error) {
 	}
 }
 
+// startReady starts argv as PID 1 of a new PID namespace, its stdout on a
+// pipe (out), and waits for its child's ready line there; on failure
+// nothing is left running or open.
+func startReady(argv []string, null, logFd int) (pid, out int, err error) {
+	r, w, err := pipe()
+	if err != nil {
+		return 0, -1, err
+	}
+	pid, err = startInNewPIDNS(argv, null, w, logFd)
+	unix.Close(w)
+	if err != nil {
+		unix.Close(r)
+		return 0, -1, err
+	}
+	if err := awaitReady(r, 10*time.Second); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		wait(pid)
+		unix.Close(r)
+		return 0, -1, err
+	}
+	return pid, r, nil
+}
+
 // awaitReady waits at most d for the child's line "R" (see benchkid).
 func awaitReady(fd int, d time.Duration) error {
 	done := make(chan error, 1)
