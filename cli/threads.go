@@ -22,9 +22,9 @@ import (
 // How many it can need is bounded by its goroutines: the main thread
 // (locked), the reaper in wait4, os/signal's receiver, the event loop in a
 // system call (a kill, a stderr write), with --control-socket one status
-// being made (they take turns; the socket itself waits in the poller), up to GOMAXPROCS running ones
-// (GC workers included), one spinning in between, and the runtime's own
-// sysmon and template threads. GOMAXPROCS is capped at 2 for that (and
+// being made (they take turns; the socket itself waits in the poller), up
+// to GOMAXPROCS running ones (GC workers included), one spinning in
+// between, and the runtime's own sysmon and template threads. GOMAXPROCS is capped at 2 for that (and
 // because an init has nothing to run in parallel beyond the reaper and its
 // loop): on a 64-CPU host the GC alone would want 64 threads.
 const (
