@@ -446,10 +446,14 @@ func TestReplaceKeepsTheOldGenerationWhenTheNewOneCrashes(t *testing.T) {
 	_, workload := bins(t)
 	config := filepath.Join(t.TempDir(), "workers.json")
 	writeFile(t, config, webConfig(workload, 2))
-	p := startMaster(t, "-v", "--config", config, "--reload", "replace", "--ready-after", "300ms")
+	// The new generation's workers exit the moment they have started,
+	// and readiness takes a full second: on a loaded machine a worker
+	// meant to die after 50 ms was once seen to outlive a 300 ms
+	// --ready-after, and its generation replaced the old one.
+	p := startMaster(t, "-v", "--config", config, "--reload", "replace", "--ready-after", "1s")
 	old := waitStarts(t, p, 2, nil)
 
-	writeFile(t, config, webConfig(workload, 2, "-exit", "-after", "50ms"))
+	writeFile(t, config, webConfig(workload, 2, "-exit"))
 	p.signal(syscall.SIGHUP)
 	p.stderr.WaitFor(t, regexp.MustCompile(`msg="replacement abandoned; the serving generation keeps running"`), workersTimeout)
 	time.Sleep(500 * time.Millisecond)
