@@ -103,7 +103,7 @@ vet:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -race -count=1 $(GOTESTFLAGS) $$($(GO) list ./... | grep -v /test/)
+	$(GO) test -race -count=1 $(GOTESTFLAGS) $$($(GO) list ./... | grep -v /test/) ./test/internal/...
 	PIDONE_TEST_ENTRY=1 $(GO) test -race -count=1 $(GOTESTFLAGS) $(ENTRY_TAGS) -ldflags="$(call ENTRY,$(GOARCH_HOST))" ./internal/entry
 
 $(PIDONE_NOENTRY): FORCE

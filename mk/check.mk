@@ -4,7 +4,7 @@
 #
 #   both builds     bin/pidone (with the entry point) and bin/pidone-noentry
 #   vet             gofmt and go vet, as make vet
-#   unit tests      every package but test/, without -race (make unit adds
+#   unit tests      every package but test/ (test/internal included), without -race (make unit adds
 #                   it), and the entry point's own test linked with it
 #   e2e smoke       the real binary as PID 1 of a fresh PID namespace, a few
 #                   tests per mode: a command (exit codes, exec failures,
@@ -29,7 +29,7 @@ check:
 	[ $$result = passed ]
 
 check-steps: $(PIDONE) $(PIDONE_NOENTRY) $(WORKLOAD) vet
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/)
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/) ./test/internal/...
 	PIDONE_TEST_ENTRY=1 $(GO) test -count=1 -ldflags="$(call ENTRY,$(GOARCH_HOST))" ./internal/entry
 	PIDONE_BIN=$(abspath $(PIDONE)) PIDONE_NOENTRY_BIN=$(abspath $(PIDONE_NOENTRY)) WORKLOAD_BIN=$(abspath $(WORKLOAD)) \
 		$(GO) test -count=1 -timeout 2m -run '^($(CHECK_E2E))$$' ./test/e2e/

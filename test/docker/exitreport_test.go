@@ -1,7 +1,6 @@
 package docker
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pidone/pidone/test/internal/reportdoc"
 )
 
 // The exit report and the leftovers policy in real containers (issue 21,
@@ -18,60 +19,14 @@ import (
 // as PIDONE_* variables, the report written to a bind-mounted directory and
 // read from the host, field by field.
 
-// xReport is schema 1 of the exit report, decoded strictly: a field the
-// docs do not list fails the test (new fields are allowed by the schema;
-// this tier then needs to learn them).
-type xReport struct {
-	Schema                 int        `json:"schema"`
-	Version                string     `json:"version"`
-	Mode                   string     `json:"mode"`
-	Personality            string     `json:"personality"`
-	PID1                   bool       `json:"pid1"`
-	StartTime              string     `json:"start_time"`
-	EndTime                string     `json:"end_time"`
-	Duration               float64    `json:"duration_seconds"`
-	MainChild              *xMain     `json:"main_child"`
-	ExitCode               int        `json:"exit_code"`
-	ExitReason             string     `json:"exit_reason"`
-	StopRequest            *xSignal   `json:"stop_request"`
-	OrphansReaped          int        `json:"orphans_reaped"`
-	OrphansReapedAfterMain int        `json:"orphans_reaped_after_main"`
-	LeftoversKnown         bool       `json:"leftovers_known"`
-	LeftoversCount         int        `json:"leftovers_count"`
-	LeftoversOmitted       int        `json:"leftovers_omitted"`
-	Leftovers              []xProcess `json:"leftovers"`
-}
-
-type xMain struct {
-	Pid           int      `json:"pid"`
-	Argv          []string `json:"argv"`
-	ArgvTruncated bool     `json:"argv_truncated"`
-	End           xEnd     `json:"end"`
-}
-
-type xProcess struct {
-	Pid           int      `json:"pid"`
-	PPid          int      `json:"ppid"`
-	Comm          string   `json:"comm"`
-	Argv          []string `json:"argv"`
-	ArgvTruncated bool     `json:"argv_truncated"`
-	Starttime     uint64   `json:"starttime"`
-	End           xEnd     `json:"end"`
-}
-
-type xEnd struct {
-	How          string   `json:"how"`
-	Code         *int     `json:"code"`
-	Signal       *xSignal `json:"signal"`
-	By           string   `json:"by"`
-	AfterSeconds *float64 `json:"after_seconds"`
-	Error        string   `json:"error"`
-}
-
-type xSignal struct {
-	Name   string `json:"name"`
-	Number int    `json:"number"`
-}
+// The report's types, as the docs list them (test/internal/reportdoc).
+type (
+	xReport  = reportdoc.Report
+	xMain    = reportdoc.MainChild
+	xProcess = reportdoc.Process
+	xEnd     = reportdoc.End
+	xSignal  = reportdoc.Signal
+)
 
 // An entry is how the container starts pidone.
 type entry struct {
@@ -162,10 +117,8 @@ func (rr reportRun) read(t *testing.T, stderr string) xReport {
 	if err != nil {
 		t.Fatalf("no exit report in the bind-mounted directory (%v); pidone's arguments %q; stderr:\n%s", err, rr.args, stderr)
 	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	var x xReport
-	if err := d.Decode(&x); err != nil {
+	x, err := reportdoc.Decode(b)
+	if err != nil {
 		t.Fatalf("exit report: %v\n%s", err, b)
 	}
 	if entries, _ := os.ReadDir(rr.dir); len(entries) != 1 {
@@ -440,7 +393,7 @@ func testReportStop(t *testing.T, s *suite) {
 		code, reason := leftCode(5)
 		var stop *xSignal
 		if e.personality == "pidone" {
-			stop = &xSignal{"SIGTERM", 15}
+			stop = &xSignal{Name: "SIGTERM", Number: 15}
 		}
 		linger := func(role string) wantLeftover {
 			return wantLeftover{"workload", []string{"/workload", "linger", "-role", role, "-ignore"}, killed("SIGKILL", 9, "pidone_kill", 0.29)}

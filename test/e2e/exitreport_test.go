@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pidone/pidone/test/internal/reportdoc"
 )
 
 // The exit report and the leftovers policy (issue 21, docs/exit-report.md):
@@ -18,70 +18,15 @@ import (
 // the workloads, the report decoded strictly with the struct the docs
 // describe, field by field.
 
-type report struct {
-	Schema                 int         `json:"schema"`
-	Version                string      `json:"version"`
-	Mode                   string      `json:"mode"`
-	Personality            string      `json:"personality"`
-	PID1                   bool        `json:"pid1"`
-	StartTime              string      `json:"start_time"`
-	EndTime                string      `json:"end_time"`
-	Duration               float64     `json:"duration_seconds"`
-	MainChild              *mainChild  `json:"main_child"`
-	ExitCode               int         `json:"exit_code"`
-	ExitReason             string      `json:"exit_reason"`
-	Error                  string      `json:"error"`
-	StopRequest            *signalName `json:"stop_request"`
-	OrphansReaped          int         `json:"orphans_reaped"`
-	OrphansReapedAfterMain int         `json:"orphans_reaped_after_main"`
-	LeftoversKnown         bool        `json:"leftovers_known"`
-	LeftoversCount         int         `json:"leftovers_count"`
-	LeftoversOmitted       int         `json:"leftovers_omitted"`
-	Leftovers              []leftover  `json:"leftovers"`
-	Workers                []workerRep `json:"workers"`
-}
-
-// workerRep is one worker slot of a workers-mode report.
-type workerRep struct {
-	Group      string `json:"group"`
-	Slot       int    `json:"slot"`
-	Generation int    `json:"generation"`
-	Starts     int    `json:"starts"`
-	Crashes    int    `json:"crashes"`
-	GivenUp    bool   `json:"given_up"`
-	Reason     string `json:"reason"`
-}
-
-type mainChild struct {
-	Pid           int      `json:"pid"`
-	Argv          []string `json:"argv"`
-	ArgvTruncated bool     `json:"argv_truncated"`
-	End           procEnd  `json:"end"`
-}
-
-type leftover struct {
-	Pid           int      `json:"pid"`
-	PPid          int      `json:"ppid"`
-	Comm          string   `json:"comm"`
-	Argv          []string `json:"argv"`
-	ArgvTruncated bool     `json:"argv_truncated"`
-	Starttime     uint64   `json:"starttime"`
-	End           procEnd  `json:"end"`
-}
-
-type procEnd struct {
-	How          string      `json:"how"`
-	Code         *int        `json:"code"`
-	Signal       *signalName `json:"signal"`
-	By           string      `json:"by"`
-	AfterSeconds *float64    `json:"after_seconds"`
-	Error        string      `json:"error"`
-}
-
-type signalName struct {
-	Name   string `json:"name"`
-	Number int    `json:"number"`
-}
+// The report's types, as the docs list them (test/internal/reportdoc).
+type (
+	report     = reportdoc.Report
+	workerRep  = reportdoc.Worker
+	mainChild  = reportdoc.MainChild
+	leftover   = reportdoc.Process
+	procEnd    = reportdoc.End
+	signalName = reportdoc.Signal
+)
 
 func readReport(t *testing.T, path string) report {
 	t.Helper()
@@ -89,10 +34,8 @@ func readReport(t *testing.T, path string) report {
 	if err != nil {
 		t.Fatalf("no exit report: %v", err)
 	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	var r report
-	if err := d.Decode(&r); err != nil {
+	r, err := reportdoc.Decode(b)
+	if err != nil {
 		t.Fatalf("exit report %s: %v\n%s", path, err, b)
 	}
 	return r
