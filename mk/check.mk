@@ -4,8 +4,9 @@
 #
 #   both builds     bin/pidone (with the entry point) and bin/pidone-noentry
 #   vet             gofmt and go vet, as make vet
-#   unit tests      every package but test/ (test/internal included), without -race (make unit adds
-#                   it), and the entry point's own test linked with it
+#   unit tests      every package but test/ (test/internal included),
+#                   without -race (make unit adds it), and the entry
+#                   point's own test linked with it
 #   e2e smoke       the real binary as PID 1 of a fresh PID namespace, a few
 #                   tests per mode: a command (exit codes, exec failures,
 #                   usage errors, the stop), workers, pause, the tini and
