@@ -205,14 +205,16 @@ func stormRows(cfg *config, inits []initSpec) ([]row, error) {
 	}
 	note := fmt.Sprintf("median of %d storms per init, %d orphans each, 4 spawners", cfg.stormRounds, n)
 	return []row{
+		// Targets of issue 23, which restated issue 11's CPU target (1.05x)
+		// once exact attribution was part of the job.
 		{Group: "reaping", Metric: "reaping: init CPU per orphan", Unit: "us", Digits: 2, Values: cpu,
-			Target: target{Kind: "best", Limit: 1.05}, Load: load, Note: note},
+			Target: target{Kind: "best", Limit: 1.15}, Load: load, Note: note},
 		{Group: "reaping", Metric: "reaping: init context switches per orphan", Unit: "count", Digits: 2, Values: ctx,
-			Load: load, Note: "all threads; each is a sleep or a preemption"},
+			Target: target{Kind: "best", Limit: 1.3}, Load: load, Note: "all threads; each is a sleep or a preemption"},
 		{Group: "reaping", Metric: "reaping: peak unreaped orphans", Unit: "count", Digits: 0, Values: peak,
 			Load: load, Note: "sampled every 1 ms"},
 		{Group: "reaping", Metric: "reaping: drain after storm done", Unit: "ms", Digits: 1, Values: drain,
-			Load: load, Note: "wall clock"},
+			Target: target{Kind: "best", Limit: 1.5}, Load: load, Note: "wall clock"},
 		{Group: "reaping", Metric: "reaping: storm start to last reap", Unit: "ms", Digits: 0, Values: wall,
 			Load: load, Note: "wall clock"},
 	}, nil
