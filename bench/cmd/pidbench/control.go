@@ -41,22 +41,12 @@ func controlRows(cfg *config) ([]row, error) {
 		{Name: "without", Path: cfg.pidone, Args: []string{"--"}},
 		{Name: "with", Path: cfg.pidone, Args: []string{"--control-socket", sock, "--"}},
 	}
-	var probes []*idleProbe
-	defer func() {
-		for _, p := range probes {
-			unix.Kill(p.pid, unix.SIGKILL)
-			wait(p.pid)
-			unix.Close(p.out)
-		}
-	}()
-	for _, in := range specs {
-		pid, out, err := startReady(in.argv(cfg.benchkid, "idle"), null, logFd)
-		if err != nil {
-			return nil, fmt.Errorf("pidone %s the socket: %v", in.Name, err)
-		}
-		probes = append(probes, &idleProbe{spec: in, pid: pid, out: out})
+	started, stop, err := startAll(cfg, specs, "idle", null, logFd)
+	defer stop()
+	if err != nil {
+		return nil, fmt.Errorf("pidone %v", err)
 	}
-	without, with := probes[0], probes[1]
+	without, with := started[0], started[1]
 	// Bound before the child started; not asked yet, so that the first
 	// figures are those of a socket nobody used.
 	if _, err := os.Lstat(sock); err != nil {

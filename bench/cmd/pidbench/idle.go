@@ -11,10 +11,8 @@ import (
 
 // idleProbe is one init running benchkid idle.
 type idleProbe struct {
-	spec initSpec
-	pid  int // the init's host pid
-	kid  int // benchkid idle's host pid
-	out  int // read end of the child's stdout
+	*ready
+	kid int // benchkid idle's host pid
 }
 
 // idleRows runs every init at once over `benchkid idle`, a child that never
@@ -42,24 +40,18 @@ func idleRows(cfg *config, inits []initSpec) ([]row, error) {
 	}
 	defer unix.Close(null)
 
+	started, stop, err := startAll(cfg, inits, "idle", null, logFd)
+	defer stop()
+	if err != nil {
+		return nil, err
+	}
 	var probes []*idleProbe
-	defer func() {
-		for _, p := range probes {
-			unix.Kill(p.pid, unix.SIGKILL)
-			wait(p.pid)
-			unix.Close(p.out)
+	for _, r := range started {
+		p := &idleProbe{ready: r}
+		if p.kid, err = onlyChild(r.pid); err != nil {
+			return nil, fmt.Errorf("%s: %v", r.spec.Name, err)
 		}
-	}()
-	for _, in := range inits {
-		pid, out, err := startReady(in.argv(cfg.benchkid, "idle"), null, logFd)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v", in.Name, err)
-		}
-		p := &idleProbe{spec: in, pid: pid, out: out}
 		probes = append(probes, p)
-		if p.kid, err = onlyChild(pid); err != nil {
-			return nil, fmt.Errorf("%s: %v", in.Name, err)
-		}
 	}
 	time.Sleep(cfg.idleSettle)
 	before := map[string]int64{}

@@ -204,6 +204,35 @@ func startReady(argv []string, null, logFd int) (pid, out int, err error) {
 	return pid, r, nil
 }
 
+// ready is an init started by startAll whose child has said it is ready.
+type ready struct {
+	spec initSpec
+	pid  int // the init's host pid
+	out  int // read end of the child's stdout
+}
+
+// startAll starts every init at once over `benchkid mode`, each as PID 1
+// of a namespace of its own, and waits until each child is ready. stop
+// kills and reaps those started and closes their pipes: defer it even when
+// err is not nil.
+func startAll(cfg *config, inits []initSpec, mode string, null, logFd int) (rs []*ready, stop func(), err error) {
+	stop = func() {
+		for _, r := range rs {
+			unix.Kill(r.pid, unix.SIGKILL)
+			wait(r.pid)
+			unix.Close(r.out)
+		}
+	}
+	for _, in := range inits {
+		pid, out, err := startReady(in.argv(cfg.benchkid, mode), null, logFd)
+		if err != nil {
+			return rs, stop, fmt.Errorf("%s: %v", in.Name, err)
+		}
+		rs = append(rs, &ready{spec: in, pid: pid, out: out})
+	}
+	return rs, stop, nil
+}
+
 // awaitReady waits at most d for the child's line "R" (see benchkid).
 func awaitReady(fd int, d time.Duration) error {
 	done := make(chan error, 1)

@@ -13,12 +13,6 @@ import (
 const latencyWarmup = 10
 
 // probe is one init running benchkid echo.
-type probe struct {
-	spec initSpec
-	pid  int
-	out  int // read end of the child's stdout
-}
-
 // latencyRows measures the signal round trip: the harness, outside the PID
 // namespace, sends SIGUSR1 to the init's host pid; the init forwards it to
 // its child's process group; the child (benchkid echo, which takes the
@@ -39,20 +33,10 @@ func latencyRows(cfg *config, inits []initSpec) ([]row, error) {
 	}
 	defer unix.Close(null)
 
-	var probes []*probe
-	defer func() {
-		for _, p := range probes {
-			unix.Kill(p.pid, unix.SIGKILL)
-			wait(p.pid)
-			unix.Close(p.out)
-		}
-	}()
-	for _, in := range inits {
-		pid, out, err := startReady(in.argv(cfg.benchkid, "echo"), null, logFd)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v", in.Name, err)
-		}
-		probes = append(probes, &probe{spec: in, pid: pid, out: out})
+	probes, stop, err := startAll(cfg, inits, "echo", null, logFd)
+	defer stop()
+	if err != nil {
+		return nil, err
 	}
 	// Past pidone's trim (internal/trim: 1 s after its child started, if
 	// quiet), then a few unrecorded rounds: this measures an init that has
