@@ -20,16 +20,6 @@ import (
 // goroutine that wakes pidone later.
 func controlRows(cfg *config) ([]row, error) {
 	load0 := loadavg()
-	logFd, err := cfg.logFile("control")
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(logFd)
-	null, err := devNull()
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(null)
 	dir, err := os.MkdirTemp(cfg.out, "control")
 	if err != nil {
 		return nil, err
@@ -41,7 +31,7 @@ func controlRows(cfg *config) ([]row, error) {
 		{Name: "without", Path: cfg.pidone, Args: []string{"--"}},
 		{Name: "with", Path: cfg.pidone, Args: []string{"--control-socket", sock, "--"}},
 	}
-	started, stop, err := startAll(cfg, specs, "idle", null, logFd)
+	started, stop, err := startAll(cfg, "control", specs, "idle")
 	defer stop()
 	if err != nil {
 		return nil, fmt.Errorf("pidone %v", err)

@@ -29,18 +29,8 @@ type idleProbe struct {
 //   - memory again right after a burst of signals and reaps.
 func idleRows(cfg *config, inits []initSpec) ([]row, error) {
 	load0 := loadavg()
-	logFd, err := cfg.logFile("idle")
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(logFd)
-	null, err := devNull()
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(null)
 
-	started, stop, err := startAll(cfg, inits, "idle", null, logFd)
+	started, stop, err := startAll(cfg, "idle", inits, "idle")
 	defer stop()
 	if err != nil {
 		return nil, err

@@ -212,17 +212,31 @@ type ready struct {
 }
 
 // startAll starts every init at once over `benchkid mode`, each as PID 1
-// of a namespace of its own, and waits until each child is ready. stop
-// kills and reaps those started and closes their pipes: defer it even when
-// err is not nil.
-func startAll(cfg *config, inits []initSpec, mode string, null, logFd int) (rs []*ready, stop func(), err error) {
+// of a namespace of its own, with stdin from /dev/null and stderr to the
+// group's log, and waits until each child is ready. stop kills and reaps
+// those started and closes their pipes: defer it even when err is not nil.
+func startAll(cfg *config, group string, inits []initSpec, mode string) (rs []*ready, stop func(), err error) {
+	var closers []int
 	stop = func() {
 		for _, r := range rs {
 			unix.Kill(r.pid, unix.SIGKILL)
 			wait(r.pid)
 			unix.Close(r.out)
 		}
+		for _, fd := range closers {
+			unix.Close(fd)
+		}
 	}
+	logFd, err := cfg.logFile(group)
+	if err != nil {
+		return nil, stop, err
+	}
+	closers = append(closers, logFd)
+	null, err := devNull()
+	if err != nil {
+		return nil, stop, err
+	}
+	closers = append(closers, null)
 	for _, in := range inits {
 		pid, out, err := startReady(in.argv(cfg.benchkid, mode), null, logFd)
 		if err != nil {

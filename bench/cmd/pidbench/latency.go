@@ -22,18 +22,8 @@ const latencyWarmup = 10
 // two, so each signal finds its init idle.
 func latencyRows(cfg *config, inits []initSpec) ([]row, error) {
 	load0 := loadavg()
-	logFd, err := cfg.logFile("latency")
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(logFd)
-	null, err := devNull()
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(null)
 
-	probes, stop, err := startAll(cfg, inits, "echo", null, logFd)
+	probes, stop, err := startAll(cfg, "latency", inits, "echo")
 	defer stop()
 	if err != nil {
 		return nil, err
